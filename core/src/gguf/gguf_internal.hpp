@@ -1,0 +1,32 @@
+// Facts about GGUF's value and tensor types shared by the reader and the writer.
+#pragma once
+
+#include <cstdint>
+#include <hearth/gguf.hpp>
+#include <optional>
+#include <string_view>
+
+namespace hearth::gguf_detail {
+
+inline constexpr uint32_t kGgufMagic = 0x46554747;  // "GGUF" read as little-endian uint32
+inline constexpr uint32_t kDefaultAlignment = 32;
+inline constexpr std::string_view kAlignmentKey = "general.alignment";
+
+bool is_value_type(uint32_t id);
+bool is_integer_type(GgufType type);
+bool is_signed_integer_type(GgufType type);
+// Encoded size of a scalar value; 0 for STRING and ARRAY.
+uint64_t scalar_size(GgufType type);
+// The fewest bytes one element of this type can take (a string is at least its length field).
+uint64_t min_encoded_size(GgufType type);
+// Whether an integer value (either variant alternative) lies in the range of type.
+bool integer_fits(GgufType type, const GgufValue& value);
+
+// "Q4_2" for the ids ggml removed (4, 5, 31-33, 36-38); nullopt otherwise.
+std::optional<std::string_view> removed_tensor_type_name(uint32_t id);
+// Built-in layout, else the caller's extra_types; nullopt when neither knows the id.
+std::optional<GgufTypeLayout> resolve_tensor_type(uint32_t id, const GgufOpenOptions& options);
+
+inline bool is_power_of_two(uint64_t x) { return x != 0 && (x & (x - 1)) == 0; }
+
+}  // namespace hearth::gguf_detail
