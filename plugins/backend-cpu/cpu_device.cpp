@@ -1,0 +1,107 @@
+#include "cpu_device.hpp"
+
+#include <cstring>
+
+#include "kernels.hpp"
+#include "op_validation.hpp"
+
+namespace hearth::backend_cpu {
+namespace {
+
+using sdk::PluginError;
+
+constexpr uint64_t kAlignment = 64;
+
+void require_pointers(const char* what, void* dst, const void* src, uint64_t bytes) {
+  if (bytes > 0 && (dst == nullptr || src == nullptr))
+    throw PluginError(HEARTH_ERR_INVALID_ARGUMENT,
+                      std::string("cpu: ") + what + " of " + std::to_string(bytes) +
+                          " bytes with a null " + (dst == nullptr ? "destination" : "source"));
+}
+
+}  // namespace
+
+CpuDevice::CpuDevice(const hearth_host_api* host, const DeviceOptions& options)
+    : host_(host),
+      gemm_(options.use_onednn
+                ? make_onednn_gemm([this](const std::string& m) { log(HEARTH_LOG_WARN, m); })
+                : nullptr),
+      pool_(options.threads) {}
+
+void CpuDevice::log(hearth_log_level level, const std::string& message) const {
+  if (host_ && host_->log) host_->log(host_, level, "cpu", message.c_str());
+}
+
+void* CpuDevice::alloc(uint64_t bytes) {
+  // aligned_alloc wants a multiple of the alignment; 0 bytes still gets a unique pointer.
+  const uint64_t rounded =
+      bytes == 0 ? kAlignment : (bytes + kAlignment - 1) / kAlignment * kAlignment;
+  void* p =
+      rounded >= bytes ? std::aligned_alloc(kAlignment, static_cast<size_t>(rounded)) : nullptr;
+  if (p == nullptr)
+    throw PluginError(HEARTH_ERR_OUT_OF_MEMORY,
+                      "cpu: cannot allocate " + std::to_string(bytes) + " bytes of host memory");
+  std::unique_ptr<void, FreeAligned> owned(p);
+  std::lock_guard lock(allocations_mutex_);
+  allocations_.emplace(p, std::move(owned));
+  return p;
+}
+
+void CpuDevice::free(void* ptr) noexcept {
+  if (ptr == nullptr) return;
+  std::unique_ptr<void, FreeAligned> released;
+  {
+    std::lock_guard lock(allocations_mutex_);
+    auto it = allocations_.find(ptr);
+    if (it != allocations_.end()) {
+      released = std::move(it->second);
+      allocations_.erase(it);
+    }
+  }
+  if (!released)
+    log(HEARTH_LOG_ERROR,
+        "cpu: free() of a pointer this device did not allocate (or freed twice); ignored");
+}
+
+void CpuDevice::copy_to_device(void* dst, const void* src, uint64_t bytes) {
+  require_pointers("copy_to_device", dst, src, bytes);
+  if (bytes > 0) std::memmove(dst, src, static_cast<size_t>(bytes));
+}
+
+void CpuDevice::copy_to_host(void* dst, const void* src, uint64_t bytes) {
+  require_pointers("copy_to_host", dst, src, bytes);
+  if (bytes > 0) std::memmove(dst, src, static_cast<size_t>(bytes));
+}
+
+std::optional<std::string> CpuDevice::unsupported_reason(const hearth_op& op) const {
+  return check_op(op);
+}
+
+void CpuDevice::run(const hearth_op& op) {
+  if (auto reason = check_op(op)) throw PluginError(HEARTH_ERR_UNSUPPORTED, *reason);
+  check_op_data(op);
+  switch (raw_kind(op)) {
+    case HEARTH_OP_EMBEDDING:
+      return run_embedding(op, pool_);
+    case HEARTH_OP_RMS_NORM:
+      return run_rms_norm(op, pool_);
+    case HEARTH_OP_MATMUL:
+      return run_matmul(op, pool_, gemm_.get());
+    case HEARTH_OP_ROPE:
+      return run_rope(op, pool_);
+    case HEARTH_OP_ATTENTION:
+      return run_attention(op, pool_);
+    case HEARTH_OP_SWIGLU:
+      return run_swiglu(op, pool_);
+    case HEARTH_OP_ADD:
+      return run_binary(op, pool_);
+    case HEARTH_OP_SOFTMAX:
+      return run_softmax(op, pool_);
+    case HEARTH_OP_MUL:
+      return run_binary(op, pool_);
+  }
+  throw PluginError(HEARTH_ERR_INTERNAL,
+                    "cpu: " + op_name(raw_kind(op)) + " passed checks but has no kernel");
+}
+
+}  // namespace hearth::backend_cpu

@@ -1,0 +1,48 @@
+// The one device of the cpu backend: host memory, memcpy copies, and the op kernels run on a
+// thread pool the device owns.
+#pragma once
+
+#include <hearth/sdk/plugin.hpp>
+
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+
+#include "device_options.hpp"
+#include "f32_gemm.hpp"
+#include "thread_pool.hpp"
+
+namespace hearth::backend_cpu {
+
+class CpuDevice final : public sdk::Device {
+ public:
+  CpuDevice(const hearth_host_api* host, const DeviceOptions& options);
+
+  void* alloc(uint64_t bytes) override;
+  void free(void* ptr) noexcept override;
+  void copy_to_device(void* dst, const void* src, uint64_t bytes) override;
+  void copy_to_host(void* dst, const void* src, uint64_t bytes) override;
+  void synchronize() override {}
+  std::optional<std::string> unsupported_reason(const hearth_op& op) const override;
+  void run(const hearth_op& op) override;
+
+  unsigned thread_count() const { return pool_.size(); }
+  const char* prefill_matmul() const { return gemm_ ? "oneDNN" : "plain loop"; }
+
+ private:
+  struct FreeAligned {
+    void operator()(void* p) const noexcept { std::free(p); }
+  };
+  void log(hearth_log_level level, const std::string& message) const;
+
+  const hearth_host_api* host_;
+  std::mutex allocations_mutex_;
+  // Every live allocation, so a bad free() is reported instead of corrupting the heap, and
+  // whatever is still allocated is released when the device closes.
+  std::unordered_map<void*, std::unique_ptr<void, FreeAligned>> allocations_;
+  std::unique_ptr<F32Gemm> gemm_;
+  ThreadPool pool_;  // last member: its threads are joined before anything they use goes away
+};
+
+}  // namespace hearth::backend_cpu

@@ -1,0 +1,20 @@
+// The options open_device takes for the "cpu" device, validated with errors that name the key.
+#pragma once
+
+#include <hearth/sdk/plugin.hpp>
+
+namespace hearth::backend_cpu {
+
+struct DeviceOptions {
+  unsigned threads = 1;  // resolved: never 0
+  bool use_onednn = false;
+};
+
+inline constexpr unsigned kMaxThreads = 1024;
+
+// threads: 0 or absent = default_threads; 1..kMaxThreads otherwise.
+// onednn: "on"/"off" (also true/false/1/0); absent = on when the build has oneDNN.
+// Any other key is an error that lists the known ones.
+DeviceOptions parse_device_options(const sdk::Options& options, unsigned default_threads);
+
+}  // namespace hearth::backend_cpu

@@ -1,0 +1,416 @@
+// The cpu backend as a plugin: what it reports about the machine, the options its device takes,
+// how many threads it runs, its memory, and that results do not depend on the thread count.
+// Op numerics are tested in tests/conformance against the scalar reference.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "../conformance/device_under_test.hpp"
+#include "../conformance/random_inputs.hpp"
+#include "../conformance/reference_ops.hpp"
+#include "cpu_extensions.h"
+#include "system_info.hpp"
+
+namespace hearth::conformance {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::unique_ptr<DeviceUnderTest> open_cpu(const DeviceUnderTest::OptionList& options = {}) {
+  std::string skip;
+  auto device = DeviceUnderTest::open("cpu", options, skip);
+  if (!device) throw std::runtime_error("the cpu backend must always be there: " + skip);
+  return device;
+}
+
+// open_device's error for these options ("" when it succeeds).
+std::string open_error(const DeviceUnderTest::OptionList& options) {
+  test::PluginUnderTest plugin(test::plugin_file("backend", "cpu"));
+  const auto& api = plugin.api<hearth_backend_api>();
+  std::vector<hearth_option> c_options;
+  for (const auto& [k, v] : options) c_options.push_back({k.c_str(), v.c_str()});
+  void* device = nullptr;
+  auto status = test::take(
+      api.open_device(plugin.instance(), 0, c_options.data(), c_options.size(), &device));
+  if (status.ok()) {
+    api.close_device(device);
+    return "";
+  }
+  EXPECT_EQ(status.code(), HEARTH_ERR_INVALID_ARGUMENT);
+  return status.message();
+}
+
+uint32_t thread_count(const DeviceUnderTest& device) {
+  auto fn = reinterpret_cast<hearth_cpu_device_threads_fn>(
+      device.api().get_proc(device.backend_instance(), HEARTH_CPU_PROC_DEVICE_THREADS));
+  if (!fn) throw std::runtime_error("the cpu backend lacks " HEARTH_CPU_PROC_DEVICE_THREADS);
+  return fn(device.handle());
+}
+
+std::string prefill_matmul(const DeviceUnderTest& device) {
+  auto fn = reinterpret_cast<hearth_cpu_prefill_matmul_fn>(
+      device.api().get_proc(device.backend_instance(), HEARTH_CPU_PROC_PREFILL_MATMUL));
+  if (!fn) throw std::runtime_error("the cpu backend lacks " HEARTH_CPU_PROC_PREFILL_MATMUL);
+  return fn(device.handle());
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+// The value after "key:" on the first line that starts with key, trimmed.
+std::string field(const std::string& text, const std::string& key) {
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(key, 0) != 0) continue;
+    auto value = line.substr(line.find(':') + 1);
+    value.erase(0, value.find_first_not_of(" \t"));
+    value.erase(value.find_last_not_of(" \t") + 1);
+    return value;
+  }
+  return "";
+}
+
+class BackendCpu : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    rng_ = generator_for(std::string(info->test_suite_name()) + "." + info->name());
+  }
+  std::mt19937_64 rng_;
+  ::testing::ScopedTrace seed_trace_{__FILE__, __LINE__, seed_note()};
+};
+
+// ------------------------------------------------------------------ device info
+
+TEST_F(BackendCpu, ReportsOneCpuDeviceDescribingThisMachine) {
+  test::PluginUnderTest plugin(test::plugin_file("backend", "cpu"));
+  const auto& api = plugin.api<hearth_backend_api>();
+  ASSERT_EQ(api.device_count(plugin.instance()), 1u);
+  hearth_device_info info{};
+  ASSERT_TRUE(test::take(api.device_info(plugin.instance(), 0, &info)).ok());
+  EXPECT_EQ(info.struct_size, sizeof info);
+  EXPECT_EQ(info.type, HEARTH_DEVICE_CPU);
+  EXPECT_STREQ(info.name, "cpu");
+
+  const std::string model = field(read_text("/proc/cpuinfo"), "model name");
+  if (!model.empty()) {
+    EXPECT_EQ(std::string(info.description), model);
+  }
+  EXPECT_GT(std::string(info.description).size(), 0u);
+
+  const std::string meminfo = read_text("/proc/meminfo");
+  const uint64_t mem_total_kib = std::stoull(field(meminfo, "MemTotal"));
+  EXPECT_EQ(info.memory_total, mem_total_kib * 1024);
+  EXPECT_GT(info.memory_free, 0u);
+  EXPECT_LE(info.memory_free, info.memory_total);
+  EXPECT_EQ(info.compute_units, static_cast<uint32_t>(sysconf(_SC_NPROCESSORS_ONLN)));
+}
+
+TEST_F(BackendCpu, AsksForADeviceThatIsNotThere) {
+  test::PluginUnderTest plugin(test::plugin_file("backend", "cpu"));
+  const auto& api = plugin.api<hearth_backend_api>();
+  hearth_device_info info{};
+  auto status = test::take(api.device_info(plugin.instance(), 1, &info));
+  EXPECT_EQ(status.code(), HEARTH_ERR_INVALID_ARGUMENT);
+  void* device = nullptr;
+  status = test::take(api.open_device(plugin.instance(), 1, nullptr, 0, &device));
+  EXPECT_EQ(status.code(), HEARTH_ERR_INVALID_ARGUMENT);
+  EXPECT_THAT(status.message(), HasSubstr("no device 1"));
+}
+
+// ------------------------------------------------------------------ options and threads
+
+TEST_F(BackendCpu, BadOptionsNameTheKey) {
+  std::string message = open_error({{"threads", "abc"}});
+  EXPECT_THAT(message, HasSubstr("'threads'"));
+  EXPECT_THAT(message, HasSubstr("abc"));
+  EXPECT_THAT(open_error({{"threads", "-2"}}), HasSubstr("'threads'"));
+  EXPECT_THAT(open_error({{"threads", "4x"}}), HasSubstr("'threads'"));
+  EXPECT_THAT(open_error({{"threads", "100000"}}), HasSubstr("'threads'"));
+  EXPECT_THAT(open_error({{"onednn", "maybe"}}), HasSubstr("'onednn'"));
+  message = open_error({{"thread", "2"}});
+  EXPECT_THAT(message, HasSubstr("unknown device option 'thread'"));
+  EXPECT_THAT(message, HasSubstr("did you mean 'threads'"));
+}
+
+TEST_F(BackendCpu, RunsTheThreadCountAskedFor) {
+  for (const char* n : {"1", "3", "8"}) {
+    SCOPED_TRACE(std::string("threads=") + n);
+    EXPECT_EQ(thread_count(*open_cpu({{"threads", n}})), static_cast<uint32_t>(std::stoi(n)));
+  }
+}
+
+// Default: one thread per physical core among the CPUs this process may run on.
+TEST_F(BackendCpu, DefaultsToOneThreadPerUsablePhysicalCore) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  ASSERT_EQ(sched_getaffinity(0, sizeof set, &set), 0);
+  std::set<std::pair<std::string, std::string>> cores;
+  unsigned usable = 0;
+  bool topology_known = true;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (!CPU_ISSET(cpu, &set)) continue;
+    ++usable;
+    const std::string dir = "/sys/devices/system/cpu/cpu" + std::to_string(cpu) + "/topology/";
+    const std::string package = read_text(dir + "physical_package_id");
+    const std::string core = read_text(dir + "core_id");
+    topology_known = topology_known && !package.empty() && !core.empty();
+    cores.emplace(package, core);
+  }
+  const uint32_t expected = topology_known ? static_cast<uint32_t>(cores.size()) : usable;
+  EXPECT_EQ(thread_count(*open_cpu()), expected);
+  EXPECT_EQ(thread_count(*open_cpu({{"threads", "0"}})), expected);
+}
+
+TEST_F(BackendCpu, ReportsWhatRunsPromptMatmuls) {
+  EXPECT_EQ(prefill_matmul(*open_cpu({{"onednn", "off"}})), "plain loop");
+  const std::string with_default = prefill_matmul(*open_cpu());
+  if (with_default == "oneDNN") {
+    EXPECT_EQ(prefill_matmul(*open_cpu({{"onednn", "on"}})), "oneDNN");
+  } else {
+    EXPECT_EQ(with_default, "plain loop");
+    EXPECT_THAT(open_error({{"onednn", "on"}}), HasSubstr("HEARTH_BACKEND_CPU_ONEDNN"));
+  }
+}
+
+// ------------------------------------------------------------------ memory
+
+TEST_F(BackendCpu, AllocatesAlignedMemoryAndRefusesNullCopies) {
+  auto device = open_cpu();
+  for (uint64_t bytes : {uint64_t{0}, uint64_t{1}, uint64_t{63}, uint64_t{1000}}) {
+    DeviceBuffer buffer(*device, bytes);
+    EXPECT_NE(buffer.data(), nullptr);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(buffer.data()) % 64, 0u) << bytes << " bytes";
+  }
+  const auto& api = device->api();
+  api.free(device->handle(), nullptr);  // a no-op, as free(NULL)
+  DeviceBuffer buffer(*device, 16);
+  auto status = test::take(api.copy_to_device(device->handle(), buffer.data(), nullptr, 16));
+  EXPECT_EQ(status.code(), HEARTH_ERR_INVALID_ARGUMENT);
+  EXPECT_THAT(status.message(), HasSubstr("null source"));
+  status = test::take(api.copy_to_host(device->handle(), nullptr, buffer.data(), 16));
+  EXPECT_EQ(status.code(), HEARTH_ERR_INVALID_ARGUMENT);
+  EXPECT_TRUE(test::take(api.copy_to_host(device->handle(), nullptr, nullptr, 0)).ok());
+}
+
+TEST_F(BackendCpu, FreeingAForeignPointerIsIgnoredNotACrash) {
+  auto device = open_cpu();
+  int on_stack = 0;
+  device->api().free(device->handle(), &on_stack);
+  void* ptr = nullptr;
+  ASSERT_TRUE(test::take(device->api().alloc(device->handle(), 8, &ptr)).ok());
+  device->api().free(device->handle(), ptr);
+  device->api().free(device->handle(), ptr);  // twice
+}
+
+TEST_F(BackendCpu, ReleasesWhatIsStillAllocatedWhenClosed) {
+  auto device = open_cpu();
+  void* ptr = nullptr;
+  ASSERT_TRUE(test::take(device->api().alloc(device->handle(), 1 << 20, &ptr)).ok());
+  device.reset();  // LeakSanitizer fails the test if this leaks
+}
+
+// ------------------------------------------------------------------ layouts it refuses
+
+TEST_F(BackendCpu, RefusesRowsOfBlocksThatOverlap) {
+  auto device = open_cpu();
+  auto w = device->upload(HostTensor::raw(HEARTH_DTYPE_Q8_0, {64, 3, 1, 1}, 2, 68));
+  auto x = device->upload(HostTensor::f32({64, 1, 1, 1}, 2, std::vector<float>(64, 1.0f)));
+  auto out = device->upload(HostTensor::output({3, 1, 1, 1}, 2));
+  auto op = make_op(HEARTH_OP_MATMUL, out.descriptor(), {w.descriptor(), x.descriptor()});
+  op.src[0].nb[1] = 34;  // one block, but a row holds two
+  const auto status = device->run(op);
+  EXPECT_EQ(status.code(), HEARTH_ERR_INVALID_ARGUMENT);
+  EXPECT_THAT(status.message(), HasSubstr("nb[1] = 34"));
+}
+
+TEST_F(BackendCpu, SaysItNeedsContiguousRows) {
+  auto device = open_cpu();
+  auto a = device->upload(HostTensor::f32({4, 2, 1, 1}, 2, std::vector<float>(8, 1.0f)));
+  auto op = make_op(HEARTH_OP_ADD, a.descriptor(), {a.descriptor(), a.descriptor()});
+  op.src[1].nb[0] = 8;  // every other float
+  const auto support = device->supports(op);
+  EXPECT_EQ(support.code(), HEARTH_ERR_UNSUPPORTED);
+  EXPECT_THAT(support.message(), HasSubstr("contiguous rows"));
+}
+
+// ------------------------------------------------------------------ threads change nothing
+
+// Runs op built by make on a device with these options; returns dst's values.
+template <class Make>
+std::vector<float> run_on(const DeviceUnderTest::OptionList& options, Make make) {
+  auto device = open_cpu(options);
+  std::vector<DeviceTensor> inputs;
+  DeviceTensor out{HostTensor{}, nullptr};
+  const hearth_op op = make(*device, inputs, out);
+  auto status = device->run(op);
+  EXPECT_TRUE(status.ok()) << status.message();
+  device->download(out);
+  return out.host.dense_f32();
+}
+
+TEST_F(BackendCpu, ResultsAreBitIdenticalForAnyThreadCount) {
+  const WeightMatrix w_q4 = random_weights(rng_, HEARTH_DTYPE_Q4_0, 256, 67);
+  const WeightMatrix w_f32 = random_weights(rng_, HEARTH_DTYPE_F32, 100, 67);
+  const auto x1 = normal_floats(rng_, 256, 1.0f);
+  const auto x9 = normal_floats(rng_, 100 * 9, 1.0f);
+  const auto q = normal_floats(rng_, 16 * 8 * 5, 1.0f);
+  const auto kv = normal_floats(rng_, 16 * 2 * 12, 1.0f);
+
+  auto decode_q4 = [&](const DeviceUnderTest& d, std::vector<DeviceTensor>& in, DeviceTensor& out) {
+    in.push_back(d.upload(HostTensor::weights(w_q4)));
+    in.push_back(d.upload(HostTensor::f32({256, 1, 1, 1}, 2, x1)));
+    out = d.upload(HostTensor::output({67, 1, 1, 1}, 2));
+    return make_op(HEARTH_OP_MATMUL, out.descriptor(), {in[0].descriptor(), in[1].descriptor()});
+  };
+  auto prefill_f32 = [&](const DeviceUnderTest& d, std::vector<DeviceTensor>& in,
+                         DeviceTensor& out) {
+    in.push_back(d.upload(HostTensor::weights(w_f32)));
+    in.push_back(d.upload(HostTensor::f32({100, 9, 1, 1}, 2, x9)));
+    out = d.upload(HostTensor::output({67, 9, 1, 1}, 2));
+    return make_op(HEARTH_OP_MATMUL, out.descriptor(), {in[0].descriptor(), in[1].descriptor()});
+  };
+  auto attention_op = [&](const DeviceUnderTest& d, std::vector<DeviceTensor>& in,
+                          DeviceTensor& out) {
+    in.push_back(d.upload(HostTensor::f32({16, 8, 5, 1}, 3, q)));
+    in.push_back(d.upload(HostTensor::f32({16, 2, 12, 1}, 3, kv)));
+    in.push_back(d.upload(HostTensor::i32({7, 8, 9, 10, 11})));
+    in.push_back(d.upload(HostTensor::i32({0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11})));
+    out = d.upload(HostTensor::output({16, 8, 5, 1}, 3));
+    auto op = make_op(HEARTH_OP_ATTENTION, out.descriptor(),
+                      {in[0].descriptor(), in[1].descriptor(), in[1].descriptor(),
+                       in[2].descriptor(), in[3].descriptor()});
+    op.fparams[0] = 0.25f;
+    return op;
+  };
+  const DeviceUnderTest::OptionList one = {{"threads", "1"}, {"onednn", "off"}};
+  const DeviceUnderTest::OptionList four = {{"threads", "4"}, {"onednn", "off"}};
+  EXPECT_EQ(run_on(one, decode_q4), run_on(four, decode_q4));
+  EXPECT_EQ(run_on(one, prefill_f32), run_on(four, prefill_f32));
+  EXPECT_EQ(run_on(one, attention_op), run_on(four, attention_op));
+}
+
+// The plain loop and oneDNN (when built) both meet the reference on prompt-sized F32 matmuls.
+TEST_F(BackendCpu, PlainAndOneDnnPromptMatmulsMeetTheReference) {
+  const WeightMatrix w = random_weights(rng_, HEARTH_DTYPE_F32, 200, 96);
+  const auto x = normal_floats(rng_, 200 * 33, 1.0f);
+  const Expected want = matmul(w, x, 33);
+  for (const char* onednn : {"off", "on"}) {
+    SCOPED_TRACE(std::string("onednn=") + onednn);
+    std::unique_ptr<DeviceUnderTest> device;
+    if (std::string(onednn) == "on") {
+      device = open_cpu();
+      if (prefill_matmul(*device) != "oneDNN") GTEST_SKIP() << "this build has no oneDNN";
+    } else {
+      device = open_cpu({{"onednn", "off"}});
+    }
+    auto w_t = device->upload(HostTensor::weights(w));
+    auto x_t = device->upload(HostTensor::f32({200, 33, 1, 1}, 2, x));
+    auto out = device->upload(HostTensor::output({96, 33, 1, 1}, 2));
+    ASSERT_TRUE(
+        device
+            ->run(make_op(HEARTH_OP_MATMUL, out.descriptor(), {w_t.descriptor(), x_t.descriptor()}))
+            .ok());
+    device->download(out);
+    const auto got = out.host.dense_f32();
+    for (size_t i = 0; i < got.size(); ++i)
+      ASSERT_LE(std::fabs(got[i] - want.value[i]), want.tolerance[i]) << "element " << i;
+  }
+}
+
+// Two host threads sharing one device: run_op calls are serialised on its pool, none is lost.
+TEST_F(BackendCpu, SeveralHostThreadsCanShareADevice) {
+  auto device = open_cpu({{"threads", "2"}});
+  const WeightMatrix w = random_weights(rng_, HEARTH_DTYPE_F16, 64, 300);
+  const auto x = normal_floats(rng_, 64, 1.0f);
+  const Expected want = matmul(w, x, 1);
+  auto w_t = device->upload(HostTensor::weights(w));
+  auto x_t = device->upload(HostTensor::f32({64, 1, 1, 1}, 2, x));
+  auto work = [&](std::vector<float>& result) {
+    auto out = device->upload(HostTensor::output({300, 1, 1, 1}, 2));
+    const auto op =
+        make_op(HEARTH_OP_MATMUL, out.descriptor(), {w_t.descriptor(), x_t.descriptor()});
+    for (int i = 0; i < 50; ++i)
+      if (!device->run(op).ok()) return;
+    device->download(out);
+    result = out.host.dense_f32();
+  };
+  std::vector<float> a, b;
+  std::thread other([&] { work(b); });
+  work(a);
+  other.join();
+  ASSERT_EQ(a.size(), want.value.size());
+  EXPECT_EQ(a, b);
+  for (size_t i = 0; i < a.size(); ++i)
+    EXPECT_LE(std::fabs(a[i] - want.value[i]), want.tolerance[i]);
+}
+
+// ------------------------------------------------------------------ /proc and /sys parsers
+
+TEST(BackendCpuSystemInfo, ReadsTheCpuModel) {
+  using backend_cpu::parse_cpu_model;
+  EXPECT_EQ(parse_cpu_model("processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC "
+                            "9R14 96-Core Processor\n"
+                            "processor\t: 1\nmodel name\t: AMD EPYC 9R14 96-Core Processor\n"),
+            "AMD EPYC 9R14 96-Core Processor");
+  EXPECT_EQ(parse_cpu_model("processor\t: 0\nBogoMIPS\t: 48.00\n\nHardware\t: BCM2835\n"),
+            "BCM2835");
+  EXPECT_EQ(parse_cpu_model("processor\t: 0\nmodel name\t:\n"), std::nullopt);
+  EXPECT_EQ(parse_cpu_model(""), std::nullopt);
+}
+
+TEST(BackendCpuSystemInfo, ReadsMemory) {
+  using backend_cpu::parse_meminfo;
+  auto m = parse_meminfo(
+      "MemTotal:       16318480 kB\nMemFree:         1000000 kB\nMemAvailable:   12000000 kB\n");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->total_bytes, 16318480ull * 1024);
+  EXPECT_EQ(m->available_bytes, 12000000ull * 1024);
+  // Kernels before 3.14 have no MemAvailable: free + page cache.
+  m = parse_meminfo("MemTotal: 1000 kB\nMemFree: 100 kB\nBuffers: 5 kB\nCached: 200 kB\n");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->available_bytes, 300ull * 1024);
+  EXPECT_EQ(parse_meminfo("MemFree: 100 kB\n"), std::nullopt);
+  EXPECT_EQ(parse_meminfo("MemTotal: lots\n"), std::nullopt);
+}
+
+TEST(BackendCpuSystemInfo, ReadsCpuLists) {
+  using backend_cpu::parse_cpu_list;
+  EXPECT_EQ(parse_cpu_list("0-3,8,10-11\n"), (std::vector<unsigned>{0, 1, 2, 3, 8, 10, 11}));
+  EXPECT_EQ(parse_cpu_list("0"), (std::vector<unsigned>{0}));
+  EXPECT_EQ(parse_cpu_list(""), std::nullopt);
+  EXPECT_EQ(parse_cpu_list("3-1"), std::nullopt);
+  EXPECT_EQ(parse_cpu_list("a-b"), std::nullopt);
+  EXPECT_EQ(parse_cpu_list("0,,1"), std::nullopt);
+}
+
+TEST(BackendCpuSystemInfo, CountsPhysicalCoresNotHyperThreads) {
+  using backend_cpu::count_physical_cores;
+  // 2 sockets x 2 cores x 2 hyper-threads; core ids repeat across sockets.
+  EXPECT_EQ(count_physical_cores({{0, 0}, {0, 1}, {1, 0}, {1, 1}, {0, 0}, {0, 1}, {1, 0}, {1, 1}}),
+            4u);
+  EXPECT_EQ(count_physical_cores({{0, 0}}), 1u);
+  backend_cpu::SystemInfo info;
+  info.physical_cores = 8;
+  info.usable_cpus = 2;  // e.g. taskset or a container's cpuset
+  EXPECT_EQ(backend_cpu::default_thread_count(info), 2u);
+  info.physical_cores = 4;
+  info.usable_cpus = 8;
+  EXPECT_EQ(backend_cpu::default_thread_count(info), 4u);
+}
+
+}  // namespace
+}  // namespace hearth::conformance

@@ -1,0 +1,642 @@
+// Op conformance: every backend plugin must compute each op of abi.h like the scalar reference in
+// reference_ops.cpp, within the tolerances derived there, and must refuse bad ops with errors
+// that say what is wrong. Parameterized over backend names; a backend that is not built here, or
+// has no device, is skipped. On "cpu" every case is required; other backends may answer
+// UNSUPPORTED for the optional ones (weight types beyond F32/F16, views with gaps), which skips
+// those tests.
+//
+// Inputs are random and fresh each run; every failure prints HEARTH_TEST_SEED=<seed>, and
+// running the failing test again with that variable set regenerates the same inputs.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "device_under_test.hpp"
+#include "random_inputs.hpp"
+#include "reference_ops.hpp"
+
+namespace hearth::conformance {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string dtype_label(hearth_dtype dtype) {
+  switch (dtype) {
+    case HEARTH_DTYPE_F32:
+      return "F32";
+    case HEARTH_DTYPE_F16:
+      return "F16";
+    case HEARTH_DTYPE_BF16:
+      return "BF16";
+    case HEARTH_DTYPE_Q8_0:
+      return "Q8_0";
+    case HEARTH_DTYPE_Q4_0:
+      return "Q4_0";
+    default:
+      return "dtype " + std::to_string(dtype);
+  }
+}
+
+// Every element within its tolerance; on failure, the count and the first few offenders.
+void expect_within(const std::vector<float>& got, const Expected& want) {
+  ASSERT_EQ(got.size(), want.value.size());
+  int64_t bad = 0;
+  std::ostringstream first;
+  for (size_t i = 0; i < got.size(); ++i) {
+    const double diff = std::fabs(static_cast<double>(got[i]) - want.value[i]);
+    if (diff <= want.tolerance[i]) continue;  // false for NaN
+    if (++bad <= 5)
+      first << "\n  [" << i << "] got " << got[i] << ", want " << want.value[i] << " (|diff| "
+            << diff << " > tolerance " << want.tolerance[i] << ")";
+  }
+  EXPECT_EQ(bad, 0) << bad << " of " << got.size() << " elements outside tolerance:" << first.str();
+}
+
+class Conformance : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    seed_trace_ = std::make_unique<::testing::ScopedTrace>(__FILE__, __LINE__, seed_note());
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    rng_ = generator_for(std::string(info->test_suite_name()) + "." + info->name());
+    std::string skip;
+    device_ = DeviceUnderTest::open(GetParam(), {}, skip);
+    if (!device_) GTEST_SKIP() << skip;
+  }
+  void TearDown() override {
+    device_.reset();
+    seed_trace_.reset();
+  }
+
+  // The backend's reason when an optional case is declined (never on "cpu": there it is a failure).
+  std::optional<std::string> declined(const hearth_op& op) const {
+    if (GetParam() == "cpu") return std::nullopt;
+    auto status = device_->supports(op);
+    if (status.code() == HEARTH_ERR_UNSUPPORTED) return status.message();
+    return std::nullopt;
+  }
+
+  DeviceTensor upload(const HostTensor& t) const { return device_->upload(t); }
+
+  // Runs op (whose dst is `out`) and returns dst's values, or nullopt after recording a failure.
+  std::optional<std::vector<float>> execute(const hearth_op& op, DeviceTensor& out) const {
+    auto support = device_->supports(op);
+    if (!support.ok()) {
+      ADD_FAILURE() << "supports_op refused a valid op (code " << support.code()
+                    << "): " << support.message();
+      return std::nullopt;
+    }
+    auto status = device_->run(op);
+    if (!status.ok()) {
+      ADD_FAILURE() << "run_op failed (code " << status.code() << "): " << status.message();
+      return std::nullopt;
+    }
+    device_->download(out);
+    return out.host.dense_f32();
+  }
+
+  void check(const hearth_op& op, DeviceTensor& out, const Expected& want) const {
+    if (auto got = execute(op, out)) expect_within(*got, want);
+  }
+
+  // A run_op that must fail with `code`; returns its message.
+  std::string expect_refusal(const hearth_op& op, hearth_status_code code) const {
+    EXPECT_FALSE(device_->supports(op).ok()) << "supports_op accepted a bad op";
+    auto status = device_->run(op);
+    EXPECT_EQ(status.code(), code) << status.message();
+    EXPECT_FALSE(status.message().empty());
+    return status.message();
+  }
+
+  void check_embedding(hearth_dtype dtype, bool optional);
+  void check_matmul(hearth_dtype dtype, bool optional);
+  void check_rope(int mode);
+
+  std::mt19937_64 rng_;
+  std::unique_ptr<::testing::ScopedTrace> seed_trace_;
+  std::unique_ptr<DeviceUnderTest> device_;
+};
+
+// ------------------------------------------------------------------ EMBEDDING
+
+void Conformance::check_embedding(hearth_dtype dtype, bool optional) {
+  const bool blocks = dtype == HEARTH_DTYPE_Q8_0 || dtype == HEARTH_DTYPE_Q4_0;
+  if (optional) {
+    const auto table = HostTensor::raw(dtype, {64, 10, 1, 1}, 2, row_bytes(dtype, 64));
+    const auto probe =
+        make_op(HEARTH_OP_EMBEDDING, HostTensor::output({64, 1, 1, 1}, 2).descriptor(nullptr),
+                {table.descriptor(nullptr), HostTensor::i32({0}).descriptor(nullptr)});
+    if (auto why = declined(probe)) GTEST_SKIP() << *why;
+  }
+  for (int64_t n_embd : blocks ? std::vector<int64_t>{32, 96} : std::vector<int64_t>{1, 37, 64}) {
+    for (int64_t n_tok : {1, 9}) {
+      const int64_t n_vocab = 50;
+      SCOPED_TRACE("EMBEDDING " + dtype_label(dtype) + " n_embd=" + std::to_string(n_embd) +
+                   " n_tok=" + std::to_string(n_tok));
+      const WeightMatrix table = random_weights(rng_, dtype, n_embd, n_vocab);
+      std::uniform_int_distribution<int32_t> id(0, n_vocab - 1);
+      std::vector<int32_t> ids;
+      for (int64_t t = 0; t < n_tok; ++t) ids.push_back(id(rng_));
+      ids.back() = n_vocab - 1;
+      ids.front() = 0;
+      auto table_t = upload(HostTensor::weights(table));
+      auto ids_t = upload(HostTensor::i32(ids));
+      auto out = upload(HostTensor::output({n_embd, n_tok, 1, 1}, 2));
+      check(make_op(HEARTH_OP_EMBEDDING, out.descriptor(),
+                    {table_t.descriptor(), ids_t.descriptor()}),
+            out, embedding(table, ids));
+    }
+  }
+}
+
+TEST_P(Conformance, EmbeddingF32) { check_embedding(HEARTH_DTYPE_F32, false); }
+TEST_P(Conformance, EmbeddingF16) { check_embedding(HEARTH_DTYPE_F16, false); }
+TEST_P(Conformance, EmbeddingBF16) { check_embedding(HEARTH_DTYPE_BF16, false); }
+TEST_P(Conformance, EmbeddingQ8_0) { check_embedding(HEARTH_DTYPE_Q8_0, true); }
+TEST_P(Conformance, EmbeddingQ4_0) { check_embedding(HEARTH_DTYPE_Q4_0, true); }
+
+// ------------------------------------------------------------------ RMS_NORM
+
+TEST_P(Conformance, RmsNorm) {
+  for (const Shape& shape : {Shape{1, 1, 1, 1}, Shape{7, 3, 1, 1}, Shape{33, 2, 3, 1},
+                             Shape{4096, 2, 1, 1}, Shape{100, 1, 1, 2}}) {
+    for (bool with_weight : {false, true}) {
+      // sigma 1e-3: mean(x^2) is about eps, so a wrong eps shows.
+      for (auto [eps, sigma] :
+           {std::pair{1e-5f, 2.0f}, std::pair{1e-6f, 2.0f}, std::pair{1e-6f, 1e-3f}}) {
+        SCOPED_TRACE("RMS_NORM shape [" + std::to_string(shape[0]) + ", " +
+                     std::to_string(shape[1]) + ", " + std::to_string(shape[2]) + ", " +
+                     std::to_string(shape[3]) + "] weight=" + std::to_string(with_weight) +
+                     " eps=" + std::to_string(eps) + " sigma=" + std::to_string(sigma));
+        const auto x = normal_floats(rng_, element_count(shape), sigma);
+        const auto w = uniform_floats(rng_, shape[0], -2.0f, 2.0f);
+        auto x_t = upload(HostTensor::f32(shape, 4, x));
+        auto w_t = upload(HostTensor::f32({shape[0], 1, 1, 1}, 1, w));
+        auto out = upload(HostTensor::output(shape, 4));
+        auto op = with_weight ? make_op(HEARTH_OP_RMS_NORM, out.descriptor(),
+                                        {x_t.descriptor(), w_t.descriptor()})
+                              : make_op(HEARTH_OP_RMS_NORM, out.descriptor(), {x_t.descriptor()});
+        op.fparams[0] = eps;
+        check(op, out, rms_norm(x, shape, with_weight ? &w : nullptr, eps));
+      }
+    }
+  }
+}
+
+TEST_P(Conformance, RmsNormInPlace) {
+  const Shape shape{65, 3, 1, 1};
+  const auto x = normal_floats(rng_, element_count(shape), 1.0f);
+  const auto w = uniform_floats(rng_, shape[0], -1.0f, 1.0f);
+  auto x_t = upload(HostTensor::f32(shape, 2, x));
+  auto w_t = upload(HostTensor::f32({shape[0], 1, 1, 1}, 1, w));
+  auto op = make_op(HEARTH_OP_RMS_NORM, x_t.descriptor(), {x_t.descriptor(), w_t.descriptor()});
+  op.fparams[0] = 1e-5f;
+  check(op, x_t, rms_norm(x, shape, &w, 1e-5f));
+}
+
+// ------------------------------------------------------------------ MATMUL
+
+void Conformance::check_matmul(hearth_dtype dtype, bool optional) {
+  const bool blocks = dtype == HEARTH_DTYPE_Q8_0 || dtype == HEARTH_DTYPE_Q4_0;
+  if (optional) {
+    const auto w = HostTensor::raw(dtype, {64, 4, 1, 1}, 2, row_bytes(dtype, 64));
+    const auto probe =
+        make_op(HEARTH_OP_MATMUL, HostTensor::output({4, 1, 1, 1}, 2).descriptor(nullptr),
+                {w.descriptor(nullptr), HostTensor::output({64, 1, 1, 1}, 2).descriptor(nullptr)});
+    if (auto why = declined(probe)) GTEST_SKIP() << *why;
+  }
+  struct Case {
+    int64_t n_in, n_out, n_tok, x_row_pad, dst_row_pad;
+  };
+  std::vector<Case> cases;
+  for (int64_t n_in :
+       blocks ? std::vector<int64_t>{32, 96, 288} : std::vector<int64_t>{1, 7, 33, 100, 257})
+    for (int64_t n_out : {1, 5, 67})
+      for (int64_t n_tok : {1, 2, 17}) cases.push_back({n_in, n_out, n_tok, 0, 0});
+  cases.push_back({256, 130, 40, 0, 0});  // big enough for a blocked prompt-processing path
+  cases.push_back({blocks ? 64 : 40, 9, 1, 3, 5});  // activations and dst as views with row gaps
+  cases.push_back({blocks ? 64 : 40, 9, 6, 3, 5});
+  for (const Case& c : cases) {
+    SCOPED_TRACE("MATMUL " + dtype_label(dtype) + " n_in=" + std::to_string(c.n_in) +
+                 " n_out=" + std::to_string(c.n_out) + " n_tok=" + std::to_string(c.n_tok) +
+                 " x_row_pad=" + std::to_string(c.x_row_pad) +
+                 " dst_row_pad=" + std::to_string(c.dst_row_pad));
+    const WeightMatrix w = random_weights(rng_, dtype, c.n_in, c.n_out);
+    const auto x = normal_floats(rng_, c.n_in * c.n_tok, 1.0f);
+    auto w_t = upload(HostTensor::weights(w));
+    auto x_t = upload(HostTensor::f32({c.n_in, c.n_tok, 1, 1}, 2, x, c.x_row_pad));
+    auto out = upload(HostTensor::output({c.n_out, c.n_tok, 1, 1}, 2, c.dst_row_pad));
+    check(make_op(HEARTH_OP_MATMUL, out.descriptor(), {w_t.descriptor(), x_t.descriptor()}), out,
+          matmul(w, x, c.n_tok));
+  }
+}
+
+TEST_P(Conformance, MatmulF32) { check_matmul(HEARTH_DTYPE_F32, false); }
+TEST_P(Conformance, MatmulF16) { check_matmul(HEARTH_DTYPE_F16, false); }
+TEST_P(Conformance, MatmulBF16) { check_matmul(HEARTH_DTYPE_BF16, true); }
+TEST_P(Conformance, MatmulQ8_0) { check_matmul(HEARTH_DTYPE_Q8_0, true); }
+TEST_P(Conformance, MatmulQ4_0) { check_matmul(HEARTH_DTYPE_Q4_0, true); }
+
+// ------------------------------------------------------------------ ROPE
+
+void Conformance::check_rope(int mode) {
+  struct Head {
+    int64_t head_dim;
+    int n_rot;
+  };
+  const std::vector<Head> heads = {{64, 64}, {64, 32}, {6, 2}, {10, 6}, {128, 128}};
+  // Fixed edge cases first (partial rotation, positions far from 0, factors, in place), then a
+  // random sample of the rest of the parameter space.
+  for (int c = 0; c < 40; ++c) {
+    const Head head = c < 4 ? heads[static_cast<size_t>(c % 4 + 1)]
+                            : heads[static_cast<size_t>(pick(rng_, {0, 1, 2, 3, 4}))];
+    const int64_t n_heads = c < 4 ? 3 : pick(rng_, {1, 3});
+    const int64_t n_tok = c < 4 ? 5 : pick(rng_, {1, 5});
+    const int64_t start = c < 4 ? 3000 : pick(rng_, {0, 17, 3000});
+    const float base = c < 4 ? 10000.0f : static_cast<float>(pick(rng_, {10000, 500000, 1000000}));
+    const float scale = c < 4 ? 1.0f : (pick(rng_, {0, 1}) ? 0.25f : 1.0f);
+    const bool with_factors = c < 4 ? c % 2 == 1 : pick(rng_, {0, 1}) == 1;
+    const bool in_place = c < 4 ? c >= 2 : pick(rng_, {0, 1}) == 1;
+    SCOPED_TRACE(
+        "ROPE mode=" + std::to_string(mode) + " head_dim=" + std::to_string(head.head_dim) +
+        " n_rot=" + std::to_string(head.n_rot) + " n_heads=" + std::to_string(n_heads) +
+        " n_tok=" + std::to_string(n_tok) + " first_pos=" + std::to_string(start) +
+        " base=" + std::to_string(base) + " scale=" + std::to_string(scale) +
+        " factors=" + std::to_string(with_factors) + " in_place=" + std::to_string(in_place));
+    const Shape shape{head.head_dim, n_heads, n_tok, 1};
+    const auto x = normal_floats(rng_, element_count(shape), 1.0f);
+    std::vector<int32_t> positions;
+    std::uniform_int_distribution<int32_t> offset(0, 63);
+    for (int64_t t = 0; t < n_tok; ++t)
+      positions.push_back(static_cast<int32_t>(start) + offset(rng_));
+    const auto factors = uniform_floats(rng_, head.n_rot / 2, 1.0f, 8.0f);
+    auto x_t = upload(HostTensor::f32(shape, 3, x));
+    auto pos_t = upload(HostTensor::i32(positions));
+    auto ff_t = upload(HostTensor::f32({head.n_rot / 2, 1, 1, 1}, 1, factors));
+    auto separate_out = upload(HostTensor::output(shape, 3));
+    DeviceTensor& out = in_place ? x_t : separate_out;
+    auto op = with_factors ? make_op(HEARTH_OP_ROPE, out.descriptor(),
+                                     {x_t.descriptor(), pos_t.descriptor(), ff_t.descriptor()})
+                           : make_op(HEARTH_OP_ROPE, out.descriptor(),
+                                     {x_t.descriptor(), pos_t.descriptor()});
+    op.iparams[0] = head.n_rot;
+    op.iparams[1] = mode;
+    op.fparams[0] = base;
+    op.fparams[1] = scale;
+    RopeParams params{head.n_rot, mode, base, scale, with_factors ? &factors : nullptr};
+    check(op, out, rope(x, shape, positions, params));
+  }
+}
+
+TEST_P(Conformance, RopeNorm) { check_rope(HEARTH_ROPE_NORM); }
+TEST_P(Conformance, RopeNeox) { check_rope(HEARTH_ROPE_NEOX); }
+
+// ------------------------------------------------------------------ ATTENTION
+
+struct AttentionCase {
+  const char* name;
+  AttentionShape shape;
+  std::vector<int32_t> pos_q;
+  std::vector<int32_t> pos_k;
+};
+
+std::vector<int32_t> range_positions(int32_t first, int64_t n) {
+  std::vector<int32_t> p;
+  for (int64_t i = 0; i < n; ++i) p.push_back(first + static_cast<int32_t>(i));
+  return p;
+}
+
+std::vector<AttentionCase> attention_cases() {
+  std::vector<AttentionCase> cases;
+  struct Heads {
+    int64_t head_dim, n_head, n_head_kv;
+  };
+  // GQA ratios 1, 2, 4 and an odd head_dim.
+  for (const Heads& h : {Heads{8, 4, 4}, Heads{16, 4, 2}, Heads{64, 8, 2}, Heads{5, 2, 1}}) {
+    auto shape = [&](int64_t n_q, int64_t n_kv) {
+      return AttentionShape{h.head_dim, h.n_head, h.n_head_kv, n_q, n_kv};
+    };
+    cases.push_back({"decode, one key", shape(1, 1), {0}, {0}});
+    cases.push_back(
+        {"decode after 12 tokens at position 100", shape(1, 13), {112}, range_positions(100, 13)});
+    cases.push_back({"prefill from 0", shape(7, 7), range_positions(0, 7), range_positions(0, 7)});
+    cases.push_back(
+        {"chunked prefill at 40", shape(4, 11), range_positions(47, 4), range_positions(40, 11)});
+    cases.push_back({"cache with evicted slots", shape(2, 6), {30, 31}, {0, 1, 9, 20, 29, 31}});
+  }
+  cases.push_back(
+      {"query before every key (sees none)", AttentionShape{8, 2, 1, 2, 3}, {5, 12}, {10, 11, 12}});
+  return cases;
+}
+
+TEST_P(Conformance, Attention) {
+  for (const auto& c : attention_cases()) {
+    for (float scale_factor : {1.0f, 3.0f}) {
+      const auto& s = c.shape;
+      const float scale = scale_factor / std::sqrt(static_cast<float>(s.head_dim));
+      SCOPED_TRACE(std::string("ATTENTION ") + c.name + " head_dim=" + std::to_string(s.head_dim) +
+                   " n_head=" + std::to_string(s.n_head) +
+                   " n_head_kv=" + std::to_string(s.n_head_kv) + " n_q=" + std::to_string(s.n_q) +
+                   " n_kv=" + std::to_string(s.n_kv) + " scale=" + std::to_string(scale));
+      const auto q = normal_floats(rng_, s.head_dim * s.n_head * s.n_q, 1.0f);
+      const auto k = normal_floats(rng_, s.head_dim * s.n_head_kv * s.n_kv, 1.0f);
+      const auto v = normal_floats(rng_, s.head_dim * s.n_head_kv * s.n_kv, 1.0f);
+      auto q_t = upload(HostTensor::f32({s.head_dim, s.n_head, s.n_q, 1}, 3, q));
+      auto k_t = upload(HostTensor::f32({s.head_dim, s.n_head_kv, s.n_kv, 1}, 3, k));
+      auto v_t = upload(HostTensor::f32({s.head_dim, s.n_head_kv, s.n_kv, 1}, 3, v));
+      auto pq_t = upload(HostTensor::i32(c.pos_q));
+      auto pk_t = upload(HostTensor::i32(c.pos_k));
+      auto out = upload(HostTensor::output({s.head_dim, s.n_head, s.n_q, 1}, 3));
+      auto op = make_op(HEARTH_OP_ATTENTION, out.descriptor(),
+                        {q_t.descriptor(), k_t.descriptor(), v_t.descriptor(), pq_t.descriptor(),
+                         pk_t.descriptor()});
+      op.fparams[0] = scale;
+      check(op, out, attention(q, k, v, c.pos_q, c.pos_k, s, scale));
+    }
+  }
+}
+
+// q, k and v as views into fused buffers (gaps between tokens), dst with padded rows.
+TEST_P(Conformance, AttentionOnViews) {
+  const AttentionShape s{16, 4, 2, 3, 9};
+  const auto q = normal_floats(rng_, s.head_dim * s.n_head * s.n_q, 1.0f);
+  const auto k = normal_floats(rng_, s.head_dim * s.n_head_kv * s.n_kv, 1.0f);
+  const auto v = normal_floats(rng_, s.head_dim * s.n_head_kv * s.n_kv, 1.0f);
+  const std::vector<int32_t> pos_q = range_positions(6, 3), pos_k = range_positions(0, 9);
+  auto q_t = upload(HostTensor::f32({s.head_dim, s.n_head, s.n_q, 1}, 3, q, 0, 256));
+  auto k_t = upload(HostTensor::f32({s.head_dim, s.n_head_kv, s.n_kv, 1}, 3, k, 0, 128));
+  auto v_t = upload(HostTensor::f32({s.head_dim, s.n_head_kv, s.n_kv, 1}, 3, v, 4, 64));
+  auto pq_t = upload(HostTensor::i32(pos_q));
+  auto pk_t = upload(HostTensor::i32(pos_k));
+  auto out = upload(HostTensor::output({s.head_dim, s.n_head, s.n_q, 1}, 3, 3));
+  auto op = make_op(
+      HEARTH_OP_ATTENTION, out.descriptor(),
+      {q_t.descriptor(), k_t.descriptor(), v_t.descriptor(), pq_t.descriptor(), pk_t.descriptor()});
+  op.fparams[0] = 0.25f;
+  if (auto why = declined(op)) GTEST_SKIP() << *why;
+  check(op, out, attention(q, k, v, pos_q, pos_k, s, 0.25f));
+}
+
+// ------------------------------------------------------------------ elementwise
+
+TEST_P(Conformance, Swiglu) {
+  for (const Shape& shape : {Shape{1, 1, 1, 1}, Shape{37, 3, 1, 1}, Shape{256, 2, 2, 1}}) {
+    SCOPED_TRACE("SWIGLU n=" + std::to_string(element_count(shape)));
+    auto x = normal_floats(rng_, element_count(shape), 3.0f);
+    x[0] = -30.0f;  // silu's tail
+    const auto g = normal_floats(rng_, element_count(shape), 1.0f);
+    auto x_t = upload(HostTensor::f32(shape, 3, x));
+    auto g_t = upload(HostTensor::f32(shape, 3, g));
+    auto out = upload(HostTensor::output(shape, 3));
+    check(make_op(HEARTH_OP_SWIGLU, out.descriptor(), {x_t.descriptor(), g_t.descriptor()}), out,
+          swiglu(x, g));
+  }
+}
+
+TEST_P(Conformance, AddAndMulWithBroadcast) {
+  struct Case {
+    Shape a, b;
+  };
+  const std::vector<Case> cases = {{{37, 5, 1, 1}, {37, 5, 1, 1}},  // same shape
+                                   {{37, 5, 1, 1}, {37, 1, 1, 1}},  // a bias: one row for every row
+                                   {{8, 3, 4, 1}, {8, 1, 4, 1}},   {{8, 3, 4, 1}, {8, 3, 1, 1}},
+                                   {{8, 3, 4, 2}, {8, 1, 1, 1}},   {{1, 1, 1, 1}, {1, 1, 1, 1}}};
+  for (hearth_op_kind kind : {HEARTH_OP_ADD, HEARTH_OP_MUL}) {
+    for (const Case& c : cases) {
+      for (bool in_place : {false, true}) {
+        SCOPED_TRACE(std::string(kind == HEARTH_OP_ADD ? "ADD" : "MUL") + " a=[" +
+                     std::to_string(c.a[0]) + "," + std::to_string(c.a[1]) + "," +
+                     std::to_string(c.a[2]) + "," + std::to_string(c.a[3]) + "] b=[" +
+                     std::to_string(c.b[0]) + "," + std::to_string(c.b[1]) + "," +
+                     std::to_string(c.b[2]) + "," + std::to_string(c.b[3]) +
+                     "] in_place=" + std::to_string(in_place));
+        const auto a = normal_floats(rng_, element_count(c.a), 10.0f);
+        const auto b = normal_floats(rng_, element_count(c.b), 0.01f);
+        auto a_t = upload(HostTensor::f32(c.a, 4, a));
+        auto b_t = upload(HostTensor::f32(c.b, 4, b));
+        auto separate_out = upload(HostTensor::output(c.a, 4));
+        DeviceTensor& out = in_place ? a_t : separate_out;
+        check(make_op(kind, out.descriptor(), {a_t.descriptor(), b_t.descriptor()}), out,
+              kind == HEARTH_OP_ADD ? add(a, c.a, b, c.b) : mul(a, c.a, b, c.b));
+      }
+    }
+  }
+}
+
+TEST_P(Conformance, Softmax) {
+  for (const Shape& shape :
+       {Shape{1, 1, 1, 1}, Shape{7, 3, 1, 1}, Shape{1000, 2, 1, 1}, Shape{33, 2, 2, 1}}) {
+    for (float scale : {1.0f, 0.125f, 10.0f}) {
+      SCOPED_TRACE("SOFTMAX n=" + std::to_string(shape[0]) +
+                   " rows=" + std::to_string(element_count(shape) / shape[0]) +
+                   " scale=" + std::to_string(scale));
+      auto x = normal_floats(rng_, element_count(shape), 4.0f);
+      x[0] = 80.0f;  // exp(80 * scale) overflows float unless the max is subtracted first
+      auto x_t = upload(HostTensor::f32(shape, 3, x));
+      auto out = upload(HostTensor::output(shape, 3));
+      auto op = make_op(HEARTH_OP_SOFTMAX, out.descriptor(), {x_t.descriptor()});
+      op.fparams[0] = scale;
+      check(op, out, softmax(x, shape, scale));
+    }
+  }
+}
+
+// ------------------------------------------------------------------ buffers
+
+TEST_P(Conformance, BufferRoundTrip) {
+  for (uint64_t bytes : {uint64_t{0}, uint64_t{1}, uint64_t{4097}}) {
+    SCOPED_TRACE("bytes=" + std::to_string(bytes));
+    std::vector<uint8_t> in(bytes), back(bytes, 0);
+    for (auto& b : in) b = static_cast<uint8_t>(rng_());
+    DeviceBuffer buffer(*device_, bytes);
+    const auto& api = device_->api();
+    EXPECT_TRUE(
+        test::take(api.copy_to_device(device_->handle(), buffer.data(), in.data(), bytes)).ok());
+    EXPECT_TRUE(
+        test::take(api.copy_to_host(device_->handle(), back.data(), buffer.data(), bytes)).ok());
+    EXPECT_TRUE(test::take(api.synchronize(device_->handle())).ok());
+    EXPECT_EQ(in, back);
+  }
+}
+
+// ------------------------------------------------------------------ bad input
+
+TEST_P(Conformance, UnsupportedWeightDtypeIsAnsweredWithReason) {
+  // Q4_K: 256 elements in 144 bytes. The engine converts such weights; the backend says so.
+  auto w = upload(HostTensor::raw(HEARTH_DTYPE_Q4_K, {256, 4, 1, 1}, 2, 144));
+  auto x = upload(HostTensor::f32({256, 1, 1, 1}, 2, std::vector<float>(256, 1.0f)));
+  auto out = upload(HostTensor::output({4, 1, 1, 1}, 2));
+  const auto op = make_op(HEARTH_OP_MATMUL, out.descriptor(), {w.descriptor(), x.descriptor()});
+  const auto support = device_->supports(op);
+  EXPECT_EQ(support.code(), HEARTH_ERR_UNSUPPORTED) << support.message();
+  EXPECT_THAT(support.message(), HasSubstr("MATMUL"));
+  EXPECT_THAT(support.message(), HasSubstr("Q4_K"));
+  EXPECT_EQ(device_->run(op).code(), HEARTH_ERR_UNSUPPORTED);
+}
+
+TEST_P(Conformance, UnsupportedActivationDtypeIsAnsweredWithReason) {
+  auto a = upload(HostTensor::raw(HEARTH_DTYPE_F16, {8, 2, 1, 1}, 2, 16));
+  auto b = upload(HostTensor::f32({8, 2, 1, 1}, 2, std::vector<float>(16, 1.0f)));
+  auto out = upload(HostTensor::output({8, 2, 1, 1}, 2));
+  const auto op = make_op(HEARTH_OP_ADD, out.descriptor(), {a.descriptor(), b.descriptor()});
+  const auto support = device_->supports(op);
+  EXPECT_EQ(support.code(), HEARTH_ERR_UNSUPPORTED) << support.message();
+  EXPECT_THAT(support.message(), HasSubstr("ADD"));
+  EXPECT_THAT(support.message(), HasSubstr("F16"));
+}
+
+TEST_P(Conformance, UnknownOpKindIsUnsupported) {
+  auto x = upload(HostTensor::f32({4, 1, 1, 1}, 1, std::vector<float>(4, 1.0f)));
+  auto op = make_op(HEARTH_OP_ADD, x.descriptor(), {x.descriptor(), x.descriptor()});
+  // Through the bits: a C++ enum cannot hold 99 without undefined behaviour, a C host's can.
+  const uint32_t unknown_kind = 99;
+  std::memcpy(&op.kind, &unknown_kind, sizeof unknown_kind);
+  const auto support = device_->supports(op);
+  EXPECT_EQ(support.code(), HEARTH_ERR_UNSUPPORTED) << support.message();
+  EXPECT_THAT(support.message(), HasSubstr("99"));
+  EXPECT_EQ(device_->run(op).code(), HEARTH_ERR_UNSUPPORTED);
+}
+
+TEST_P(Conformance, MatmulShapeMismatchNamesTheShapes) {
+  auto w = upload(HostTensor::weights(random_weights(rng_, HEARTH_DTYPE_F32, 64, 5)));
+  auto x = upload(HostTensor::f32({48, 3, 1, 1}, 2, std::vector<float>(48 * 3, 1.0f)));
+  auto out = upload(HostTensor::output({5, 3, 1, 1}, 2));
+  const auto message =
+      expect_refusal(make_op(HEARTH_OP_MATMUL, out.descriptor(), {w.descriptor(), x.descriptor()}),
+                     HEARTH_ERR_INVALID_ARGUMENT);
+  EXPECT_THAT(message, HasSubstr("MATMUL"));
+  EXPECT_THAT(message, HasSubstr("64"));
+  EXPECT_THAT(message, HasSubstr("48"));
+}
+
+TEST_P(Conformance, MatmulDstShapeMismatchIsRefused) {
+  auto w = upload(HostTensor::weights(random_weights(rng_, HEARTH_DTYPE_F32, 16, 5)));
+  auto x = upload(HostTensor::f32({16, 3, 1, 1}, 2, std::vector<float>(16 * 3, 1.0f)));
+  auto out = upload(HostTensor::output({6, 3, 1, 1}, 2));
+  const auto message =
+      expect_refusal(make_op(HEARTH_OP_MATMUL, out.descriptor(), {w.descriptor(), x.descriptor()}),
+                     HEARTH_ERR_INVALID_ARGUMENT);
+  EXPECT_THAT(message, HasSubstr("6"));
+}
+
+TEST_P(Conformance, QuantizedRowsOfPartialBlocksAreRefused) {
+  auto w = upload(HostTensor::raw(HEARTH_DTYPE_Q8_0, {48, 2, 1, 1}, 2, 68));
+  auto x = upload(HostTensor::f32({48, 1, 1, 1}, 2, std::vector<float>(48, 1.0f)));
+  auto out = upload(HostTensor::output({2, 1, 1, 1}, 2));
+  const auto op = make_op(HEARTH_OP_MATMUL, out.descriptor(), {w.descriptor(), x.descriptor()});
+  EXPECT_FALSE(device_->supports(op).ok());
+  const auto status = device_->run(op);
+  EXPECT_NE(status.code(), HEARTH_OK);
+  EXPECT_THAT(status.message(), HasSubstr("48"));
+}
+
+TEST_P(Conformance, AttentionHeadsNotAMultipleAreRefused) {
+  auto q = upload(HostTensor::f32({8, 6, 1, 1}, 3, std::vector<float>(48, 1.0f)));
+  auto k = upload(HostTensor::f32({8, 4, 2, 1}, 3, std::vector<float>(64, 1.0f)));
+  auto v = upload(HostTensor::f32({8, 4, 2, 1}, 3, std::vector<float>(64, 1.0f)));
+  auto pq = upload(HostTensor::i32({1}));
+  auto pk = upload(HostTensor::i32({0, 1}));
+  auto out = upload(HostTensor::output({8, 6, 1, 1}, 3));
+  auto op =
+      make_op(HEARTH_OP_ATTENTION, out.descriptor(),
+              {q.descriptor(), k.descriptor(), v.descriptor(), pq.descriptor(), pk.descriptor()});
+  op.fparams[0] = 1.0f;
+  const auto message = expect_refusal(op, HEARTH_ERR_INVALID_ARGUMENT);
+  EXPECT_THAT(message, HasSubstr("6"));
+  EXPECT_THAT(message, HasSubstr("4"));
+}
+
+TEST_P(Conformance, AttentionPositionCountMismatchIsRefused) {
+  auto q = upload(HostTensor::f32({8, 2, 3, 1}, 3, std::vector<float>(48, 1.0f)));
+  auto k = upload(HostTensor::f32({8, 1, 3, 1}, 3, std::vector<float>(24, 1.0f)));
+  auto pq = upload(HostTensor::i32({0, 1}));  // 2 positions for 3 queries
+  auto pk = upload(HostTensor::i32({0, 1, 2}));
+  auto out = upload(HostTensor::output({8, 2, 3, 1}, 3));
+  auto op =
+      make_op(HEARTH_OP_ATTENTION, out.descriptor(),
+              {q.descriptor(), k.descriptor(), k.descriptor(), pq.descriptor(), pk.descriptor()});
+  op.fparams[0] = 1.0f;
+  expect_refusal(op, HEARTH_ERR_INVALID_ARGUMENT);
+}
+
+TEST_P(Conformance, EmbeddingIdOutOfRangeIsRefused) {
+  auto table = upload(HostTensor::weights(random_weights(rng_, HEARTH_DTYPE_F32, 8, 10)));
+  auto ids = upload(HostTensor::i32({3, 10}));
+  auto out = upload(HostTensor::output({8, 2, 1, 1}, 2));
+  const auto op =
+      make_op(HEARTH_OP_EMBEDDING, out.descriptor(), {table.descriptor(), ids.descriptor()});
+  EXPECT_TRUE(device_->supports(op).ok()) << "the descriptors are fine; only the data is bad";
+  const auto status = device_->run(op);
+  EXPECT_EQ(status.code(), HEARTH_ERR_INVALID_ARGUMENT) << status.message();
+  EXPECT_THAT(status.message(), HasSubstr("10"));
+}
+
+TEST_P(Conformance, RopeBadRotationCountIsRefused) {
+  for (int n_rot : {3, 0, 10}) {
+    SCOPED_TRACE("n_rot=" + std::to_string(n_rot));
+    auto x = upload(HostTensor::f32({8, 1, 1, 1}, 3, std::vector<float>(8, 1.0f)));
+    auto pos = upload(HostTensor::i32({0}));
+    auto op = make_op(HEARTH_OP_ROPE, x.descriptor(), {x.descriptor(), pos.descriptor()});
+    op.iparams[0] = n_rot;
+    op.fparams[0] = 10000.0f;
+    op.fparams[1] = 1.0f;
+    const auto message = expect_refusal(op, HEARTH_ERR_INVALID_ARGUMENT);
+    EXPECT_THAT(message, HasSubstr(std::to_string(n_rot)));
+  }
+}
+
+TEST_P(Conformance, RopeUnknownModeIsUnsupported) {
+  auto x = upload(HostTensor::f32({8, 1, 1, 1}, 3, std::vector<float>(8, 1.0f)));
+  auto pos = upload(HostTensor::i32({0}));
+  auto op = make_op(HEARTH_OP_ROPE, x.descriptor(), {x.descriptor(), pos.descriptor()});
+  op.iparams[0] = 8;
+  op.iparams[1] = 8;  // ggml's MROPE, not in the contract
+  op.fparams[0] = 10000.0f;
+  op.fparams[1] = 1.0f;
+  const auto support = device_->supports(op);
+  EXPECT_EQ(support.code(), HEARTH_ERR_UNSUPPORTED) << support.message();
+  EXPECT_THAT(support.message(), HasSubstr("mode"));
+}
+
+TEST_P(Conformance, BroadcastMismatchNamesTheShapes) {
+  auto a = upload(HostTensor::f32({8, 3, 1, 1}, 2, std::vector<float>(24, 1.0f)));
+  auto b = upload(HostTensor::f32({8, 2, 1, 1}, 2, std::vector<float>(16, 1.0f)));
+  for (hearth_op_kind kind : {HEARTH_OP_ADD, HEARTH_OP_MUL, HEARTH_OP_SWIGLU}) {
+    SCOPED_TRACE("kind=" + std::to_string(kind));
+    const auto message =
+        expect_refusal(make_op(kind, a.descriptor(), {a.descriptor(), b.descriptor()}),
+                       HEARTH_ERR_INVALID_ARGUMENT);
+    EXPECT_THAT(message, HasSubstr("3"));
+    EXPECT_THAT(message, HasSubstr("2"));
+  }
+}
+
+TEST_P(Conformance, WrongSourceCountIsRefused) {
+  auto a = upload(HostTensor::f32({8, 1, 1, 1}, 1, std::vector<float>(8, 1.0f)));
+  auto op = make_op(HEARTH_OP_ADD, a.descriptor(), {a.descriptor()});
+  expect_refusal(op, HEARTH_ERR_INVALID_ARGUMENT);
+  op = make_op(HEARTH_OP_SWIGLU, a.descriptor(), {a.descriptor(), a.descriptor(), a.descriptor()});
+  expect_refusal(op, HEARTH_ERR_INVALID_ARGUMENT);
+}
+
+TEST_P(Conformance, MissingDataIsRefused) {
+  auto a = upload(HostTensor::f32({8, 1, 1, 1}, 1, std::vector<float>(8, 1.0f)));
+  auto op = make_op(HEARTH_OP_ADD, a.descriptor(), {a.descriptor(), a.descriptor()});
+  op.src[1].data = nullptr;
+  const auto status = device_->run(op);
+  EXPECT_EQ(status.code(), HEARTH_ERR_INVALID_ARGUMENT) << status.message();
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, Conformance, ::testing::Values("cpu", "cuda", "hip"),
+                         [](const ::testing::TestParamInfo<std::string>& param) {
+                           return param.param;
+                         });
+
+}  // namespace
+}  // namespace hearth::conformance
