@@ -1,0 +1,180 @@
+// End to end on real models: our tokens, logits and greedy tokens against llama.cpp's
+// (shared/reference/<model>.logits.json, tolerances from shared/reference/README.md).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <hearth/error.hpp>
+#include <hearth/generate.hpp>
+#include <hearth/model.hpp>
+#include <hearth/plugin_registry.hpp>
+#include <hearth/session.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+namespace hearth {
+namespace {
+
+namespace fs = std::filesystem;
+const fs::path kShared = HEARTH_TEST_SHARED_DIR;
+
+PluginRegistry& plugins() {
+  static PluginRegistry registry([] {
+    RegistryOptions o;
+    o.search_path = {HEARTH_TEST_PLUGIN_DIR};
+    o.use_environment = false;
+    o.use_default = false;
+    return o;
+  }());
+  return registry;
+}
+
+struct Reference {
+  std::string model;
+  std::string prompt;
+  std::vector<int32_t> tokens;
+  std::vector<std::vector<float>> logits;
+  std::vector<int32_t> greedy;
+};
+
+Reference read_reference(const std::string& name) {
+  std::ifstream in(kShared / "reference" / (name + ".logits.json"));
+  auto j = nlohmann::json::parse(in);
+  return Reference{j["model"], j["prompt"], j["tokens"].get<std::vector<int32_t>>(),
+                   j["logits"].get<std::vector<std::vector<float>>>(),
+                   j["greedy"].get<std::vector<int32_t>>()};
+}
+
+fs::path model_path(const std::string& name) {
+  return name == "stories260K" ? kShared / "models" / "stories260K.gguf"
+                               : kShared / "models" / "synthetic" / (name + ".gguf");
+}
+
+bool is_float_model(const std::string& name) {
+  return name == "stories260K" || name.find("F16") != std::string::npos;
+}
+
+// KL(softmax(ref) || softmax(ours)).
+double kl_divergence(const std::vector<float>& ref, const float* ours, size_t n) {
+  auto log_softmax = [n](auto get) {
+    double max = -INFINITY;
+    for (size_t i = 0; i < n; ++i) max = std::max(max, double(get(i)));
+    double sum = 0;
+    for (size_t i = 0; i < n; ++i) sum += std::exp(double(get(i)) - max);
+    std::vector<double> out(n);
+    for (size_t i = 0; i < n; ++i) out[i] = double(get(i)) - max - std::log(sum);
+    return out;
+  };
+  auto lp = log_softmax([&](size_t i) { return ref[i]; });
+  auto lq = log_softmax([&](size_t i) { return ours[i]; });
+  double kl = 0;
+  for (size_t i = 0; i < n; ++i) kl += std::exp(lp[i]) * (lp[i] - lq[i]);
+  return kl;
+}
+
+size_t argmax(const float* v, size_t n) { return size_t(std::max_element(v, v + n) - v); }
+
+class ReferenceModel : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ReferenceModel, TokensLogitsAndGreedyMatchLlamaCpp) {
+  const std::string name = GetParam();
+  const Reference ref = read_reference(name);
+  auto model = Model::load(model_path(name), plugins());
+  const size_t n_vocab = static_cast<size_t>(model->hparams().n_vocab);
+
+  const auto tokens = model->tokenizer().encode(ref.prompt, true, false);
+  ASSERT_EQ(tokens, ref.tokens) << "tokenization differs from llama.cpp";
+
+  Session session(model, {.n_ctx = 128});
+  double kl_sum = 0, max_delta = 0;
+  size_t same_argmax = 0;
+  std::vector<float> last;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    last = session.decode(std::span(&tokens[i], 1));  // llama.cpp's decode path, token by token
+    ASSERT_EQ(last.size(), n_vocab);
+    const auto& r = ref.logits[i];
+    for (size_t v = 0; v < n_vocab; ++v) max_delta = std::max(max_delta, double(std::fabs(r[v] - last[v])));
+    kl_sum += kl_divergence(r, last.data(), n_vocab);
+    same_argmax += argmax(r.data(), n_vocab) == argmax(last.data(), n_vocab);
+  }
+  const double mean_kl = kl_sum / double(tokens.size());
+  const double argmax_rate = double(same_argmax) / double(tokens.size());
+  RecordProperty("max_delta", std::to_string(max_delta));
+  RecordProperty("mean_kl", std::to_string(mean_kl));
+  if (is_float_model(name)) {
+    EXPECT_LE(max_delta, 0.02) << name;
+    EXPECT_LE(mean_kl, 1e-5) << name;
+  } else {
+    EXPECT_LE(mean_kl, 1e-3) << name;
+    EXPECT_GE(argmax_rate, 0.9) << name;
+  }
+
+  // Greedy continuation, token by token from the prompt's last logits.
+  std::vector<int32_t> greedy;
+  for (size_t i = 0; i < ref.greedy.size(); ++i) {
+    const int32_t next = static_cast<int32_t>(argmax(last.data(), n_vocab));
+    greedy.push_back(next);
+    last = session.decode(std::span(&next, 1));
+  }
+  size_t matching = 0;
+  while (matching < greedy.size() && greedy[matching] == ref.greedy[matching]) ++matching;
+  std::cout << name << ": max |dlogit| " << max_delta << ", mean KL " << mean_kl
+            << ", argmax agreement " << argmax_rate << ", greedy prefix " << matching << "/"
+            << ref.greedy.size() << "\n";
+  if (is_float_model(name)) {
+    EXPECT_EQ(greedy, ref.greedy) << name;
+  }
+}
+
+TEST_P(ReferenceModel, APromptDecodedInUnevenBatchesMatchesTheReference) {
+  const std::string name = GetParam();
+  const Reference ref = read_reference(name);
+  auto model = Model::load(model_path(name), plugins());
+  const size_t n_vocab = static_cast<size_t>(model->hparams().n_vocab);
+  Session batched(model, {.n_ctx = 64, .n_batch = 5});  // batches of 5 cross the prompt unevenly
+  const auto all = batched.decode(ref.tokens, true);
+  ASSERT_EQ(all.size(), ref.tokens.size() * n_vocab);
+  for (size_t i = 0; i < ref.tokens.size(); ++i) {
+    double kl = kl_divergence(ref.logits[i], all.data() + i * n_vocab, n_vocab);
+    EXPECT_LE(kl, is_float_model(name) ? 1e-5 : 1e-3) << name << " position " << i;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    SharedModels, ReferenceModel,
+    ::testing::Values("stories260K", "llama-small-F16", "llama-small-Q8_0", "llama-small-Q4_0",
+                      "llama-small-Q4_1", "llama-small-Q5_0", "llama-small-Q5_1",
+                      "llama-small-Q2_K", "llama-small-Q3_K_M", "llama-small-Q4_K_M",
+                      "llama-small-Q5_K_M", "llama-small-Q6_K", "qwen2-small-F16",
+                      "qwen2-small-Q4_K_M"),
+    [](const auto& test_param) {
+      std::string n = test_param.param;
+      std::replace(n.begin(), n.end(), '-', '_');
+      return n;
+    });
+
+TEST(Session, APromptLongerThanTheContextIsAClearErrorAndChangesNothing) {
+  auto model = Model::load(kShared / "models" / "stories260K.gguf", plugins());
+  Session session(model, {.n_ctx = 8});
+  std::vector<int32_t> tokens(9, 1);
+  EXPECT_THAT([&] { session.decode(tokens); },
+              ::testing::ThrowsMessage<Error>(::testing::HasSubstr("context holds 8 tokens")));
+  EXPECT_EQ(session.n_past(), 0);
+  std::vector<int32_t> bad = {1, 100000};
+  EXPECT_THAT([&] { session.decode(bad); },
+              ::testing::ThrowsMessage<Error>(::testing::HasSubstr("outside the vocabulary")));
+}
+
+TEST(Model, AnUnsupportedArchitectureIsNamed) {
+  GgufWriter writer;
+  writer.set("general.architecture", gguf_string("mamba"));
+  const auto path = fs::temp_directory_path() / "hearth-test-mamba.gguf";
+  writer.write(path);
+  EXPECT_THAT([&] { Model::load(path, plugins()); },
+              ::testing::ThrowsMessage<Error>(::testing::HasSubstr("architecture 'mamba' is not supported")));
+  fs::remove(path);
+}
+
+}  // namespace
+}  // namespace hearth
