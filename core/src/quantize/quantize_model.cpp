@@ -1,0 +1,108 @@
+#include <hearth/error.hpp>
+#include <hearth/gguf.hpp>
+#include <hearth/quantize.hpp>
+
+#include <cstring>
+
+#include "quantize/tensor_type_choice.hpp"
+
+namespace hearth {
+
+std::vector<QuantizeRecipe> quantize_recipes() {
+  std::vector<QuantizeRecipe> out;
+  for (const auto& r : detail::recipe_rules()) out.push_back({r.name, r.description});
+  return out;
+}
+
+namespace {
+
+std::string type_name(uint32_t type) {
+  auto layout = gguf_builtin_type_layout(type);
+  return layout ? layout->name : "type " + std::to_string(type);
+}
+
+std::vector<float> dequantize_all(const GgufTensorInfo& t, const PluginRegistry& registry,
+                                  const std::string& file) {
+  std::vector<float> values(static_cast<size_t>(t.n_elements()));
+  if (t.type == HEARTH_DTYPE_F32) {
+    std::memcpy(values.data(), t.data, values.size() * sizeof(float));
+    return values;
+  }
+  auto format = registry.format_for(t.type);
+  if (!format)
+    throw Error(file + ": tensor '" + t.name + "' is " + type_name(t.type) +
+                " and no loaded format plugin can read it; check `hearth plugins`");
+  format->dequantize(t.type, t.data, values.data(), t.n_elements());
+  return values;
+}
+
+}  // namespace
+
+QuantizeReport quantize_model(const std::filesystem::path& input, const std::filesystem::path& output,
+                              const std::string& recipe_name, const PluginRegistry& registry,
+                              const QuantizeProgress& progress) {
+  const detail::RecipeRule* recipe = nullptr;
+  std::string known;
+  for (const auto& r : detail::recipe_rules()) {
+    if (r.name == recipe_name) recipe = &r;
+    known += (known.empty() ? "" : ", ") + r.name;
+  }
+  if (!recipe) throw Error("unknown quantization type '" + recipe_name + "' (known: " + known + ")");
+  if (std::filesystem::exists(output) && std::filesystem::equivalent(input, output))
+    throw Error("the output file is the input file; write to a new file");
+
+  const GgufFile in = GgufFile::open(input);
+  const int64_t n_layer = [&] {
+    auto arch = in.get_string("general.architecture");
+    return arch ? in.get_int(*arch + ".block_count").value_or(0) : 0;
+  }();
+  GgufWriter writer(in.alignment());
+  for (const auto& kv : in.metadata())
+    if (kv.key != "general.file_type" && kv.key != "general.quantization_version")
+      writer.set(kv.key, kv.value);
+  writer.set("general.quantization_version", gguf_u32(2));
+  writer.set("general.file_type", gguf_u32(recipe->file_type));
+
+  QuantizeReport report;
+  const auto& tensors = in.tensors();
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const GgufTensorInfo& t = tensors[i];
+    if (progress) progress(t.name, i, tensors.size());
+    report.tensors++;
+    report.bytes_in += t.nbytes;
+    const auto chosen = detail::choose_type(*recipe, t.name, t.ne, n_layer);
+    const hearth_dtype target = chosen.value_or(HEARTH_DTYPE_F32);
+    if (chosen && *chosen != recipe->base && detail::fit_row(recipe->base, t.ne[0]) != recipe->base)
+      report.fallbacks.push_back(t.name + " -> " + type_name(*chosen));
+    if (target == t.type) {
+      writer.add_tensor(t.name, t.type, t.ne, std::span(t.data, t.nbytes));
+      report.bytes_out += t.nbytes;
+      continue;
+    }
+    std::vector<float> values = dequantize_all(t, registry, in.name());
+    const int64_t n_per_row = t.ne[0];
+    const int64_t n_rows = t.n_elements() / n_per_row;
+    std::vector<std::byte> data;
+    if (target == HEARTH_DTYPE_F32) {
+      data.resize(values.size() * sizeof(float));
+      std::memcpy(data.data(), values.data(), data.size());
+    } else {
+      auto format = registry.format_for(target);
+      if (!format)
+        throw Error("no loaded format plugin can write " + type_name(target) + "; check `hearth plugins`");
+      const auto* type = format->find(target);
+      data.resize(static_cast<size_t>(n_rows * (n_per_row / type->block_elems) * type->block_bytes));
+      format->quantize(target, values.data(), data.data(), n_rows, n_per_row, nullptr);
+    }
+    writer.add_tensor(t.name, target, t.ne, data);
+    report.converted++;
+    report.bytes_out += data.size();
+  }
+  if (progress) progress("", tensors.size(), tensors.size());
+  writer.write(output);
+  // Our own reader validates every field of what we wrote.
+  GgufFile::open(output);
+  return report;
+}
+
+}  // namespace hearth
