@@ -1,0 +1,30 @@
+// Options every model-running command shares (run, chat, perplexity, bench): which model, which
+// backend, the context, and sampling.
+#pragma once
+
+#include <hearth/model.hpp>
+#include <hearth/plugin_registry.hpp>
+#include <hearth/sampler.hpp>
+#include <hearth/session.hpp>
+
+#include <memory>
+
+#include "args.hpp"
+
+namespace hearth::cli {
+
+void add_model_options(Args& args);
+void add_sampling_options(Args& args);
+
+struct LoadedModel {
+  std::unique_ptr<PluginRegistry> registry;
+  std::shared_ptr<Model> model;
+};
+
+// Loads the model named by -m with the plugins and backend the options say; notices and
+// progress go to stderr.
+LoadedModel load_model(const Args& args);
+SessionOptions session_options(const Args& args, const Model& model);
+SamplerParams sampler_params(const Args& args);
+
+}  // namespace hearth::cli
