@@ -62,7 +62,8 @@ int cmd_run(const Argv& argv) {
     std::cout << text << std::flush;
     return true;
   });
-  std::cout << std::endl;
+  // llama-cli ends its output with a blank line; the same bytes let scripts diff the two.
+  std::cout << "\n\n" << std::flush;
   auto rate = [](int64_t n, double s) { return s > 0 ? static_cast<double>(n) / s : 0.0; };
   std::fprintf(stderr, "hearth: prompt %lld tokens, %.1f tok/s; generation %lld tokens, %.1f tok/s\n",
                static_cast<long long>(stats.prompt_tokens), rate(stats.prompt_tokens, stats.prompt_seconds),

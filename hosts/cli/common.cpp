@@ -8,7 +8,13 @@ namespace hearth::cli {
 void add_plugin_options(Args& args) {
   args.option("plugin-path", "", "DIRS",
               "colon-separated plugin directories, searched before $HEARTH_PLUGIN_PATH and the "
-              "default");
+              "default")
+      .option("config", "", "FILE", "a TOML config (devices, plugin path, threads, context)");
+}
+
+Config cli_config(const Args& args) {
+  if (auto file = args.find("config")) return load_config_file(*file);
+  return default_config();
 }
 
 RegistryOptions registry_options(const Args& args) {
@@ -18,6 +24,9 @@ RegistryOptions registry_options(const Args& args) {
     std::string dir;
     while (std::getline(in, dir, ':'))
       if (!dir.empty()) options.search_path.emplace_back(dir);
+  }
+  if (args.has("config")) {
+    for (const auto& dir : cli_config(args).runtime.plugin_path) options.search_path.push_back(dir);
   }
   return options;
 }

@@ -1,5 +1,7 @@
 #include "model_options.hpp"
 
+#include <hearth/gguf.hpp>
+
 #include <iostream>
 #include <random>
 
@@ -33,24 +35,74 @@ void add_sampling_options(Args& args) {
       .option("seed", "s", "N", "random seed; -1 = random", "-1");
 }
 
+namespace {
+
+// With --config, the placement plan picks the device; the engine runs a model on one device
+// today, so a plan that splits layers across devices is refused with what it asked for.
+void apply_config(const Args& args, const Config& config, const PluginRegistry& registry,
+                  ModelOptions& options) {
+  const GgufFile file = GgufFile::open(args.get("model"));
+  const ModelHyperparams hp = read_hyperparams(file);
+  const PlacementPlan plan =
+      plan_placement(config, static_cast<int>(hp.n_layer), device_inventory(registry));
+  for (const auto& note : plan.notes) options.notice(note);
+  const size_t used = plan.assignments.front().device_index;
+  std::string split;
+  for (const LayerAssignment& a : plan.assignments)
+    split += (split.empty() ? "" : ", ") + std::string("layers ") + std::to_string(a.first_layer) +
+             "-" + std::to_string(a.last_layer) + " on " + a.device_name + " ([[device]] " +
+             std::to_string(a.device_index) + ")";
+  for (const auto& a : plan.assignments) {
+    if (a.device_index != used)
+      throw Error(config.source_name + ": this config splits the model across devices (" + split +
+                  "); the engine runs a model on one device for now: give one [[device]] "
+                  "layers = \"all\"");
+  }
+  const PlacedDevice& device = plan.devices[used];
+  const DeviceConfig& entry = config.devices[used];
+  if (entry.weights != "native")
+    throw Error(entry.location_of("weights").to_string() + ": weights = \"" + entry.weights +
+                "\": converting weights at load is not supported yet; use \"native\"");
+  options.backend = device.backend;
+  options.device_index = device.index;
+  options.backend_options = entry.backend_options;
+  if (config.runtime.threads != 0 && !options.backend_options.count("threads"))
+    options.backend_options["threads"] = std::to_string(config.runtime.threads);
+}
+
+}  // namespace
+
 LoadedModel load_model(const Args& args) {
   LoadedModel out;
   out.registry = std::make_unique<PluginRegistry>(registry_options(args));
   ModelOptions options;
+  options.notice = [](const std::string& line) { std::cerr << "hearth: " << line << "\n"; };
   options.backend = args.get("backend");
   options.device_index = static_cast<uint32_t>(args.get_int("device"));
-  options.backend_options["threads"] = std::to_string(args.get_int("threads"));
-  options.notice = [](const std::string& line) { std::cerr << "hearth: " << line << "\n"; };
+  if (args.has("config")) {
+    apply_config(args, cli_config(args), *out.registry, options);
+    // Options given on the command line win over the config.
+    if (args.has("backend")) options.backend = args.get("backend");
+    if (args.has("device")) options.device_index = static_cast<uint32_t>(args.get_int("device"));
+  }
+  if (args.has("threads") || !options.backend_options.count("threads"))
+    options.backend_options["threads"] = std::to_string(args.get_int("threads"));
   out.model = Model::load(args.get("model"), *out.registry, options);
   return out;
 }
 
 SessionOptions session_options(const Args& args, const Model& model) {
   SessionOptions options;
-  const long long requested = args.get_int("ctx-size");
+  long long requested = args.get_int("ctx-size");
+  long long batch = args.get_int("batch-size");
+  if (args.has("config")) {
+    const RuntimeConfig runtime = cli_config(args).runtime;
+    if (!args.has("ctx-size") && runtime.context > 0) requested = runtime.context;
+    if (!args.has("batch-size")) batch = runtime.batch;
+  }
   if (requested < 0) throw UsageError("--ctx-size must be >= 0");
   options.n_ctx = requested > 0 ? requested : std::min<int64_t>(model.hparams().n_ctx_train, 4096);
-  options.n_batch = args.get_int("batch-size");
+  options.n_batch = batch;
   if (options.n_batch <= 0) throw UsageError("--batch-size must be positive");
   return options;
 }
@@ -65,7 +117,8 @@ SamplerParams sampler_params(const Args& args) {
   p.penalty_last_n = static_cast<int32_t>(args.get_int("repeat-last-n"));
   p.presence_penalty = static_cast<float>(args.get_double("presence-penalty"));
   p.frequency_penalty = static_cast<float>(args.get_double("frequency-penalty"));
-  const long long seed = args.get_int("seed");
+  long long seed = args.get_int("seed");
+  if (!args.has("seed") && args.has("config")) seed = cli_config(args).runtime.seed;
   p.seed = seed < 0 ? std::random_device{}() : static_cast<uint64_t>(seed);
   validate(p);
   return p;
