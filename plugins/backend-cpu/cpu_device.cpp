@@ -86,7 +86,7 @@ void CpuDevice::run(const hearth_op& op) {
     case HEARTH_OP_RMS_NORM:
       return run_rms_norm(op, pool_);
     case HEARTH_OP_MATMUL:
-      return run_matmul(op, pool_, gemm_.get());
+      return run_matmul(op, pool_, gemm_.get(), matmul_scratch_);
     case HEARTH_OP_ROPE:
       return run_rope(op, pool_);
     case HEARTH_OP_ATTENTION:
@@ -99,6 +99,8 @@ void CpuDevice::run(const hearth_op& op) {
       return run_softmax(op, pool_);
     case HEARTH_OP_MUL:
       return run_binary(op, pool_);
+    case HEARTH_OP_COPY:
+      return run_copy(op, pool_);
   }
   throw PluginError(HEARTH_ERR_INTERNAL,
                     "cpu: " + op_name(raw_kind(op)) + " passed checks but has no kernel");

@@ -11,6 +11,7 @@
 
 #include "device_options.hpp"
 #include "f32_gemm.hpp"
+#include "kernels.hpp"
 #include "thread_pool.hpp"
 
 namespace hearth::backend_cpu {
@@ -42,6 +43,7 @@ class CpuDevice final : public sdk::Device {
   // whatever is still allocated is released when the device closes.
   std::unordered_map<void*, std::unique_ptr<void, FreeAligned>> allocations_;
   std::unique_ptr<F32Gemm> gemm_;
+  MatmulScratch matmul_scratch_;
   ThreadPool pool_;  // last member: its threads are joined before anything they use goes away
 };
 

@@ -59,18 +59,50 @@ DtypeLayout dtype_layout(hearth_dtype dtype) {
       return {1, 2};
     case HEARTH_DTYPE_BF16:
       return {1, 2};
-    case HEARTH_DTYPE_Q8_0:
-      return {32, 34};
     case HEARTH_DTYPE_Q4_0:
       return {32, 18};
+    case HEARTH_DTYPE_Q4_1:
+      return {32, 20};
+    case HEARTH_DTYPE_Q5_0:
+      return {32, 22};
+    case HEARTH_DTYPE_Q5_1:
+      return {32, 24};
+    case HEARTH_DTYPE_Q8_0:
+      return {32, 34};
+    case HEARTH_DTYPE_Q2_K:
+      return {256, 84};
+    case HEARTH_DTYPE_Q3_K:
+      return {256, 110};
+    case HEARTH_DTYPE_Q4_K:
+      return {256, 144};
+    case HEARTH_DTYPE_Q5_K:
+      return {256, 176};
+    case HEARTH_DTYPE_Q6_K:
+      return {256, 210};
     default:
       return {0, 0};
   }
 }
 
 bool is_readable_weight(hearth_dtype dtype) {
-  return dtype == HEARTH_DTYPE_F32 || dtype == HEARTH_DTYPE_F16 || dtype == HEARTH_DTYPE_BF16 ||
-         dtype == HEARTH_DTYPE_Q8_0 || dtype == HEARTH_DTYPE_Q4_0;
+  switch (dtype) {
+    case HEARTH_DTYPE_F32:
+    case HEARTH_DTYPE_F16:
+    case HEARTH_DTYPE_BF16:
+    case HEARTH_DTYPE_Q4_0:
+    case HEARTH_DTYPE_Q4_1:
+    case HEARTH_DTYPE_Q5_0:
+    case HEARTH_DTYPE_Q5_1:
+    case HEARTH_DTYPE_Q8_0:
+    case HEARTH_DTYPE_Q2_K:
+    case HEARTH_DTYPE_Q3_K:
+    case HEARTH_DTYPE_Q4_K:
+    case HEARTH_DTYPE_Q5_K:
+    case HEARTH_DTYPE_Q6_K:
+      return true;
+    default:
+      return false;
+  }
 }
 
 }  // namespace hearth::backend_cpu

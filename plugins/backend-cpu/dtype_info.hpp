@@ -19,7 +19,8 @@ struct DtypeLayout {
 };
 DtypeLayout dtype_layout(hearth_dtype dtype);
 
-// True for the weight types MATMUL and EMBEDDING read: F32, F16, BF16, Q8_0, Q4_0.
+// True for the weight types MATMUL and EMBEDDING read: F32, F16, BF16, Q4_0, Q4_1, Q5_0,
+// Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K.
 bool is_readable_weight(hearth_dtype dtype);
 
 }  // namespace hearth::backend_cpu

@@ -24,6 +24,7 @@ class F32Gemm {
   // out[t][o] = sum_i x[t][i] * w[o][i] for x [n_tok, n_in], w [n_out, n_in]; out has
   // x.rows rows of w.rows floats, row t at out + t * out_stride. Returns false (and leaves out
   // unspecified) if the provider could not run it; the caller then uses the plain loop.
+  // Safe to call from several threads at once (the pool gives each a slice of w).
   virtual bool multiply(const F32Matrix& x, const F32Matrix& w, float* out, int64_t out_stride,
                         unsigned n_threads) = 0;
   virtual std::string name() const = 0;

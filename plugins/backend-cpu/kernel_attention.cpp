@@ -2,6 +2,13 @@
 // a softmax as ggml's (float max, exp summed in double, one multiply by 1/sum), then the
 // probability-weighted sum of values. Threaded over (query, head) pairs; a query that sees no key
 // gets zeros rather than NaN.
+//
+// With an F16 cache (k and v F16) the products are ggml's non-flash ones: mul_mat(K, Q) converts
+// Q to F16 before its F16 dots, and mul_mat(V, KQ) converts the probabilities to F16; both
+// accumulate in F32. Rounding the same way is what makes our logits agree with llama.cpp's,
+// whose KV cache is F16 by default.
+#include <hearth/sdk/half.hpp>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -13,22 +20,72 @@
 #include "weight_rows.hpp"
 
 namespace hearth::backend_cpu {
+namespace {
 
-void run_attention(const hearth_op& op, ThreadPool& pool) {
+float round_to_f16(float x) { return sdk::fp16_to_fp32(sdk::fp32_to_fp16(x)); }
+
+// The F32 cache: plain float dots and products.
+struct F32Kv {
+  const hearth_tensor& k;
+  const hearth_tensor& v;
+  int64_t head_dim;
+
+  void prepare_query(const float* /*q*/) {}
+  float score(const float* q, int64_t kv_head, int64_t j) const {
+    return dot_f32(q, row3<const float>(k, kv_head, j), head_dim);
+  }
+  void accumulate(float p, int64_t kv_head, int64_t j, float* out) {
+    const float* vr = row3<const float>(v, kv_head, j);
+    for (int64_t d = 0; d < head_dim; ++d) out[d] += p * vr[d];
+  }
+};
+
+// The F16 cache: the query and each probability rounded to F16 first (see the top comment).
+struct F16Kv {
+  const hearth_tensor& k;
+  const hearth_tensor& v;
+  int64_t head_dim;
+  std::vector<float> q16;    // this item's query, rounded to F16
+  std::vector<float> v_row;  // one value row widened to F32
+
+  F16Kv(const hearth_tensor& k_, const hearth_tensor& v_, int64_t head_dim_)
+      : k(k_),
+        v(v_),
+        head_dim(head_dim_),
+        q16(static_cast<size_t>(head_dim_)),
+        v_row(static_cast<size_t>(head_dim_)) {}
+
+  void prepare_query(const float* q) {
+    for (int64_t d = 0; d < head_dim; ++d) q16[d] = round_to_f16(q[d]);
+  }
+  float score(const float* /*q*/, int64_t kv_head, int64_t j) const {
+    return dot_weight_row(HEARTH_DTYPE_F16, row3<const uint16_t>(k, kv_head, j), q16.data(),
+                          head_dim);
+  }
+  void accumulate(float p, int64_t kv_head, int64_t j, float* out) {
+    const float p16 = round_to_f16(p);
+    if (p16 == 0.0f) return;
+    dequantize_weight_row(HEARTH_DTYPE_F16, row3<const uint16_t>(v, kv_head, j), v_row.data(),
+                          head_dim);
+    for (int64_t d = 0; d < head_dim; ++d) out[d] += p16 * v_row[d];
+  }
+};
+
+template <class Kv>
+void attend(const hearth_op& op, ThreadPool& pool, const Kv& prototype) {
   const hearth_tensor& q = op.src[0];
-  const hearth_tensor& k = op.src[1];
-  const hearth_tensor& v = op.src[2];
   const auto* pos_q = static_cast<const int32_t*>(op.src[3].data);
   const auto* pos_k = static_cast<const int32_t*>(op.src[4].data);
   const int64_t head_dim = q.ne[0];
   const int64_t n_head = q.ne[1];
-  const int64_t n_kv = k.ne[2];
-  const int64_t group = n_head / k.ne[1];
+  const int64_t n_kv = op.src[1].ne[2];
+  const int64_t group = n_head / op.src[1].ne[1];
   const float scale = op.fparams[0];
   const int64_t items = q.ne[2] * n_head;
   const int64_t grain = std::max<int64_t>(1, 65536 / std::max<int64_t>(n_kv * head_dim, 1));
 
   pool.parallel_for(items, grain, [&](int64_t begin, int64_t end) {
+    Kv kv = prototype;  // per-thread scratch
     std::vector<float> probs(static_cast<size_t>(n_kv));
     for (int64_t item = begin; item < end; ++item) {
       const int64_t i = item / n_head;
@@ -37,12 +94,13 @@ void run_attention(const hearth_op& op, ThreadPool& pool) {
       const float* qr = row3<const float>(q, h, i);
       float* out = row3<float>(op.dst, h, i);
       std::fill(out, out + head_dim, 0.0f);
+      kv.prepare_query(qr);
 
       float max = -std::numeric_limits<float>::infinity();
       bool any_visible = false;
       for (int64_t j = 0; j < n_kv; ++j) {
         if (pos_k[j] > pos_q[i]) continue;
-        probs[j] = dot_f32(qr, row3<const float>(k, kv_head, j), head_dim) * scale;
+        probs[j] = kv.score(qr, kv_head, j) * scale;
         max = std::max(max, probs[j]);
         any_visible = true;
       }
@@ -55,12 +113,19 @@ void run_attention(const hearth_op& op, ThreadPool& pool) {
       const float inv = static_cast<float>(1.0 / sum);
       for (int64_t j = 0; j < n_kv; ++j) {
         if (probs[j] == 0.0f) continue;
-        const float p = probs[j] * inv;
-        const float* vr = row3<const float>(v, kv_head, j);
-        for (int64_t d = 0; d < head_dim; ++d) out[d] += p * vr[d];
+        kv.accumulate(probs[j] * inv, kv_head, j, out);
       }
     }
   });
+}
+
+}  // namespace
+
+void run_attention(const hearth_op& op, ThreadPool& pool) {
+  const int64_t head_dim = op.src[0].ne[0];
+  if (op.src[1].dtype == HEARTH_DTYPE_F16)
+    return attend(op, pool, F16Kv(op.src[1], op.src[2], head_dim));
+  return attend(op, pool, F32Kv{op.src[1], op.src[2], head_dim});
 }
 
 }  // namespace hearth::backend_cpu

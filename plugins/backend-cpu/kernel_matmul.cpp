@@ -1,12 +1,18 @@
-// MATMUL: dst[n_out, n_tok] = W x. One token (decode) runs fused dot products per weight row,
-// threaded over output rows; several tokens expand each weight row to F32 once and reuse it for
-// every token, unless an F32Gemm provider takes the product.
+// MATMUL: dst[n_out, n_tok] = W x.
+// Quantized weights (ggml's way): every activation column is quantized once to the weight
+// type's activation blocks (into the device's scratch), then output rows are split across the
+// pool; each thread walks its rows in tiles and, for a group of tokens at a time, dots every row
+// of the tile with each token, so a weight row is fetched from memory once per op and reused
+// from cache for the whole group. F32/F16/BF16 weights keep F32 activations: one token runs
+// dot products through the same tiles (converted on the fly); F32 with several tokens goes to
+// oneDNN when the device has it.
 #include <algorithm>
+#include <atomic>
 #include <cstring>
-#include <vector>
 
 #include "f32_gemm.hpp"
 #include "kernels.hpp"
+#include "quant_kernels.hpp"
 #include "tensor_view.hpp"
 #include "thread_pool.hpp"
 #include "weight_rows.hpp"
@@ -15,56 +21,100 @@ namespace hearth::backend_cpu {
 namespace {
 
 constexpr int64_t kMacsPerChunk = 32768;
+// Rows of one tile: 16 rows of the widest TinyLlama row (5632 Q8_0 elements, 6 KB) stay in L2.
+constexpr int64_t kRowTile = 16;
+// Tokens per pass over a tile: their quantized columns (8 x 6 KB at most) stay in L1/L2.
+constexpr int64_t kTokenGroup = 8;
 
 // Activations and dst as row-major matrices when their tokens are evenly strided.
-bool try_gemm(const hearth_op& op, F32Gemm& gemm, unsigned n_threads) {
+// The pool splits the weight rows and each thread runs a single-threaded GEMM on its slice:
+// letting oneDNN start its own OpenMP team instead leaves those threads spinning after every call,
+// which starves the pool's threads (and any other process) on a small or busy machine.
+bool try_gemm(const hearth_op& op, F32Gemm& gemm, ThreadPool& pool) {
   const hearth_tensor& w = op.src[0];
   const hearth_tensor& x = op.src[1];
   if (x.ne[2] != 1 || x.ne[3] != 1) return false;
   const F32Matrix xm{static_cast<const float*>(x.data), x.ne[1], x.ne[0],
                      x.nb[1] / static_cast<int64_t>(sizeof(float))};
-  const F32Matrix wm{static_cast<const float*>(w.data), w.ne[1], w.ne[0],
-                     w.nb[1] / static_cast<int64_t>(sizeof(float))};
+  const int64_t w_stride = w.nb[1] / static_cast<int64_t>(sizeof(float));
   const int64_t out_stride = op.dst.nb[1] / static_cast<int64_t>(sizeof(float));
   // Rows that overlap are legal views but not matrices oneDNN takes; the plain loop handles them.
-  if (xm.stride < xm.cols || wm.stride < wm.cols || out_stride < wm.rows) return false;
-  return gemm.multiply(xm, wm, static_cast<float*>(op.dst.data), out_stride, n_threads);
+  if (xm.stride < xm.cols || w_stride < w.ne[0] || out_stride < w.ne[1]) return false;
+  std::atomic<bool> all_done{true};
+  constexpr int64_t kRowsPerSlice = 64;
+  pool.parallel_for(w.ne[1], kRowsPerSlice, [&](int64_t begin, int64_t end) {
+    const F32Matrix slice{static_cast<const float*>(w.data) + begin * w_stride, end - begin,
+                          w.ne[0], w_stride};
+    if (!gemm.multiply(xm, slice, static_cast<float*>(op.dst.data) + begin, out_stride, 1))
+      all_done.store(false);
+  });
+  return all_done.load();
+}
+
+// dst[t][r] = dot(r, t) over output rows split across the pool; each thread walks its rows in
+// tiles of kRowTile and, per group of kTokenGroup tokens, dots every row of the tile with each
+// token of the group, so a weight row comes from memory once and is reused from cache.
+template <class Dot>
+void tiled_rows(const hearth_op& op, ThreadPool& pool, int64_t grain, const Dot& dot) {
+  const int64_t n_out = op.src[0].ne[1];
+  const int64_t n_tok = row_count(op.src[1]);
+  pool.parallel_for(n_out, grain, [&](int64_t begin, int64_t end) {
+    for (int64_t r0 = begin; r0 < end; r0 += kRowTile) {
+      const int64_t r1 = std::min(end, r0 + kRowTile);
+      for (int64_t t0 = 0; t0 < n_tok; t0 += kTokenGroup) {
+        const int64_t t1 = std::min(n_tok, t0 + kTokenGroup);
+        for (int64_t r = r0; r < r1; ++r)
+          for (int64_t t = t0; t < t1; ++t) flat_row<float>(op.dst, t)[r] = dot(r, t);
+      }
+    }
+  });
+}
+
+void run_quantized(const hearth_op& op, const QuantTypeKernels& kernels, ThreadPool& pool,
+                   MatmulScratch& scratch) {
+  const hearth_tensor& w = op.src[0];
+  const hearth_tensor& x = op.src[1];
+  const int64_t n_in = w.ne[0];
+  const int64_t n_tok = row_count(x);
+  const int64_t act_bytes = n_in / kernels.activation_block_elems * kernels.activation_block_bytes;
+
+  std::lock_guard lock(scratch.mutex);
+  const auto words = static_cast<size_t>((n_tok * act_bytes + 7) / 8);
+  if (scratch.words.size() < words) scratch.words.resize(words);
+  auto* act = reinterpret_cast<char*>(scratch.words.data());
+  pool.parallel_for(n_tok, std::max<int64_t>(1, kMacsPerChunk / std::max<int64_t>(n_in, 1)),
+                    [&](int64_t begin, int64_t end) {
+                      for (int64_t t = begin; t < end; ++t)
+                        kernels.quantize_activations(flat_row<const float>(x, t),
+                                                     act + t * act_bytes, n_in);
+                    });
+
+  const int64_t grain = std::max<int64_t>(1, kMacsPerChunk / std::max<int64_t>(n_in * n_tok, 1));
+  tiled_rows(op, pool, grain, [&](int64_t r, int64_t t) {
+    return kernels.dot(n_in, row_at<const char>(w, r * w.nb[1]), act + t * act_bytes);
+  });
 }
 
 }  // namespace
 
-void run_matmul(const hearth_op& op, ThreadPool& pool, F32Gemm* gemm) {
+void run_matmul(const hearth_op& op, ThreadPool& pool, F32Gemm* gemm, MatmulScratch& scratch) {
   const hearth_tensor& w = op.src[0];
   const hearth_tensor& x = op.src[1];
   const int64_t n_in = w.ne[0];
   const int64_t n_out = w.ne[1];
   const int64_t n_tok = row_count(x);
   if (n_out == 0 || n_tok == 0) return;
-  const int64_t grain = std::max<int64_t>(1, kMacsPerChunk / std::max<int64_t>(n_in, 1));
-  const auto weight_row = [&w](int64_t r) { return row_at<const char>(w, r * w.nb[1]); };
+  if (const QuantTypeKernels* kernels = quant_type_kernels(w.dtype))
+    return run_quantized(op, *kernels, pool, scratch);
 
-  if (n_tok == 1) {
-    const float* xr = flat_row<const float>(x, 0);
-    float* yr = flat_row<float>(op.dst, 0);
-    pool.parallel_for(n_out, grain, [&](int64_t begin, int64_t end) {
-      for (int64_t r = begin; r < end; ++r)
-        yr[r] = dot_weight_row(w.dtype, weight_row(r), xr, n_in);
-    });
+  if (n_tok > 1 && gemm && w.dtype == HEARTH_DTYPE_F32 && n_in > 0 &&
+      try_gemm(op, *gemm, pool))
     return;
-  }
-  if (gemm && w.dtype == HEARTH_DTYPE_F32 && n_in > 0 && try_gemm(op, *gemm, pool.size())) return;
-
-  pool.parallel_for(n_out, std::max<int64_t>(1, grain / n_tok), [&](int64_t begin, int64_t end) {
-    std::vector<float> expanded(w.dtype == HEARTH_DTYPE_F32 ? 0 : static_cast<size_t>(n_in));
-    for (int64_t r = begin; r < end; ++r) {
-      const float* wr = reinterpret_cast<const float*>(weight_row(r));
-      if (w.dtype != HEARTH_DTYPE_F32) {
-        dequantize_weight_row(w.dtype, weight_row(r), expanded.data(), n_in);
-        wr = expanded.data();
-      }
-      for (int64_t t = 0; t < n_tok; ++t)
-        flat_row<float>(op.dst, t)[r] = dot_f32(wr, flat_row<const float>(x, t), n_in);
-    }
+  // F32/F16/BF16 rows keep F32 activations (converted on the fly by the AVX2 kernels).
+  const int64_t grain = std::max<int64_t>(1, kMacsPerChunk / std::max<int64_t>(n_in * n_tok, 1));
+  tiled_rows(op, pool, grain, [&](int64_t r, int64_t t) {
+    return dot_weight_row(w.dtype, row_at<const char>(w, r * w.nb[1]), flat_row<const float>(x, t),
+                          n_in);
   });
 }
 

@@ -1,6 +1,9 @@
-// Kernels that work row by row: EMBEDDING, RMS_NORM, SWIGLU, ADD, MUL, SOFTMAX.
+// Kernels that work row by row: EMBEDDING, RMS_NORM, SWIGLU, ADD, MUL, SOFTMAX, COPY.
+#include <hearth/sdk/half.hpp>
+
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "kernels.hpp"
@@ -16,6 +19,29 @@ constexpr int64_t kElementsPerChunk = 16384;
 
 int64_t row_grain(int64_t row_elements) {
   return std::max<int64_t>(1, kElementsPerChunk / std::max<int64_t>(row_elements, 1));
+}
+
+// One element of a F32, F16 or BF16 row, widened to float (exact), and back (rounded to nearest
+// even, as ggml's conversions do). memcpy keeps the 2-byte loads free of aliasing questions.
+float load_element(hearth_dtype dtype, const char* row, int64_t i) {
+  if (dtype == HEARTH_DTYPE_F32) {
+    float f;
+    std::memcpy(&f, row + 4 * i, sizeof f);
+    return f;
+  }
+  uint16_t h;
+  std::memcpy(&h, row + 2 * i, sizeof h);
+  return dtype == HEARTH_DTYPE_F16 ? sdk::fp16_to_fp32(h) : sdk::bf16_to_fp32(h);
+}
+
+void store_element(hearth_dtype dtype, char* row, int64_t i, float value) {
+  if (dtype == HEARTH_DTYPE_F32) {
+    std::memcpy(row + 4 * i, &value, sizeof value);
+    return;
+  }
+  const uint16_t h =
+      dtype == HEARTH_DTYPE_F16 ? sdk::fp32_to_fp16(value) : sdk::fp32_to_bf16(value);
+  std::memcpy(row + 2 * i, &h, sizeof h);
 }
 
 }  // namespace
@@ -106,6 +132,24 @@ void run_softmax(const hearth_op& op, ThreadPool& pool) {
       }
       const float inv = static_cast<float>(1.0 / sum);
       for (int64_t i = 0; i < n; ++i) out[i] *= inv;
+    }
+  });
+}
+
+void run_copy(const hearth_op& op, ThreadPool& pool) {
+  const hearth_tensor& src = op.src[0];
+  const hearth_tensor& dst = op.dst;
+  const int64_t n = src.ne[0];
+  pool.parallel_for(row_count(src), row_grain(n), [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const char* in = flat_row<const char>(src, r);
+      char* out = flat_row<char>(dst, r);
+      if (src.dtype == dst.dtype) {
+        std::memcpy(out, in, static_cast<size_t>(n) * (src.dtype == HEARTH_DTYPE_F32 ? 4 : 2));
+        continue;
+      }
+      for (int64_t i = 0; i < n; ++i)
+        store_element(dst.dtype, out, i, load_element(src.dtype, in, i));
     }
   });
 }

@@ -1,7 +1,7 @@
 // F32Gemm on oneDNN's matmul primitive. Built only with HEARTH_BACKEND_CPU_ONEDNN.
 #include <oneapi/dnnl/dnnl.hpp>
 
-#include <mutex>
+#include <atomic>
 
 #include "f32_gemm.hpp"
 
@@ -40,13 +40,12 @@ class OneDnnGemm final : public F32Gemm {
 
   bool multiply(const F32Matrix& x, const F32Matrix& w, float* out, int64_t out_stride,
                 unsigned n_threads) override {
-    std::lock_guard lock(mutex_);
-    if (broken_) return false;
+    if (broken_.load()) return false;
     try {
       run(x, w, out, out_stride, n_threads);
       return true;
     } catch (const dnnl::error& e) {
-      broken_ = true;
+      if (broken_.exchange(true)) return false;  // warn once
       if (warn_)
         warn_(std::string("cpu: oneDNN matmul failed (") + e.what() +
               "); using the plain matmul loop from now on");
@@ -75,16 +74,14 @@ class OneDnnGemm final : public F32Gemm {
     dnnl::memory weights(weights_md, engine_, const_cast<float*>(w.data));
     dnnl::memory dst(dst_md, engine_, out);
     const OmpThreadsScope threads(n_threads);
-    matmul.execute(stream_,
-                   {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dst}});
-    stream_.wait();
+    dnnl::stream stream(engine_);  // one per call: callers run concurrently on pool threads
+    matmul.execute(stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dst}});
+    stream.wait();
   }
 
   std::function<void(const std::string&)> warn_;
-  std::mutex mutex_;
-  bool broken_ = false;
+  std::atomic<bool> broken_{false};
   dnnl::engine engine_{dnnl::engine::kind::cpu, 0};
-  dnnl::stream stream_{engine_};
 };
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <initializer_list>
+#include <utility>
 
 #include "dtype_info.hpp"
 #include "tensor_view.hpp"
@@ -86,6 +87,11 @@ class Checker {
         invalid(role + " " + describe_tensor(t) + ": ne[0] = " + std::to_string(t.ne[0]) +
                 " is not a multiple of the block size " + std::to_string(layout.block_elems) +
                 "; rows must hold whole blocks");
+      // Blocks are read in place through their fp16 fields: rows must stay 2-byte aligned.
+      for (int d = 1; d < HEARTH_MAX_DIMS; ++d)
+        if (t.nb[d] % 2 != 0)
+          invalid(role + " " + describe_tensor(t) + " has an odd stride nb[" + std::to_string(d) +
+                  "] = " + std::to_string(t.nb[d]) + "; rows of blocks must be 2-byte aligned");
       const int64_t row_bytes = t.ne[0] / layout.block_elems * layout.block_bytes;
       if (t.ne[1] > 1 && t.nb[1] < row_bytes)
         invalid(role + " " + describe_tensor(t) + " has nb[1] = " + std::to_string(t.nb[1]) +
@@ -122,8 +128,13 @@ class Checker {
 
 constexpr std::initializer_list<hearth_dtype> kF32 = {HEARTH_DTYPE_F32};
 constexpr std::initializer_list<hearth_dtype> kI32 = {HEARTH_DTYPE_I32};
+constexpr std::initializer_list<hearth_dtype> kKvCache = {HEARTH_DTYPE_F32, HEARTH_DTYPE_F16};
+constexpr std::initializer_list<hearth_dtype> kFloats = {HEARTH_DTYPE_F32, HEARTH_DTYPE_F16,
+                                                         HEARTH_DTYPE_BF16};
 constexpr std::initializer_list<hearth_dtype> kWeights = {
-    HEARTH_DTYPE_F32, HEARTH_DTYPE_F16, HEARTH_DTYPE_BF16, HEARTH_DTYPE_Q8_0, HEARTH_DTYPE_Q4_0};
+    HEARTH_DTYPE_F32,  HEARTH_DTYPE_F16,  HEARTH_DTYPE_BF16, HEARTH_DTYPE_Q4_0, HEARTH_DTYPE_Q4_1,
+    HEARTH_DTYPE_Q5_0, HEARTH_DTYPE_Q5_1, HEARTH_DTYPE_Q8_0, HEARTH_DTYPE_Q2_K, HEARTH_DTYPE_Q3_K,
+    HEARTH_DTYPE_Q4_K, HEARTH_DTYPE_Q5_K, HEARTH_DTYPE_Q6_K};
 constexpr const char* kConvertAdvice = " (convert the weight to one of these first)";
 
 // Returns the first unsupported reason among the checks, in order.
@@ -228,8 +239,12 @@ std::optional<std::string> check_rope(const hearth_op& op, const Checker& c) {
 std::optional<std::string> check_attention(const Checker& c) {
   c.require_src_count(5, 5, "5 sources (q, k, v, query positions, key positions)");
   HEARTH_CPU_RETURN_IF(c.require_dtype(c.src(0), "q src[0]", kF32));
-  HEARTH_CPU_RETURN_IF(c.require_dtype(c.src(1), "k src[1]", kF32));
-  HEARTH_CPU_RETURN_IF(c.require_dtype(c.src(2), "v src[2]", kF32));
+  HEARTH_CPU_RETURN_IF(c.require_dtype(c.src(1), "k src[1]", kKvCache));
+  HEARTH_CPU_RETURN_IF(c.require_dtype(c.src(2), "v src[2]", kKvCache));
+  if (c.src(1).dtype != c.src(2).dtype)
+    return c.unsupported("k src[1] is " + dtype_name(c.src(1).dtype) + " but v src[2] is " +
+                         dtype_name(c.src(2).dtype) +
+                         "; the cpu backend takes a KV cache that is all F32 or all F16");
   HEARTH_CPU_RETURN_IF(c.require_dtype(c.src(3), "query positions src[3]", kI32));
   HEARTH_CPU_RETURN_IF(c.require_dtype(c.src(4), "key positions src[4]", kI32));
   HEARTH_CPU_RETURN_IF(c.require_dtype(c.dst(), "dst", kF32));
@@ -288,6 +303,14 @@ std::optional<std::string> check_softmax(const Checker& c) {
   return std::nullopt;
 }
 
+std::optional<std::string> check_copy(const Checker& c) {
+  c.require_src_count(1, 1, "1 source");
+  HEARTH_CPU_RETURN_IF(c.require_dtype(c.src(0), "src[0]", kFloats));
+  HEARTH_CPU_RETURN_IF(c.require_dtype(c.dst(), "dst", kFloats));
+  c.require_same_shape(c.dst(), "dst", c.src(0), "src[0]");
+  return std::nullopt;
+}
+
 #undef HEARTH_CPU_RETURN_IF
 
 void check_data_pointer(const hearth_op& op, const hearth_tensor& t, const std::string& role) {
@@ -296,11 +319,21 @@ void check_data_pointer(const hearth_op& op, const hearth_tensor& t, const std::
       "cpu: " + op_name(raw_kind(op)) + ": " + role + " " + describe_tensor(t);
   if (t.data == nullptr) throw PluginError(HEARTH_ERR_INVALID_ARGUMENT, where + " has no data");
   const DtypeLayout layout = dtype_layout(t.dtype);
-  if (layout.block_elems == 1 &&
-      reinterpret_cast<uintptr_t>(t.data) % static_cast<uintptr_t>(layout.block_bytes) != 0)
+  // Element types align to their size; blocks to 2 bytes (their fp16 fields).
+  const auto alignment = static_cast<uintptr_t>(layout.block_elems == 1 ? layout.block_bytes : 2);
+  if (reinterpret_cast<uintptr_t>(t.data) % alignment != 0)
     throw PluginError(
         HEARTH_ERR_INVALID_ARGUMENT,
-        where + " data is not aligned to its element size " + std::to_string(layout.block_bytes));
+        where + " data is not aligned to " + std::to_string(alignment) + " bytes (" +
+            (layout.block_elems == 1 ? "its element size" : "its blocks' fp16 fields") + ")");
+}
+
+// The bytes [first, last) a tensor with at least one element spans, gaps included.
+std::pair<uintptr_t, uintptr_t> byte_span(const hearth_tensor& t) {
+  int64_t extent = dtype_layout(t.dtype).block_bytes;
+  for (int d = 0; d < HEARTH_MAX_DIMS; ++d) extent += (t.ne[d] - 1) * t.nb[d];
+  const auto first = reinterpret_cast<uintptr_t>(t.data);
+  return {first, first + static_cast<uintptr_t>(extent)};
 }
 
 }  // namespace
@@ -325,6 +358,8 @@ std::string op_name(uint32_t kind) {
       return "SOFTMAX";
     case HEARTH_OP_MUL:
       return "MUL";
+    case HEARTH_OP_COPY:
+      return "COPY";
     default:
       return "op " + std::to_string(kind);
   }
@@ -377,10 +412,12 @@ std::optional<std::string> check_op(const hearth_op& op) {
       return check_softmax(c);
     case HEARTH_OP_MUL:
       return check_elementwise(c, true);
+    case HEARTH_OP_COPY:
+      return check_copy(c);
     default:
       return "cpu: " + op_name(raw_kind(op)) +
              " is not an op this backend knows (it runs EMBEDDING, RMS_NORM, MATMUL, ROPE, "
-             "ATTENTION, SWIGLU, ADD, SOFTMAX, MUL)";
+             "ATTENTION, SWIGLU, ADD, SOFTMAX, MUL, COPY)";
   }
 }
 
@@ -388,6 +425,16 @@ void check_op_data(const hearth_op& op) {
   check_data_pointer(op, op.dst, "dst");
   for (uint32_t i = 0; i < op.n_src; ++i)
     check_data_pointer(op, op.src[i], "src[" + std::to_string(i) + "]");
+  if (raw_kind(op) == HEARTH_OP_COPY && element_count(op.dst) > 0) {
+    const auto [dst_first, dst_last] = byte_span(op.dst);
+    const auto [src_first, src_last] = byte_span(op.src[0]);
+    if (dst_first < src_last && src_first < dst_last)
+      throw PluginError(HEARTH_ERR_INVALID_ARGUMENT,
+                        "cpu: COPY: dst " + describe_tensor(op.dst) + " overlaps src[0] " +
+                            describe_tensor(op.src[0]) +
+                            "; copy through a separate buffer (rows would be read after being "
+                            "overwritten)");
+  }
   if (raw_kind(op) == HEARTH_OP_EMBEDDING) {
     const int64_t n_vocab = op.src[0].ne[1];
     const auto* ids = static_cast<const int32_t*>(op.src[1].data);

@@ -1,6 +1,6 @@
-// Plain scalar kernels over one weight row in any dtype MATMUL/EMBEDDING take (F32, F16, BF16,
-// Q8_0, Q4_0; block layouts as in ../shared/specs/gguf.md §4). The SIMD kernels of a later
-// speed pass are tested against these and the conformance reference.
+// Kernels over one weight row: dot products of F32/F16/BF16 rows with F32 activations (quantized
+// rows go through quant_kernels.hpp, which quantizes the activations first, as ggml does), and
+// expansion of a row of any weight dtype to F32 (EMBEDDING).
 #pragma once
 
 #include <hearth/sdk/abi.h>
@@ -13,11 +13,12 @@ namespace hearth::backend_cpu {
 // vectorise it) and then pairwise, as ggml's F32 dot does.
 float dot_f32(const float* a, const float* b, int64_t n);
 
-// Dot product of a weight row of n elements (dtype, raw bytes) and n F32 activations.
-// Quantized rows sum each block's q * x in float, then scale by the block's d.
-float dot_weight_row(hearth_dtype dtype, const void* row, const float* x, int64_t n);
+// Dot product of an F32, F16 or BF16 weight row of n elements and n F32 activations; AVX2 when
+// simd and the CPU has it, else the 8-lane scalar loop.
+float dot_weight_row(hearth_dtype dtype, const void* row, const float* x, int64_t n,
+                     bool simd = true);
 
-// Expands a weight row of n elements to F32 (bit-exact: every value is d * q, or a conversion).
+// Expands a weight row of n elements of any weight dtype to F32, bit-identical to ggml.
 void dequantize_weight_row(hearth_dtype dtype, const void* row, float* out, int64_t n);
 
 }  // namespace hearth::backend_cpu

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstring>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -18,6 +19,9 @@
 #include "../conformance/random_inputs.hpp"
 #include "../conformance/reference_ops.hpp"
 #include "cpu_extensions.h"
+#include "dequantize_blocks.hpp"
+#include "quant_kernels.hpp"
+#include "random_blocks.hpp"
 #include "system_info.hpp"
 
 namespace hearth::conformance {
@@ -296,11 +300,64 @@ TEST_F(BackendCpu, ResultsAreBitIdenticalForAnyThreadCount) {
     op.fparams[0] = 0.25f;
     return op;
   };
+  auto attention_f16_kv = [&](const DeviceUnderTest& d, std::vector<DeviceTensor>& in,
+                              DeviceTensor& out) {
+    in.push_back(d.upload(HostTensor::f32({16, 8, 5, 1}, 3, q)));
+    in.push_back(d.upload(HostTensor::floats(HEARTH_DTYPE_F16, {16, 2, 12, 1}, 3, kv)));
+    in.push_back(d.upload(HostTensor::i32({7, 8, 9, 10, 11})));
+    in.push_back(d.upload(HostTensor::i32({0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11})));
+    out = d.upload(HostTensor::output({16, 8, 5, 1}, 3));
+    auto op = make_op(HEARTH_OP_ATTENTION, out.descriptor(),
+                      {in[0].descriptor(), in[1].descriptor(), in[1].descriptor(),
+                       in[2].descriptor(), in[3].descriptor()});
+    op.fparams[0] = 0.25f;
+    return op;
+  };
   const DeviceUnderTest::OptionList one = {{"threads", "1"}, {"onednn", "off"}};
   const DeviceUnderTest::OptionList four = {{"threads", "4"}, {"onednn", "off"}};
   EXPECT_EQ(run_on(one, decode_q4), run_on(four, decode_q4));
   EXPECT_EQ(run_on(one, prefill_f32), run_on(four, prefill_f32));
   EXPECT_EQ(run_on(one, attention_op), run_on(four, attention_op));
+  EXPECT_EQ(run_on(one, attention_f16_kv), run_on(four, attention_f16_kv));
+}
+
+// ------------------------------------------------------------------ F16 KV cache
+
+// Keys and values share one cache type; a half-F16 cache is an engine bug, said as such.
+TEST_F(BackendCpu, RefusesAKvCacheOfMixedTypes) {
+  auto device = open_cpu();
+  const std::vector<float> ones(16, 1.0f);
+  auto q = device->upload(HostTensor::f32({8, 1, 1, 1}, 3, std::vector<float>(8, 1.0f)));
+  auto k32 = device->upload(HostTensor::f32({8, 1, 2, 1}, 3, ones));
+  auto v16 = device->upload(HostTensor::floats(HEARTH_DTYPE_F16, {8, 1, 2, 1}, 3, ones));
+  auto pq = device->upload(HostTensor::i32({1}));
+  auto pk = device->upload(HostTensor::i32({0, 1}));
+  auto out = device->upload(HostTensor::output({8, 1, 1, 1}, 3));
+  auto op = make_op(
+      HEARTH_OP_ATTENTION, out.descriptor(),
+      {q.descriptor(), k32.descriptor(), v16.descriptor(), pq.descriptor(), pk.descriptor()});
+  op.fparams[0] = 1.0f;
+  const auto support = device->supports(op);
+  EXPECT_EQ(support.code(), HEARTH_ERR_UNSUPPORTED);
+  EXPECT_THAT(support.message(), HasSubstr("all F32 or all F16"));
+  op.src[1].dtype = HEARTH_DTYPE_BF16;  // a BF16 cache is not one the cpu backend keeps
+  op.src[1].nb[1] = 16;
+  op.src[1].nb[2] = 16;
+  op.src[1].nb[0] = 2;
+  EXPECT_THAT(device->supports(op).message(), HasSubstr("k src[1] has dtype BF16"));
+}
+
+// COPY reads each row before writing its own; overlapping buffers would read converted bytes.
+TEST_F(BackendCpu, RefusesACopyOntoItsOwnSource) {
+  auto device = open_cpu();
+  auto buf = device->upload(HostTensor::f32({8, 2, 1, 1}, 2, std::vector<float>(16, 1.0f)));
+  auto op = make_op(HEARTH_OP_COPY, buf.descriptor(), {buf.descriptor()});
+  op.dst.dtype = HEARTH_DTYPE_F16;  // the F16 view of the same bytes, rows 16 bytes apart
+  op.dst.nb[0] = 2;
+  EXPECT_TRUE(device->supports(op).ok()) << "the descriptors alone are fine";
+  const auto status = device->run(op);
+  EXPECT_EQ(status.code(), HEARTH_ERR_INVALID_ARGUMENT);
+  EXPECT_THAT(status.message(), HasSubstr("overlaps"));
 }
 
 // The plain loop and oneDNN (when built) both meet the reference on prompt-sized F32 matmuls.
@@ -356,6 +413,74 @@ TEST_F(BackendCpu, SeveralHostThreadsCanShareADevice) {
   EXPECT_EQ(a, b);
   for (size_t i = 0; i < a.size(); ++i)
     EXPECT_LE(std::fabs(a[i] - want.value[i]), want.tolerance[i]);
+}
+
+// ------------------------------------------------------------------ every GGUF weight type
+
+// Through the plugin, MATMUL of every quantized type gives exactly what its kernel gives on
+// activations quantized as ggml does (whatever the tiling, token grouping and threads), on
+// views with row gaps; EMBEDDING gives ggml's dequantized rows bit for bit. The kernels'
+// numerics are tested in quant_kernels_test.cpp.
+TEST_F(BackendCpu, MultipliesAndLooksUpEveryQuantizedWeightType) {
+  auto device = open_cpu({{"threads", "2"}});
+  const int64_t n_in = 512, n_out = 37;
+  for (const auto& layout : backend_cpu::test::kQuantLayouts) {
+    SCOPED_TRACE(layout.name);
+    const int64_t row_bytes = n_in / layout.block_elems * layout.block_bytes;
+    HostTensor w = HostTensor::raw(layout.dtype, {n_in, n_out, 1, 1}, 2, row_bytes);
+    const auto blocks = backend_cpu::test::random_blocks(rng_, layout.dtype, n_in, n_out);
+    std::memcpy(w.bytes.data(), blocks.data(), blocks.size());
+    auto w_t = device->upload(w);
+    const auto* kernels = backend_cpu::quant_type_kernels(layout.dtype);
+    ASSERT_NE(kernels, nullptr);
+    for (int64_t n_tok : {1, 3, 13}) {
+      SCOPED_TRACE("n_tok=" + std::to_string(n_tok));
+      const auto x = normal_floats(rng_, n_in * n_tok, 1.0f);
+      auto x_t = device->upload(HostTensor::f32({n_in, n_tok, 1, 1}, 2, x, 32));
+      auto out = device->upload(HostTensor::output({n_out, n_tok, 1, 1}, 2, 3));
+      const auto status = device->run(
+          make_op(HEARTH_OP_MATMUL, out.descriptor(), {w_t.descriptor(), x_t.descriptor()}));
+      ASSERT_TRUE(status.ok()) << status.message();
+      device->download(out);
+      const auto got = out.host.dense_f32();
+      std::vector<std::byte> act(
+          static_cast<size_t>(backend_cpu::activation_row_bytes(layout.dtype, n_in)));
+      for (int64_t t = 0; t < n_tok; ++t) {
+        kernels->quantize_activations(x.data() + t * n_in, act.data(), n_in);
+        for (int64_t r = 0; r < n_out; ++r)
+          ASSERT_EQ(got[t * n_out + r],
+                    kernels->dot(n_in, blocks.data() + r * row_bytes, act.data()))
+              << "row " << r << " token " << t;
+      }
+    }
+    const std::vector<int32_t> ids = {0, 36, 5, 5};
+    auto ids_t = device->upload(HostTensor::i32(ids));
+    auto rows = device->upload(HostTensor::output({n_in, 4, 1, 1}, 2));
+    const auto status = device->run(
+        make_op(HEARTH_OP_EMBEDDING, rows.descriptor(), {w_t.descriptor(), ids_t.descriptor()}));
+    ASSERT_TRUE(status.ok()) << status.message();
+    device->download(rows);
+    const auto got = rows.host.dense_f32();
+    std::vector<float> want(static_cast<size_t>(n_in));
+    for (size_t i = 0; i < ids.size(); ++i) {
+      backend_cpu::dequantize_blocks(layout.dtype, blocks.data() + ids[i] * row_bytes, want.data(),
+                                     n_in);
+      EXPECT_EQ(0, std::memcmp(got.data() + i * n_in, want.data(), n_in * sizeof(float)))
+          << "embedding row " << ids[i];
+    }
+  }
+}
+
+TEST_F(BackendCpu, RefusesKQuantRowsOfPartialSuperBlocks) {
+  auto device = open_cpu();
+  auto w = device->upload(HostTensor::raw(HEARTH_DTYPE_Q4_K, {128, 2, 1, 1}, 2, 72));
+  auto x = device->upload(HostTensor::f32({128, 1, 1, 1}, 2, std::vector<float>(128, 1.0f)));
+  auto out = device->upload(HostTensor::output({2, 1, 1, 1}, 2));
+  const auto op = make_op(HEARTH_OP_MATMUL, out.descriptor(), {w.descriptor(), x.descriptor()});
+  const auto support = device->supports(op);
+  EXPECT_FALSE(support.ok());
+  EXPECT_THAT(support.message(), HasSubstr("128"));
+  EXPECT_THAT(support.message(), HasSubstr("block size 256"));
 }
 
 // ------------------------------------------------------------------ /proc and /sys parsers

@@ -1,5 +1,8 @@
 #include "device_under_test.hpp"
 
+#include <hearth/sdk/half.hpp>
+
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <stdexcept>
@@ -51,6 +54,49 @@ HostTensor HostTensor::f32(const Shape& ne, uint32_t n_dims, const std::vector<f
         k += ne[0];
       }
   return t;
+}
+
+HostTensor HostTensor::floats(hearth_dtype dtype, const Shape& ne, uint32_t n_dims,
+                              const std::vector<float>& dense, int64_t row_pad, int64_t plane_pad) {
+  if (dtype == HEARTH_DTYPE_F32) return f32(ne, n_dims, dense, row_pad, plane_pad);
+  if (dtype != HEARTH_DTYPE_F16 && dtype != HEARTH_DTYPE_BF16)
+    throw std::invalid_argument("HostTensor::floats: dtype must be F32, F16 or BF16");
+  HostTensor t = laid_out(dtype, ne, n_dims, (ne[0] + row_pad) * 2, plane_pad);
+  if (static_cast<int64_t>(dense.size()) != element_count(ne))
+    throw std::invalid_argument("HostTensor::floats: value count does not match the shape");
+  int64_t k = 0;
+  for (int64_t i3 = 0; i3 < ne[3]; ++i3)
+    for (int64_t i2 = 0; i2 < ne[2]; ++i2)
+      for (int64_t i1 = 0; i1 < ne[1]; ++i1)
+        for (int64_t i0 = 0; i0 < ne[0]; ++i0, ++k) {
+          const uint16_t bits =
+              dtype == HEARTH_DTYPE_F16 ? sdk::fp32_to_fp16(dense[k]) : sdk::fp32_to_bf16(dense[k]);
+          std::memcpy(t.bytes.data() + i0 * 2 + i1 * t.nb[1] + i2 * t.nb[2] + i3 * t.nb[3], &bits,
+                      2);
+        }
+  return t;
+}
+
+HostTensor HostTensor::output_of(hearth_dtype dtype, const Shape& ne, uint32_t n_dims,
+                                 int64_t row_pad, int64_t plane_pad) {
+  const int64_t esize = element_size(dtype);
+  if (esize == 0) throw std::invalid_argument("HostTensor::output_of: not an element type");
+  HostTensor t = laid_out(dtype, ne, n_dims, (ne[0] + row_pad) * esize, plane_pad);
+  std::fill(t.bytes.begin(), t.bytes.end(), 0xFF);
+  return t;
+}
+
+std::vector<double> HostTensor::dense_values() const {
+  std::vector<double> out;
+  out.reserve(static_cast<size_t>(element_count(ne)));
+  for (int64_t i3 = 0; i3 < ne[3]; ++i3)
+    for (int64_t i2 = 0; i2 < ne[2]; ++i2)
+      for (int64_t i1 = 0; i1 < ne[1]; ++i1) {
+        const auto row =
+            dequantize_row(dtype, bytes.data() + i1 * nb[1] + i2 * nb[2] + i3 * nb[3], ne[0]);
+        out.insert(out.end(), row.begin(), row.end());
+      }
+  return out;
 }
 
 HostTensor HostTensor::output(const Shape& ne, uint32_t n_dims, int64_t row_pad,

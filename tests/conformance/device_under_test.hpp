@@ -28,9 +28,17 @@ struct HostTensor {
 
   static HostTensor f32(const Shape& ne, uint32_t n_dims, const std::vector<float>& dense,
                         int64_t row_pad = 0, int64_t plane_pad = 0);
+  // F32, F16 or BF16 elements from dense values, each rounded to dtype (exact when the value is
+  // one of dtype's).
+  static HostTensor floats(hearth_dtype dtype, const Shape& ne, uint32_t n_dims,
+                           const std::vector<float>& dense, int64_t row_pad = 0,
+                           int64_t plane_pad = 0);
   // F32 output whose every byte is 0xFF (a NaN), so elements an op never writes show up.
   static HostTensor output(const Shape& ne, uint32_t n_dims, int64_t row_pad = 0,
                            int64_t plane_pad = 0);
+  // The same for an F32, F16 or BF16 output (0xFFFF is a NaN in both 16-bit types).
+  static HostTensor output_of(hearth_dtype dtype, const Shape& ne, uint32_t n_dims,
+                              int64_t row_pad = 0, int64_t plane_pad = 0);
   static HostTensor i32(const std::vector<int32_t>& values);
   static HostTensor weights(const WeightMatrix& w);
   // Same layout, another element type (for bad-input tests).
@@ -39,6 +47,8 @@ struct HostTensor {
   hearth_tensor descriptor(void* data) const;
   // The F32 elements in dense ggml order, skipping padding.
   std::vector<float> dense_f32() const;
+  // The F32, F16 or BF16 elements as exact doubles, in dense ggml order.
+  std::vector<double> dense_values() const;
 };
 
 class DeviceUnderTest;

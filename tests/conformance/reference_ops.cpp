@@ -308,6 +308,97 @@ Expected attention(const std::vector<float>& q, const std::vector<float>& k,
   return e;
 }
 
+double round_to_dtype(double x, hearth_dtype dtype) {
+  int fraction_bits = 0, min_exponent = 0, max_exponent = 0;
+  switch (dtype) {
+    case HEARTH_DTYPE_F16:
+      fraction_bits = 10, min_exponent = -14, max_exponent = 15;
+      break;
+    case HEARTH_DTYPE_BF16:
+      fraction_bits = 7, min_exponent = -126, max_exponent = 127;
+      break;
+    default:
+      return x;
+  }
+  if (!std::isfinite(x) || x == 0.0) return x;
+  int e = 0;
+  std::frexp(x, &e);  // |x| in [2^(e-1), 2^e)
+  const int exponent = std::max(e - 1, min_exponent);
+  // x / quantum is exact (a power-of-two scaling); nearbyint rounds ties to even.
+  const double quantum = std::ldexp(1.0, exponent - fraction_bits);
+  const double r = std::nearbyint(x / quantum) * quantum;
+  const double max_finite = std::ldexp(2.0 - std::ldexp(1.0, -fraction_bits), max_exponent);
+  if (std::fabs(r) > max_finite) return std::copysign(std::numeric_limits<double>::infinity(), x);
+  return r == 0.0 ? std::copysign(0.0, x) : r;
+}
+
+Expected copy(const std::vector<double>& src, hearth_dtype dst_dtype) {
+  std::vector<double> values;
+  values.reserve(src.size());
+  for (double x : src) values.push_back(round_to_dtype(x, dst_dtype));
+  return exact(std::move(values));
+}
+
+Expected attention_f16_kv(const std::vector<float>& q, const std::vector<float>& k16,
+                          const std::vector<float>& v16, const std::vector<int32_t>& pos_q,
+                          const std::vector<int32_t>& pos_k, const AttentionShape& s, float scale) {
+  const int64_t D = s.head_dim;
+  const int64_t group = s.n_head / s.n_head_kv;
+  auto r16 = [](double x) { return round_to_dtype(x, HEARTH_DTYPE_F16); };
+  Expected e;
+  e.value.assign(static_cast<size_t>(D * s.n_head * s.n_q), 0.0);
+  e.tolerance.assign(e.value.size(), 0.0);
+  std::vector<double> score(static_cast<size_t>(s.n_kv)), q_rounded(static_cast<size_t>(D));
+  for (int64_t i = 0; i < s.n_q; ++i) {
+    for (int64_t h = 0; h < s.n_head; ++h) {
+      const int64_t kvh = h / group;
+      const float* qr = q.data() + (i * s.n_head + h) * D;
+      for (int64_t d = 0; d < D; ++d) q_rounded[d] = r16(qr[d]);
+      double max_score = -std::numeric_limits<double>::infinity();
+      double score_error = 0.0;
+      double max_v = 0.0;
+      bool any = false;
+      for (int64_t j = 0; j < s.n_kv; ++j) {
+        if (pos_k[j] > pos_q[i]) continue;
+        const float* kr = k16.data() + (j * s.n_head_kv + kvh) * D;
+        double dot = 0.0, magnitude = 0.0;
+        for (int64_t d = 0; d < D; ++d) {
+          dot += q_rounded[d] * kr[d];
+          magnitude += std::fabs(q_rounded[d] * kr[d]);
+        }
+        score[j] = dot * scale;
+        max_score = std::max(max_score, score[j]);
+        score_error =
+            std::max(score_error, static_cast<double>(D + 2) * kU * std::fabs(scale) * magnitude);
+        any = true;
+      }
+      if (!any) continue;  // zeros, exactly
+      double sum = 0.0;
+      for (int64_t j = 0; j < s.n_kv; ++j)
+        if (pos_k[j] <= pos_q[i]) sum += std::exp(score[j] - max_score);
+      const double p_relative = 2.5 * score_error + static_cast<double>(s.n_kv + 8) * kU;
+      const double sum_relative = static_cast<double>(s.n_kv + 2) * kU;
+      double* out = e.value.data() + (i * s.n_head + h) * D;
+      double* tol = e.tolerance.data() + (i * s.n_head + h) * D;
+      for (int64_t j = 0; j < s.n_kv; ++j) {
+        if (pos_k[j] > pos_q[i]) continue;
+        const double p = std::exp(score[j] - max_score) / sum;
+        const double p16 = r16(p);
+        const double p_error = p * p_relative;
+        const double spread = std::max(r16(p + p_error) - p16, p16 - r16(p - p_error));
+        const float* vr = v16.data() + (j * s.n_head_kv + kvh) * D;
+        for (int64_t d = 0; d < D; ++d) {
+          out[d] += p16 * vr[d];
+          tol[d] += std::fabs(vr[d]) * (spread + p16 * sum_relative);
+          max_v = std::max(max_v, std::fabs(static_cast<double>(vr[d])));
+        }
+      }
+      for (int64_t d = 0; d < D; ++d) tol[d] += kU * max_v;
+    }
+  }
+  return e;
+}
+
 Expected swiglu(const std::vector<float>& x, const std::vector<float>& g) {
   Expected e;
   for (size_t i = 0; i < x.size(); ++i) {

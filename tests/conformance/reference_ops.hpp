@@ -88,6 +88,28 @@ Expected attention(const std::vector<float>& q, const std::vector<float>& k,
                    const std::vector<float>& v, const std::vector<int32_t>& pos_q,
                    const std::vector<int32_t>& pos_k, const AttentionShape& shape, float scale);
 
+// ATTENTION over an F16 cache (abi.h): k and v hold F16 values (given here exactly, as floats);
+// q is rounded to F16 before the scores and each probability p_j to F16 before p v. Value:
+// sum_j r16(p_j) v_jd with p_j exact. Tolerance per output element d, with the score error ds
+// as in attention() (over the rounded q):
+//   sum_j |v_jd| (w_j + r16(p_j) (n_kv + 2) u) + u max|v|, where a float p_j may be off by
+//   e_j = p_j (2.5 ds + (n_kv + 8) u) before its rounding, so r16 of it lies in
+//   [r16(p_j - e_j), r16(p_j + e_j)] and w_j is that interval's widest distance from r16(p_j)
+//   (zero unless p_j sits within e_j of a rounding boundary); the rest is the F32 sum of products.
+Expected attention_f16_kv(const std::vector<float>& q, const std::vector<float>& k16,
+                          const std::vector<float>& v16, const std::vector<int32_t>& pos_q,
+                          const std::vector<int32_t>& pos_k, const AttentionShape& shape,
+                          float scale);
+
+// Rounding to nearest, ties to even, written from IEEE 754 (not from any converter): x (a float,
+// F16 or BF16 value) rounded to F16 or BF16 (10 / 7 fraction bits, subnormals, overflow to
+// infinity); F32 returns x. NaN stays NaN.
+double round_to_dtype(double x, hearth_dtype dtype);
+
+// COPY: each element of src (values of the source dtype) converted to dst_dtype. Exact: rounding
+// to nearest even is defined bit for bit, and widening is exact.
+Expected copy(const std::vector<double>& src, hearth_dtype dst_dtype);
+
 // silu(x) * g. Tolerance |y| 16 u + 1e-35 (exp and the divide; the floor for results that
 // underflow).
 Expected swiglu(const std::vector<float>& x, const std::vector<float>& g);

@@ -24,7 +24,7 @@ extern "C" {
 #endif
 
 #define HEARTH_ABI_MAJOR 1u
-#define HEARTH_ABI_MINOR 0u
+#define HEARTH_ABI_MINOR 1u /* 1: HEARTH_OP_COPY, F16 K/V in ATTENTION */
 
 /* The one symbol every plugin exports (see HEARTH_PLUGIN_EXPORT). */
 #define HEARTH_PLUGIN_ENTRY_SYMBOL "hearth_plugin_entry"
@@ -164,10 +164,19 @@ typedef struct hearth_device_info {
  *            src[4] I32 key positions [n_kv]. Query i sees key j iff pos_k[j] <= pos_q[i].
  *            dst [head_dim, n_head, n_q]; fparams[0] scale. Query head h reads KV head
  *            h / (n_head / n_head_kv). A query that sees no key yields zeros.
+ *            k and v may both be F16 (a half-precision KV cache; a backend may refuse that through
+ *            supports_op). Then the products follow ggml's non-flash attention: q is rounded to
+ *            F16 before q k^T, and the softmax probabilities are rounded to F16 before p v; the
+ *            dot products, the scores, the softmax and the accumulation stay F32.
  * SWIGLU     dst = silu(src[0]) * src[1], elementwise.
  * ADD        dst = src[0] + src[1]; src[1] may have ne[1] == 1 (broadcast over rows, a bias).
  * SOFTMAX    per row (ne[0]) of src[0]; fparams[0] scale applied before the max.
  * MUL        dst = src[0] * src[1]; src[1] may have ne[1] == 1 (broadcast over rows).
+ * COPY       dst = src[0] converted to dst's dtype, element by element; F32, F16 and BF16 each
+ *            way (the same dtype copies). Same shape; either may be a strided view (rows
+ *            contiguous, as for the other row-wise ops); dst must not overlap src[0]. Narrowing
+ *            rounds to nearest even (ggml's conversions); widening is exact. Used to store keys
+ *            and values computed in F32 into an F16 KV cache.
  */
 typedef enum hearth_op_kind {
   HEARTH_OP_EMBEDDING = 1,
@@ -178,7 +187,8 @@ typedef enum hearth_op_kind {
   HEARTH_OP_SWIGLU = 6,
   HEARTH_OP_ADD = 7,
   HEARTH_OP_SOFTMAX = 8,
-  HEARTH_OP_MUL = 9
+  HEARTH_OP_MUL = 9,
+  HEARTH_OP_COPY = 10
 } hearth_op_kind;
 
 #define HEARTH_ROPE_NORM 0 /* adjacent pairs (x[2i], x[2i+1]): GGUF llama */

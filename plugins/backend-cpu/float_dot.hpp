@@ -1,0 +1,14 @@
+// Dot products of F32, F16 and BF16 weight rows with F32 activations (activations stay F32 for
+// these types). The scalar kernels live in weight_rows.cpp; the AVX2 ones are chosen at run time.
+#pragma once
+
+#include <cstdint>
+
+namespace hearth::backend_cpu {
+
+// AVX2+FMA+F16C; call only when cpu_has_avx2(). F16/BF16 rows need 2-byte alignment.
+float dot_f32_avx2(const float* w, const float* x, int64_t n);
+float dot_f16_avx2(const uint16_t* w, const float* x, int64_t n);
+float dot_bf16_avx2(const uint16_t* w, const float* x, int64_t n);
+
+}  // namespace hearth::backend_cpu

@@ -1,0 +1,56 @@
+// AVX2+FMA+F16C dot products of F32, F16 and BF16 weight rows with F32 activations: 32 elements
+// per step in four FMA accumulators, the tail in scalar.
+#include <hearth/sdk/half.hpp>
+
+#include "float_dot.hpp"
+#include "simd_avx2.hpp"
+
+namespace hearth::backend_cpu {
+namespace {
+
+using namespace avx2;
+
+HEARTH_AVX2 inline __m256 load_f16x8(const uint16_t* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+
+HEARTH_AVX2 inline __m256 load_bf16x8(const uint16_t* p) {
+  const __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
+}
+
+HEARTH_AVX2 inline __m256 load_f32x8(const float* p) { return _mm256_loadu_ps(p); }
+
+template <class T, __m256 (*Load)(const T*), float (*Scalar)(T)>
+HEARTH_AVX2 inline float dot_rows(const T* w, const float* x, int64_t n) {
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                   _mm256_setzero_ps()};
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32)
+    for (int k = 0; k < 4; ++k)
+      acc[k] = _mm256_fmadd_ps(Load(w + i + 8 * k), _mm256_loadu_ps(x + i + 8 * k), acc[k]);
+  for (; i + 8 <= n; i += 8) acc[0] = _mm256_fmadd_ps(Load(w + i), _mm256_loadu_ps(x + i), acc[0]);
+  float sum = hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+  for (; i < n; ++i) sum += Scalar(w[i]) * x[i];
+  return sum;
+}
+
+float identity(float v) { return v; }
+float from_f16(uint16_t v) { return sdk::fp16_to_fp32(v); }
+float from_bf16(uint16_t v) { return sdk::bf16_to_fp32(v); }
+
+}  // namespace
+
+HEARTH_AVX2 float dot_f32_avx2(const float* w, const float* x, int64_t n) {
+  return dot_rows<float, load_f32x8, identity>(w, x, n);
+}
+
+HEARTH_AVX2 float dot_f16_avx2(const uint16_t* w, const float* x, int64_t n) {
+  return dot_rows<uint16_t, load_f16x8, from_f16>(w, x, n);
+}
+
+HEARTH_AVX2 float dot_bf16_avx2(const uint16_t* w, const float* x, int64_t n) {
+  return dot_rows<uint16_t, load_bf16x8, from_bf16>(w, x, n);
+}
+
+}  // namespace hearth::backend_cpu

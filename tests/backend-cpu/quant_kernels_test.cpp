@@ -1,0 +1,245 @@
+// The cpu backend's weight-row kernels, called directly:
+// - activation quantizers and block dequantizers are bit-identical to format-gguf's ggml
+//   reference code (itself checked bit-exact against ggml's outputs);
+// - each scalar quantized dot equals "dequantized weight row . dequantized quantized activation"
+//   computed in double, within float rounding (relative 1e-5 of the sum of |terms|);
+// - each AVX2 kernel equals the scalar one within the same bound (skipped without AVX2).
+#include <gtest/gtest.h>
+
+#include <hearth/sdk/half.hpp>
+
+#include <cmath>
+#include <cstddef>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "../../plugins/format-gguf/dequantize.hpp"
+#include "../../plugins/format-gguf/quantize.hpp"
+#include "../conformance/random_inputs.hpp"
+#include "dequantize_blocks.hpp"
+#include "float_dot.hpp"
+#include "quant_blocks.hpp"
+#include "quant_kernels.hpp"
+#include "random_blocks.hpp"
+#include "weight_rows.hpp"
+
+namespace hearth::backend_cpu {
+namespace {
+
+namespace gguf = hearth::format_gguf;
+
+struct TypeCase {
+  const char* name;
+  hearth_dtype dtype;
+  int block_elems;
+  int block_bytes;
+  void (*dequantize)(const std::byte*, float*, int64_t);
+};
+
+const TypeCase kTypes[] = {
+    {"Q4_0", HEARTH_DTYPE_Q4_0, 32, 18, gguf::dequantize_q4_0},
+    {"Q4_1", HEARTH_DTYPE_Q4_1, 32, 20, gguf::dequantize_q4_1},
+    {"Q5_0", HEARTH_DTYPE_Q5_0, 32, 22, gguf::dequantize_q5_0},
+    {"Q5_1", HEARTH_DTYPE_Q5_1, 32, 24, gguf::dequantize_q5_1},
+    {"Q8_0", HEARTH_DTYPE_Q8_0, 32, 34, gguf::dequantize_q8_0},
+    {"Q2_K", HEARTH_DTYPE_Q2_K, 256, 84, gguf::dequantize_q2_k},
+    {"Q3_K", HEARTH_DTYPE_Q3_K, 256, 110, gguf::dequantize_q3_k},
+    {"Q4_K", HEARTH_DTYPE_Q4_K, 256, 144, gguf::dequantize_q4_k},
+    {"Q5_K", HEARTH_DTYPE_Q5_K, 256, 176, gguf::dequantize_q5_k},
+    {"Q6_K", HEARTH_DTYPE_Q6_K, 256, 210, gguf::dequantize_q6_k},
+};
+
+class QuantKernels : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    rng_ = conformance::generator_for(std::string(info->test_suite_name()) + "." + info->name());
+  }
+  std::mt19937_64 rng_;
+};
+
+std::vector<std::byte> random_row(std::mt19937_64& rng, const TypeCase& t, int64_t n) {
+  return test::random_blocks(rng, t.dtype, n);
+}
+
+// Activations: normal values, or (extreme) ±1 so that every quant is ±127, the most a SIMD
+// kernel's 16-bit pair sums must hold.
+std::vector<float> random_activations(std::mt19937_64& rng, int64_t n, bool extreme) {
+  std::vector<float> x = conformance::normal_floats(rng, n, 1.0f);
+  if (extreme)
+    for (auto& v : x) v = v < 0 ? -1.0f : 1.0f;
+  return x;
+}
+
+std::vector<float> dequantized_activations(hearth_dtype act, const std::byte* blocks, int64_t n) {
+  std::vector<float> out(static_cast<size_t>(n));
+  if (act == HEARTH_DTYPE_Q8_0) gguf::dequantize_q8_0(blocks, out.data(), n);
+  if (act == HEARTH_DTYPE_Q8_1) gguf::dequantize_q8_1(blocks, out.data(), n);
+  if (act == HEARTH_DTYPE_Q8_K) gguf::dequantize_q8_k(blocks, out.data(), n);
+  return out;
+}
+
+struct Reference {
+  double value = 0.0;
+  double bound = 0.0;  // what float rounding (and Q8_1's fp16 s) may change
+};
+
+// dequantize(W) . dequantize(q8(x)) in double. For Q8_1 activations ggml takes a block's min
+// contribution as m * s with s = fp16(d * sum(q)), not m * d * sum(q): the bound admits that.
+Reference reference_dot(const TypeCase& t, const std::vector<std::byte>& w,
+                        const std::vector<std::byte>& act, hearth_dtype act_dtype, int64_t n) {
+  std::vector<float> wf(static_cast<size_t>(n));
+  t.dequantize(w.data(), wf.data(), n);
+  const auto af = dequantized_activations(act_dtype, act.data(), n);
+  Reference r;
+  double magnitude = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    r.value += static_cast<double>(wf[i]) * af[i];
+    magnitude += std::fabs(static_cast<double>(wf[i]) * af[i]);
+  }
+  r.bound = 1e-5 * magnitude + 1e-30;
+  if (act_dtype == HEARTH_DTYPE_Q8_1) {
+    for (int64_t b = 0; b < n / 32; ++b) {
+      BlockQ8_1 a;
+      std::memcpy(&a, act.data() + b * sizeof a, sizeof a);
+      uint16_t m_bits;  // Q4_1 and Q5_1 both keep m right after d
+      std::memcpy(&m_bits, w.data() + b * t.block_bytes + 2, sizeof m_bits);
+      double exact_s = 0.0;
+      for (int j = 0; j < 32; ++j) exact_s += a.qs[j];
+      exact_s *= sdk::fp16_to_fp32(a.d);
+      r.bound += std::fabs(sdk::fp16_to_fp32(m_bits)) *
+                 (std::fabs(exact_s - sdk::fp16_to_fp32(a.s)) + 1e-6 * std::fabs(exact_s));
+    }
+  }
+  return r;
+}
+
+std::vector<std::byte> quantized(const QuantTypeKernels& k, const std::vector<float>& x) {
+  const auto n = static_cast<int64_t>(x.size());
+  std::vector<std::byte> out(
+      static_cast<size_t>(n / k.activation_block_elems * k.activation_block_bytes));
+  k.quantize_activations(x.data(), out.data(), n);
+  return out;
+}
+
+TEST_F(QuantKernels, ActivationQuantizersAreGgmlsReference) {
+  for (int64_t n : {256, 1024}) {
+    for (bool extreme : {false, true}) {
+      auto x = random_activations(rng_, n, extreme);
+      x[3] = 0.5f;  // ties, which roundf and nearest_int settle differently
+      x[40] = -2.5f;
+      std::vector<std::byte> ours(static_cast<size_t>(n / 32 * 36)), ref(ours.size());
+      quantize_row_q8_0(x.data(), ours.data(), n);
+      gguf::quantize_q8_0(x.data(), ref.data(), n, nullptr);
+      EXPECT_EQ(0, std::memcmp(ours.data(), ref.data(), static_cast<size_t>(n / 32 * 34)))
+          << "Q8_0";
+      quantize_row_q8_1(x.data(), ours.data(), n);
+      gguf::quantize_q8_1(x.data(), ref.data(), n, nullptr);
+      EXPECT_EQ(0, std::memcmp(ours.data(), ref.data(), static_cast<size_t>(n / 32 * 36)))
+          << "Q8_1";
+      std::vector<std::byte> ours_k(static_cast<size_t>(n / 256 * 292)), ref_k(ours_k.size());
+      quantize_row_q8_k(x.data(), ours_k.data(), n);
+      gguf::quantize_q8_k(x.data(), ref_k.data(), n, nullptr);
+      EXPECT_EQ(ours_k, ref_k) << "Q8_K";
+    }
+  }
+  // An all-zero block has scale 0 and zero quants (no division by zero).
+  std::vector<float> zeros(256, 0.0f);
+  BlockQ8_K k;
+  quantize_row_q8_k(zeros.data(), &k, 256);
+  EXPECT_EQ(k.d, 0.0f);
+  EXPECT_EQ(k.bsums[0], 0);
+}
+
+TEST_F(QuantKernels, DequantizedRowsAreBitIdenticalToGgml) {
+  for (const TypeCase& t : kTypes) {
+    SCOPED_TRACE(t.name);
+    const int64_t n = 512;
+    const auto w = random_row(rng_, t, n);
+    std::vector<float> ours(n), ref(n);
+    ASSERT_TRUE(dequantize_blocks(t.dtype, w.data(), ours.data(), n));
+    t.dequantize(w.data(), ref.data(), n);
+    EXPECT_EQ(0, std::memcmp(ours.data(), ref.data(), n * sizeof(float)));
+  }
+}
+
+TEST_F(QuantKernels, ScalarDotsEqualTheDequantizedProduct) {
+  for (const TypeCase& t : kTypes) {
+    const QuantTypeKernels* k = quant_type_kernels(t.dtype, false);
+    ASSERT_NE(k, nullptr) << t.name;
+    for (int64_t n : {256, 768, 2048}) {
+      for (bool extreme : {false, true}) {
+        SCOPED_TRACE(std::string(t.name) + " n=" + std::to_string(n) + (extreme ? " extreme" : "") +
+                     " " + conformance::seed_note());
+        const auto w = random_row(rng_, t, n);
+        const auto act = quantized(*k, random_activations(rng_, n, extreme));
+        const Reference ref = reference_dot(t, w, act, k->activation_dtype, n);
+        EXPECT_NEAR(k->dot(n, w.data(), act.data()), ref.value, ref.bound);
+      }
+    }
+  }
+}
+
+TEST_F(QuantKernels, TheActivationTypesAreGgmls) {
+  const auto act = [](hearth_dtype d) { return quant_type_kernels(d, false)->activation_dtype; };
+  for (auto d : {HEARTH_DTYPE_Q4_0, HEARTH_DTYPE_Q5_0, HEARTH_DTYPE_Q8_0})
+    EXPECT_EQ(act(d), HEARTH_DTYPE_Q8_0);
+  for (auto d : {HEARTH_DTYPE_Q4_1, HEARTH_DTYPE_Q5_1}) EXPECT_EQ(act(d), HEARTH_DTYPE_Q8_1);
+  for (auto d : {HEARTH_DTYPE_Q2_K, HEARTH_DTYPE_Q3_K, HEARTH_DTYPE_Q4_K, HEARTH_DTYPE_Q5_K,
+                 HEARTH_DTYPE_Q6_K})
+    EXPECT_EQ(act(d), HEARTH_DTYPE_Q8_K);
+  EXPECT_EQ(quant_type_kernels(HEARTH_DTYPE_F16), nullptr);
+  EXPECT_EQ(quant_type_kernels(HEARTH_DTYPE_Q8_K), nullptr);
+}
+
+TEST_F(QuantKernels, Avx2DotsEqualTheScalarOnes) {
+  if (!cpu_has_avx2()) GTEST_SKIP() << "this CPU has no AVX2+FMA+F16C";
+  for (const TypeCase& t : kTypes) {
+    const QuantTypeKernels* scalar = quant_type_kernels(t.dtype, false);
+    const QuantTypeKernels* simd = quant_type_kernels(t.dtype, true);
+    ASSERT_NE(scalar->dot, simd->dot) << t.name << ": no SIMD kernel was chosen";
+    for (int64_t n : {256, 512, 2048, 5632}) {
+      for (bool extreme : {false, true}) {
+        SCOPED_TRACE(std::string(t.name) + " n=" + std::to_string(n) + (extreme ? " extreme" : "") +
+                     " " + conformance::seed_note());
+        const auto w = random_row(rng_, t, n);
+        const auto act = quantized(*scalar, random_activations(rng_, n, extreme));
+        const Reference ref = reference_dot(t, w, act, scalar->activation_dtype, n);
+        EXPECT_NEAR(simd->dot(n, w.data(), act.data()), scalar->dot(n, w.data(), act.data()),
+                    ref.bound);
+      }
+    }
+  }
+}
+
+TEST_F(QuantKernels, Avx2FloatDotsEqualTheScalarOnes) {
+  if (!cpu_has_avx2()) GTEST_SKIP() << "this CPU has no AVX2+FMA+F16C";
+  for (hearth_dtype dtype : {HEARTH_DTYPE_F32, HEARTH_DTYPE_F16, HEARTH_DTYPE_BF16}) {
+    for (int64_t n : {1, 7, 33, 100, 257, 2048}) {
+      SCOPED_TRACE("dtype " + std::to_string(dtype) + " n=" + std::to_string(n));
+      const auto values = conformance::normal_floats(rng_, n, 1.0f);
+      const auto x = conformance::normal_floats(rng_, n, 1.0f);
+      std::vector<std::byte> row(static_cast<size_t>(n) * (dtype == HEARTH_DTYPE_F32 ? 4 : 2));
+      for (int64_t i = 0; i < n; ++i) {
+        if (dtype == HEARTH_DTYPE_F32) {
+          std::memcpy(row.data() + 4 * i, &values[i], 4);
+        } else {
+          const uint16_t h = dtype == HEARTH_DTYPE_F16 ? sdk::fp32_to_fp16(values[i])
+                                                       : sdk::fp32_to_bf16(values[i]);
+          std::memcpy(row.data() + 2 * i, &h, 2);
+        }
+      }
+      std::vector<float> wf(n);
+      dequantize_weight_row(dtype, row.data(), wf.data(), n);
+      double magnitude = 0.0;
+      for (int64_t i = 0; i < n; ++i) magnitude += std::fabs(static_cast<double>(wf[i]) * x[i]);
+      EXPECT_NEAR(dot_weight_row(dtype, row.data(), x.data(), n, true),
+                  dot_weight_row(dtype, row.data(), x.data(), n, false), 1e-5 * magnitude);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace hearth::backend_cpu

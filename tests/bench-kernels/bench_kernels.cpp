@@ -1,0 +1,127 @@
+// MATMUL speed of the cpu backend per weight type at TinyLlama's shapes, through the plugin's C
+// API on a device with 2 threads (what the engine sees: activation quantization and threading
+// included). n_tok = 1 is decode (GEMV), 32 and 128 are prompt chunks. Counters: weight_GBps =
+// weight bytes read per second (each weight byte is read once per op), GFLOPs = 2 n_in n_out
+// n_tok per second. Run: bench_kernels --benchmark_repetitions=3 --benchmark_report_aggregates_only
+#include <benchmark/benchmark.h>
+
+#include <cstring>
+#include <memory>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "../backend-cpu/random_blocks.hpp"
+#include "../conformance/device_under_test.hpp"
+
+namespace hearth::backend_cpu {
+namespace {
+
+using conformance::DeviceUnderTest;
+using conformance::HostTensor;
+
+DeviceUnderTest& device() {
+  static const std::unique_ptr<DeviceUnderTest> dev = [] {
+    std::string skip;
+    auto d = DeviceUnderTest::open("cpu", {{"threads", "2"}}, skip);
+    if (!d) throw std::runtime_error("bench_kernels: no cpu backend: " + skip);
+    return d;
+  }();
+  return *dev;
+}
+
+int64_t weight_row_bytes(hearth_dtype dtype, int64_t n_in) {
+  switch (dtype) {
+    case HEARTH_DTYPE_F32:
+      return 4 * n_in;
+    case HEARTH_DTYPE_F16:
+    case HEARTH_DTYPE_BF16:
+      return 2 * n_in;
+    default: {
+      const auto& l = test::quant_layout(dtype);
+      return n_in / l.block_elems * l.block_bytes;
+    }
+  }
+}
+
+std::vector<uint8_t> random_weights(std::mt19937_64& rng, hearth_dtype dtype, int64_t n_in,
+                                    int64_t n_out) {
+  std::vector<uint8_t> bytes(static_cast<size_t>(weight_row_bytes(dtype, n_in) * n_out));
+  if (dtype == HEARTH_DTYPE_F32 || dtype == HEARTH_DTYPE_F16 || dtype == HEARTH_DTYPE_BF16) {
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    for (int64_t i = 0; i < n_in * n_out; ++i) {
+      const float v = u(rng);
+      if (dtype == HEARTH_DTYPE_F32) {
+        std::memcpy(bytes.data() + 4 * i, &v, 4);
+      } else {
+        const uint16_t h = dtype == HEARTH_DTYPE_F16 ? sdk::fp32_to_fp16(v) : sdk::fp32_to_bf16(v);
+        std::memcpy(bytes.data() + 2 * i, &h, 2);
+      }
+    }
+    return bytes;
+  }
+  const auto blocks = test::random_blocks(rng, dtype, n_in, n_out);
+  std::memcpy(bytes.data(), blocks.data(), blocks.size());
+  return bytes;
+}
+
+void bm_matmul(benchmark::State& state, hearth_dtype dtype) {
+  const int64_t n_in = state.range(0), n_out = state.range(1), n_tok = state.range(2);
+  std::mt19937_64 rng(42);
+  DeviceUnderTest& dev = device();
+  HostTensor w = HostTensor::raw(dtype, {n_in, n_out, 1, 1}, 2, weight_row_bytes(dtype, n_in));
+  w.bytes = random_weights(rng, dtype, n_in, n_out);
+  std::vector<float> x(static_cast<size_t>(n_in * n_tok));
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (auto& v : x) v = normal(rng);
+  auto w_t = dev.upload(w);
+  auto x_t = dev.upload(HostTensor::f32({n_in, n_tok, 1, 1}, 2, x));
+  auto out = dev.upload(HostTensor::output({n_out, n_tok, 1, 1}, 2));
+  const auto op = conformance::make_op(HEARTH_OP_MATMUL, out.descriptor(),
+                                       {w_t.descriptor(), x_t.descriptor()});
+  if (auto status = dev.run(op); !status.ok()) {
+    state.SkipWithError(status.message().c_str());
+    return;
+  }
+  for (auto _ : state) {
+    auto status = dev.run(op);
+    benchmark::DoNotOptimize(status);
+  }
+  const double iterations = static_cast<double>(state.iterations());
+  state.counters["weight_GBps"] = benchmark::Counter(
+      static_cast<double>(w.bytes.size()) * iterations / 1e9, benchmark::Counter::kIsRate);
+  state.counters["GFLOPs"] =
+      benchmark::Counter(2.0 * static_cast<double>(n_in * n_out * n_tok) * iterations / 1e9,
+                         benchmark::Counter::kIsRate);
+}
+
+void shapes(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"n_in", "n_out", "n_tok"});
+  for (int64_t n_tok : {1, 32, 128})
+    for (auto [n_in, n_out] : {std::pair<int64_t, int64_t>{2048, 2048}, {2048, 5632}, {5632, 2048}})
+      b->Args({n_in, n_out, n_tok});
+  b->Unit(benchmark::kMicrosecond)->UseRealTime();
+}
+
+#define HEARTH_BENCH_TYPE(NAME) \
+  BENCHMARK_CAPTURE(bm_matmul, NAME, HEARTH_DTYPE_##NAME)->Apply(shapes)
+
+HEARTH_BENCH_TYPE(F32);
+HEARTH_BENCH_TYPE(F16);
+HEARTH_BENCH_TYPE(BF16);
+HEARTH_BENCH_TYPE(Q4_0);
+HEARTH_BENCH_TYPE(Q4_1);
+HEARTH_BENCH_TYPE(Q5_0);
+HEARTH_BENCH_TYPE(Q5_1);
+HEARTH_BENCH_TYPE(Q8_0);
+HEARTH_BENCH_TYPE(Q2_K);
+HEARTH_BENCH_TYPE(Q3_K);
+HEARTH_BENCH_TYPE(Q4_K);
+HEARTH_BENCH_TYPE(Q5_K);
+HEARTH_BENCH_TYPE(Q6_K);
+
+}  // namespace
+}  // namespace hearth::backend_cpu
+
+BENCHMARK_MAIN();
