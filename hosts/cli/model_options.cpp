@@ -15,7 +15,11 @@ void add_model_options(Args& args) {
       .option("batch-size", "b", "N", "tokens per step while reading the prompt", "512")
       .option("threads", "t", "N", "CPU threads; 0 = one per physical core", "0")
       .option("backend", "", "NAME", "backend plugin to run on", "cpu")
-      .option("device", "", "INDEX", "device index within the backend", "0");
+      .option("device", "", "INDEX", "device index within the backend", "0")
+      .option("kv-type", "", "TYPE",
+              "KV cache element type: f16 (llama.cpp's default; f32 where the backend has no "
+              "F16 cache) or f32",
+              "f16");
   add_plugin_options(args);
 }
 
@@ -104,6 +108,13 @@ SessionOptions session_options(const Args& args, const Model& model) {
   options.n_ctx = requested > 0 ? requested : std::min<int64_t>(model.hparams().n_ctx_train, 4096);
   options.n_batch = batch;
   if (options.n_batch <= 0) throw UsageError("--batch-size must be positive");
+  const std::string kv_type = args.get("kv-type");
+  if (kv_type == "f16")
+    options.kv_type = KvType::f16;
+  else if (kv_type == "f32")
+    options.kv_type = KvType::f32;
+  else
+    throw UsageError("--kv-type must be f16 or f32, got '" + kv_type + "'");
   return options;
 }
 

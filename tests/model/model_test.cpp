@@ -166,6 +166,25 @@ TEST(Session, APromptLongerThanTheContextIsAClearErrorAndChangesNothing) {
               ::testing::ThrowsMessage<Error>(::testing::HasSubstr("outside the vocabulary")));
 }
 
+// The cpu backend keeps llama.cpp's F16 cache by default; an F32 cache, when asked for, also
+// meets the F16-model tolerance (its products are not rounded like llama.cpp's, but nearly).
+TEST(Session, KeepsAnF16KvCacheByDefaultAndF32WhenAsked) {
+  const Reference ref = read_reference("stories260K");
+  auto model = Model::load(model_path("stories260K"), plugins());
+  const size_t n_vocab = static_cast<size_t>(model->hparams().n_vocab);
+  Session f16(model, {.n_ctx = 64});
+  Session f32(model, {.n_ctx = 64, .kv_type = KvType::f32});
+  EXPECT_EQ(f16.kv_type(), KvType::f16);
+  EXPECT_EQ(f32.kv_type(), KvType::f32);
+  const auto logits_f16 = f16.decode(ref.tokens, true);
+  const auto logits_f32 = f32.decode(ref.tokens, true);
+  EXPECT_NE(logits_f16, logits_f32) << "the cache type made no difference";
+  for (size_t i = 0; i < ref.tokens.size(); ++i) {
+    EXPECT_LE(kl_divergence(ref.logits[i], logits_f16.data() + i * n_vocab, n_vocab), 1e-5);
+    EXPECT_LE(kl_divergence(ref.logits[i], logits_f32.data() + i * n_vocab, n_vocab), 1e-5);
+  }
+}
+
 TEST(Model, AnUnsupportedArchitectureIsNamed) {
   GgufWriter writer;
   writer.set("general.architecture", gguf_string("mamba"));

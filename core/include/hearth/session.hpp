@@ -10,14 +10,23 @@
 
 namespace hearth {
 
+// Element type of the KV cache. F16 is llama.cpp's default: it halves the cache and rounds
+// attention's products as llama.cpp does (abi.h, ATTENTION), so logits agree with its closely.
+enum class KvType { f16, f32 };
+
 struct SessionOptions {
-  int64_t n_ctx = 0;     // 0 = the model's training context
-  int64_t n_batch = 512; // tokens per forward step when evaluating a prompt
+  int64_t n_ctx = 0;      // 0 = the model's training context
+  int64_t n_batch = 512;  // tokens per forward step when evaluating a prompt
+  // f16 falls back to f32 when the model's backend cannot store or attend over an F16 cache.
+  KvType kv_type = KvType::f16;
 };
 
 namespace detail {
-struct SessionState;
-}
+struct KvCache;
+struct ForwardWorkspace;
+}  // namespace detail
+
+class BatchDecoder;
 
 class Session {
  public:
@@ -38,13 +47,23 @@ class Session {
   void truncate(int64_t n);
   void clear() { truncate(0); }
   const Model& model() const { return *model_; }
+  // The cache's element type in use: options.kv_type, or f32 where the backend has no F16 cache.
+  KvType kv_type() const;
 
  private:
+  // A BatchDecoder runs this session's tokens together with other sessions' (batch.hpp).
+  friend class BatchDecoder;
+  // Throws hearth::Error if tokens is empty, holds an id outside the vocabulary, or does not fit.
+  void check_fits(std::span<const int32_t> tokens) const;
+
   std::shared_ptr<const Model> model_;
   int64_t n_ctx_;
   int64_t n_batch_;
   std::vector<int32_t> history_;
-  std::unique_ptr<detail::SessionState> state_;
+  std::unique_ptr<detail::KvCache> cache_;
+  // Activations for decode(); made on first use, so sessions only ever decoded by a
+  // BatchDecoder hold none.
+  std::unique_ptr<detail::ForwardWorkspace> workspace_;
 };
 
 }  // namespace hearth
