@@ -12,9 +12,12 @@ int cmd_plugins(const Argv& args);
 int cmd_devices(const Argv& args);
 int cmd_run(const Argv& args);
 int cmd_chat(const Argv& args);
+int cmd_serve(const Argv& args);
 int cmd_perplexity(const Argv& args);
 int cmd_inspect(const Argv& args);
 int cmd_quantize(const Argv& args);
+int cmd_bench(const Argv& args);
+int cmd_synth(const Argv& args);
 
 struct Command {
   const char* name;

@@ -12,11 +12,14 @@ const std::vector<Command>& commands() {
   static const std::vector<Command> all = {
       {"run", "generate text from a prompt", &cmd_run},
       {"chat", "talk with a model using its chat template", &cmd_chat},
+      {"serve", "serve the model over an OpenAI/Ollama-compatible HTTP API", &cmd_serve},
       {"perplexity", "score a text file (llama-perplexity's method)", &cmd_perplexity},
       {"inspect", "show a GGUF file's metadata and tensors", &cmd_inspect},
       {"quantize", "rewrite a GGUF with new tensor types", &cmd_quantize},
       {"plugins", "list plugins found and files refused", &cmd_plugins},
       {"devices", "list devices per backend, with memory", &cmd_devices},
+      {"bench", "measure prompt and generation speed (like llama-bench)", &cmd_bench},
+      {"synth", "write a random-weight GGUF of a real model's shape", &cmd_synth},
   };
   return all;
 }
