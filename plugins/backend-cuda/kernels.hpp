@@ -1,0 +1,24 @@
+// Kernel launchers, one per op family. Each takes an op that op_validation accepted (shapes fit,
+// dtypes known, pointers non-null) and queues its work on stream; the return value is the launch
+// error (cudaSuccess when queued).
+#pragma once
+
+#include <hearth/sdk/abi.h>
+
+#include "gpu_runtime.hpp"
+
+namespace hearth::backend_gpu {
+
+cudaError_t launch_embedding(const hearth_op& op, cudaStream_t stream);
+cudaError_t launch_rms_norm(const hearth_op& op, cudaStream_t stream);
+cudaError_t launch_matmul(const hearth_op& op, cudaStream_t stream);
+cudaError_t launch_rope(const hearth_op& op, cudaStream_t stream);
+cudaError_t launch_attention(const hearth_op& op, cudaStream_t stream);
+// SWIGLU, ADD and MUL.
+cudaError_t launch_elementwise(const hearth_op& op, cudaStream_t stream);
+cudaError_t launch_softmax(const hearth_op& op, cudaStream_t stream);
+
+// The largest head_dim launch_attention handles (values per lane times 32 lanes).
+inline constexpr int64_t kMaxAttentionHeadDim = 256;
+
+}  // namespace hearth::backend_gpu
