@@ -31,7 +31,7 @@ TEST(CliPlugins, ListsTheWrongAbiFixtureAsRefusedWithBothVersions) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_THAT(r.output, AllOf(HasSubstr("libhearth-kv-fixture-wrong-abi.so"),
                               HasSubstr("built for plugin contract 99.3"),
-                              HasSubstr("this Hearth speaks contract 1.0")));
+                              HasSubstr("this Hearth speaks contract 1.")));
 }
 
 TEST(CliPlugins, ThePluginPathOptionComesFirst) {
