@@ -378,6 +378,42 @@ TEST_F(ServerTest, ConcurrentStreamsEachEqualTheirOutputAlone) {
   EXPECT_EQ(alone[0], generate_alone(text_tokens(prompts[0]), 48, sp));
 }
 
+// The load test of the issue: 16 streaming clients at once on 16 slots, each stream complete and
+// well formed, and each equal to the same request served alone (batching changes nothing).
+TEST(ServerLoad, SixteenConcurrentStreamsAreCompleteAndEqualTheirOutputAlone) {
+  ServerOptions options = test_options();
+  options.parallel = 16;
+  options.queue = 16;
+  RunningServer server(options);
+  const std::vector<std::string> subjects = {"a cat",  "a dog",   "a bird",  "a fish",
+                                             "a tree", "a boat",  "a ball",  "a cake",
+                                             "a girl", "a boy",   "a frog",  "a star",
+                                             "a car",  "a house", "a bear",  "a flower"};
+  auto request = [&](const std::string& subject) {
+    json body = {{"prompt", "Once upon a time there was " + subject},
+                 {"temperature", 0.7},
+                 {"seed", 99},
+                 {"max_tokens", 32},
+                 {"stream", true}};
+    auto c = server.client();
+    auto r = c.Post("/v1/completions", body.dump(), "application/json");
+    if (!r || r->status != 200) return std::string("<failed>");
+    bool done = false;
+    std::string text;
+    for (const auto& e : sse_events(r->body, done)) text += e["choices"][0]["text"];
+    return done ? text : std::string("<no [DONE]>");
+  };
+  std::vector<std::string> alone;
+  for (const auto& s : subjects) alone.push_back(request(s));
+  std::vector<std::future<std::string>> together;
+  for (const auto& s : subjects) together.push_back(std::async(std::launch::async, request, s));
+  for (size_t i = 0; i < subjects.size(); ++i) {
+    const std::string text = together[i].get();
+    EXPECT_NE(text.rfind('<', 0), 0u) << subjects[i] << ": " << text;
+    EXPECT_EQ(text, alone[i]) << subjects[i];
+  }
+}
+
 ServerOptions one_slot_options(int queue) {
   ServerOptions o = test_options();
   o.parallel = 1;
