@@ -15,7 +15,8 @@ mkdir -p /work
 export LD_LIBRARY_PATH=$root/build-gpu-carry/syslib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 build=/work/main/${BUILD:-build/release}
 bin=$build/bin
-cp build-gpu-carry/plugin/libhearth-backend-cuda.so $build/lib/hearth/plugins/
+[ -f $build/lib/hearth/plugins/libhearth-backend-cuda.so ] ||
+  cp build-gpu-carry/plugin/libhearth-backend-cuda.so $build/lib/hearth/plugins/
 models=/work/shared/models
 log() { echo "== $*" | tee -a "$OUT/summary.txt"; }
 
@@ -34,7 +35,7 @@ for m in $models/synthetic/*.gguf $models/stories260K.gguf; do
   name=$(basename "$m" .gguf)
   mkdir -p "$OUT/gen"
   for be in ${GEN_BACKENDS:-cpu cuda}; do
-    timeout 60 $bin/hearth run -m "$m" --backend $be --temp 0 -n 40 -p "$prompt" --no-prompt-echo \
+    timeout 60 $bin/hearth run -m "$m" --backend $be --kv-type f32 --temp 0 -n 40 -p "$prompt" --no-prompt-echo \
       >"$OUT/gen/$name-$be.txt" 2>"$OUT/gen/$name-$be.err" || log "rc=$? $(tail -2 "$OUT/gen/$name-$be.err")"
   done
   if cmp -s "$OUT/gen/$name-cpu.txt" "$OUT/gen/$name-cuda.txt"; then log "SAME $name"; else log "DIFF (or no cpu run) $name"; fi
@@ -49,7 +50,7 @@ done
 log "benchmarks: TinyLlama-1.1B shape, random weights (synth_gguf.py), vocab of stories260K"
 cd /tmp
 timeout 240 python3 $root/build-gpu-carry/synth_gguf.py tinyllama-1.1b $models/stories260K.gguf /tmp/tl-F16.gguf >"$OUT/synth.log" 2>&1 || log "synth failed: $(tail -3 "$OUT/synth.log")"
-for t in Q4_K_M Q4_0 Q8_0; do
+for t in ${QUANT_TYPES:-Q4_K_M Q4_0 Q8_0}; do
   timeout 240 $bin/hearth quantize /tmp/tl-F16.gguf /tmp/tl-$t.gguf $t >>"$OUT/quantize.log" 2>&1 || log "quantize $t failed"
 done
 ls -la /tmp/tl-*.gguf | tee -a "$OUT/summary.txt"
