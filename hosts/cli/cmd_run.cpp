@@ -44,8 +44,9 @@ int cmd_run(const Argv& argv) {
   const std::vector<int32_t> tokens = tokenizer.encode(prompt, add_bos, true);
   if (tokens.empty()) throw UsageError("the prompt is empty after tokenization");
   if (static_cast<int64_t>(tokens.size()) >= session.n_ctx())
-    throw Error("the prompt is " + std::to_string(tokens.size()) + " tokens but the context holds " +
-                std::to_string(session.n_ctx()) + "; use a larger -c or a shorter prompt");
+    throw Error("the prompt is " + std::to_string(tokens.size()) +
+                " tokens but the context holds " + std::to_string(session.n_ctx()) +
+                "; use a larger -c or a shorter prompt");
 
   if (!args.has("no-prompt-echo")) {
     // Echo the prompt as its tokens read back, like llama-cli (special tokens left out).
@@ -58,17 +59,19 @@ int cmd_run(const Argv& argv) {
   GenerateOptions options;
   options.max_tokens = args.get_int("n-predict");
   if (auto stop = args.find("stop")) options.stop.push_back(*stop);
-  const GenerateStats stats = generate(session, sampler, tokens, options, [](std::string_view text) {
-    std::cout << text << std::flush;
-    return true;
-  });
+  const GenerateStats stats =
+      generate(session, sampler, tokens, options, [](std::string_view text) {
+        std::cout << text << std::flush;
+        return true;
+      });
   // llama-cli ends its output with a blank line; the same bytes let scripts diff the two.
   std::cout << "\n\n" << std::flush;
   auto rate = [](int64_t n, double s) { return s > 0 ? static_cast<double>(n) / s : 0.0; };
-  std::fprintf(stderr, "hearth: prompt %lld tokens, %.1f tok/s; generation %lld tokens, %.1f tok/s\n",
-               static_cast<long long>(stats.prompt_tokens), rate(stats.prompt_tokens, stats.prompt_seconds),
-               static_cast<long long>(stats.generated_tokens),
-               rate(stats.generated_tokens, stats.generate_seconds));
+  std::fprintf(
+      stderr, "hearth: prompt %lld tokens, %.1f tok/s; generation %lld tokens, %.1f tok/s\n",
+      static_cast<long long>(stats.prompt_tokens), rate(stats.prompt_tokens, stats.prompt_seconds),
+      static_cast<long long>(stats.generated_tokens),
+      rate(stats.generated_tokens, stats.generate_seconds));
   if (stats.stop == GenerateStats::Stop::context_full)
     std::fprintf(stderr, "hearth: stopped: the context of %lld tokens is full\n",
                  static_cast<long long>(session.n_ctx()));

@@ -25,7 +25,8 @@ int main(int argc, char** argv) {
 
     // The model's own metadata says whether a prompt starts with BOS (llama: yes, qwen2: no).
     const auto& tokenizer = model->tokenizer();
-    const auto prompt = tokenizer.encode(argv[2], tokenizer.add_bos_default(), /*parse_special=*/false);
+    const auto prompt =
+        tokenizer.encode(argv[2], tokenizer.add_bos_default(), /*parse_special=*/false);
     hearth::GenerateOptions options;
     options.max_tokens = argc > 3 ? std::stoll(argv[3]) : 32;
 

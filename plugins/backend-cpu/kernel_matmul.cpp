@@ -107,8 +107,7 @@ void run_matmul(const hearth_op& op, ThreadPool& pool, F32Gemm* gemm, MatmulScra
   if (const QuantTypeKernels* kernels = quant_type_kernels(w.dtype))
     return run_quantized(op, *kernels, pool, scratch);
 
-  if (n_tok > 1 && gemm && w.dtype == HEARTH_DTYPE_F32 && n_in > 0 &&
-      try_gemm(op, *gemm, pool))
+  if (n_tok > 1 && gemm && w.dtype == HEARTH_DTYPE_F32 && n_in > 0 && try_gemm(op, *gemm, pool))
     return;
   // F32/F16/BF16 rows keep F32 activations (converted on the fly by the AVX2 kernels).
   const int64_t grain = std::max<int64_t>(1, kMacsPerChunk / std::max<int64_t>(n_in * n_tok, 1));

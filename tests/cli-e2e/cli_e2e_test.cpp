@@ -36,9 +36,8 @@ class ScratchDir {
  public:
   ScratchDir() {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() /
-            ("hearth-e2e-" + std::string(info->test_suite_name()) + "-" + info->name() + "-" +
-             std::to_string(::getpid()));
+    path_ = fs::temp_directory_path() / ("hearth-e2e-" + std::string(info->test_suite_name()) +
+                                         "-" + info->name() + "-" + std::to_string(::getpid()));
     fs::remove_all(path_);
     fs::create_directories(path_);
   }
@@ -58,15 +57,15 @@ double parse_perplexity(const std::string& output) {
 }
 
 TEST(CliRun, GreedyStoriesPrintsExactlyWhatLlamaCliPrints) {
-  const auto r = run_command(
-      hearth("run -m " + sh_quote(kStories) + " -p 'Once upon a time' -n 100 --temp 0 2>/dev/null"));
+  const auto r = run_command(hearth("run -m " + sh_quote(kStories) +
+                                    " -p 'Once upon a time' -n 100 --temp 0 2>/dev/null"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(r.output, read_file(kShared + "/reference/stories260K.greedy-100.txt"));
 }
 
 TEST(CliRun, ReportsPromptAndGenerationSpeedOnStderr) {
-  const auto r = run_command(
-      hearth("run -m " + sh_quote(kStories) + " -p 'Once upon a time' -n 8 --temp 0 2>&1 >/dev/null"));
+  const auto r = run_command(hearth("run -m " + sh_quote(kStories) +
+                                    " -p 'Once upon a time' -n 8 --temp 0 2>&1 >/dev/null"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("prompt 5 tokens"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("generation 8 tokens"), std::string::npos) << r.output;
@@ -89,15 +88,16 @@ TEST(CliRun, TheSameSeedGivesTheSameSampledText) {
 TEST(CliRun, APromptLongerThanTheContextIsAClearError) {
   std::string prompt;
   for (int i = 0; i < 40; ++i) prompt += "Once upon a time ";
-  const auto r = run_command(hearth("run -m " + sh_quote(kStories) + " -c 16 -p " + sh_quote(prompt) +
-                                    " -n 4 2>&1"));
+  const auto r = run_command(
+      hearth("run -m " + sh_quote(kStories) + " -c 16 -p " + sh_quote(prompt) + " -n 4 2>&1"));
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("16"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("context"), std::string::npos) << r.output;
 }
 
 TEST(CliRun, InvalidUtf8InThePromptNamesTheByteOffset) {
-  const auto r = run_command(hearth("run -m " + sh_quote(kStories) + " -p \"$(printf 'ab\\377cd')\" -n 4 2>&1"));
+  const auto r = run_command(
+      hearth("run -m " + sh_quote(kStories) + " -p \"$(printf 'ab\\377cd')\" -n 4 2>&1"));
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("UTF-8"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("2"), std::string::npos) << r.output;
@@ -164,8 +164,8 @@ TEST_P(CliQuantize, WritesAFileThatLoadsRunsAndScoresCloseToTheOriginal) {
   ScratchDir dir;
   const std::string type = GetParam();
   const fs::path out = dir.path() / (type + ".gguf");
-  const auto q = run_command(hearth("quantize " + sh_quote(kStories) + " " + sh_quote(out.string()) +
-                                    " " + type + " 2>&1"));
+  const auto q = run_command(hearth("quantize " + sh_quote(kStories) + " " +
+                                    sh_quote(out.string()) + " " + type + " 2>&1"));
   ASSERT_EQ(q.exit_code, 0) << q.output;
 
   const auto info = run_command(hearth("inspect --json " + sh_quote(out.string())));
@@ -218,7 +218,8 @@ TEST(CliChat, HoldsATwoTurnConversationFromStdin) {
   const auto r = run_command("printf 'Hello there\\nTell me a story\\n/exit\\n' | " +
                              hearth("chat -m " + sh_quote(kStories) + " -n 12 --temp 0 2>&1"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_NE(r.output.find("ChatML"), std::string::npos) << "stories260K has no template: " << r.output;
+  EXPECT_NE(r.output.find("ChatML"), std::string::npos)
+      << "stories260K has no template: " << r.output;
   size_t prompts = 0;
   for (size_t at = r.output.find("> "); at != std::string::npos; at = r.output.find("> ", at + 2))
     ++prompts;
@@ -232,8 +233,9 @@ TEST(CliConfig, AConfigFileSetsTheDeviceAndContext) {
                            "layers = \"all\"\n";
   std::string prompt;
   for (int i = 0; i < 10; ++i) prompt += "Once upon a time ";
-  const auto r = run_command(hearth("run -m " + sh_quote(kStories) + " --config " +
-                                    sh_quote(config.string()) + " -p " + sh_quote(prompt) + " 2>&1"));
+  const auto r =
+      run_command(hearth("run -m " + sh_quote(kStories) + " --config " + sh_quote(config.string()) +
+                         " -p " + sh_quote(prompt) + " 2>&1"));
   EXPECT_EQ(r.exit_code, 1) << "context = 16 must make a 41-token prompt too long: " << r.output;
   const auto ok = run_command(hearth("run -m " + sh_quote(kStories) + " --config " +
                                      sh_quote(config.string()) + " -p Once -n 4 --temp 0 2>&1"));

@@ -18,8 +18,9 @@ const std::string kNoEnv = "env -u HEARTH_PLUGIN_PATH ";
 TEST(CliPlugins, ListsTheBuiltPluginsWithKindNameVersionAndFile) {
   auto r = run_command(kNoEnv + hearth_binary() + " plugins 2>&1");
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_THAT(r.output, AllOf(HasSubstr("example-recent"), HasSubstr("libhearth-kv-example-recent.so"),
-                              HasSubstr("Refused files (0)")));
+  EXPECT_THAT(r.output,
+              AllOf(HasSubstr("example-recent"), HasSubstr("libhearth-kv-example-recent.so"),
+                    HasSubstr("Refused files (0)")));
   if (std::filesystem::exists(std::string(HEARTH_TEST_PLUGIN_DIR) + "/libhearth-backend-cpu.so")) {
     EXPECT_THAT(r.output, HasSubstr("libhearth-backend-cpu.so"));
   }

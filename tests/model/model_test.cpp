@@ -94,7 +94,8 @@ TEST_P(ReferenceModel, TokensLogitsAndGreedyMatchLlamaCpp) {
     last = session.decode(std::span(&tokens[i], 1));  // llama.cpp's decode path, token by token
     ASSERT_EQ(last.size(), n_vocab);
     const auto& r = ref.logits[i];
-    for (size_t v = 0; v < n_vocab; ++v) max_delta = std::max(max_delta, double(std::fabs(r[v] - last[v])));
+    for (size_t v = 0; v < n_vocab; ++v)
+      max_delta = std::max(max_delta, double(std::fabs(r[v] - last[v])));
     kl_sum += kl_divergence(r, last.data(), n_vocab);
     same_argmax += argmax(r.data(), n_vocab) == argmax(last.data(), n_vocab);
   }
@@ -141,18 +142,19 @@ TEST_P(ReferenceModel, APromptDecodedInUnevenBatchesMatchesTheReference) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    SharedModels, ReferenceModel,
-    ::testing::Values("stories260K", "llama-small-F16", "llama-small-Q8_0", "llama-small-Q4_0",
-                      "llama-small-Q4_1", "llama-small-Q5_0", "llama-small-Q5_1",
-                      "llama-small-Q2_K", "llama-small-Q3_K_M", "llama-small-Q4_K_M",
-                      "llama-small-Q5_K_M", "llama-small-Q6_K", "qwen2-small-F16",
-                      "qwen2-small-Q4_K_M"),
-    [](const auto& test_param) {
-      std::string n = test_param.param;
-      std::replace(n.begin(), n.end(), '-', '_');
-      return n;
-    });
+INSTANTIATE_TEST_SUITE_P(SharedModels, ReferenceModel,
+                         ::testing::Values("stories260K", "llama-small-F16", "llama-small-Q8_0",
+                                           "llama-small-Q4_0", "llama-small-Q4_1",
+                                           "llama-small-Q5_0", "llama-small-Q5_1",
+                                           "llama-small-Q2_K", "llama-small-Q3_K_M",
+                                           "llama-small-Q4_K_M", "llama-small-Q5_K_M",
+                                           "llama-small-Q6_K", "qwen2-small-F16",
+                                           "qwen2-small-Q4_K_M"),
+                         [](const auto& test_param) {
+                           std::string n = test_param.param;
+                           std::replace(n.begin(), n.end(), '-', '_');
+                           return n;
+                         });
 
 TEST(Session, APromptLongerThanTheContextIsAClearErrorAndChangesNothing) {
   auto model = Model::load(kShared / "models" / "stories260K.gguf", plugins());
@@ -191,7 +193,8 @@ TEST(Model, AnUnsupportedArchitectureIsNamed) {
   const auto path = fs::temp_directory_path() / "hearth-test-mamba.gguf";
   writer.write(path);
   EXPECT_THAT([&] { Model::load(path, plugins()); },
-              ::testing::ThrowsMessage<Error>(::testing::HasSubstr("architecture 'mamba' is not supported")));
+              ::testing::ThrowsMessage<Error>(
+                  ::testing::HasSubstr("architecture 'mamba' is not supported")));
   fs::remove(path);
 }
 

@@ -385,10 +385,9 @@ TEST(ServerLoad, SixteenConcurrentStreamsAreCompleteAndEqualTheirOutputAlone) {
   options.parallel = 16;
   options.queue = 16;
   RunningServer server(options);
-  const std::vector<std::string> subjects = {"a cat",  "a dog",   "a bird",  "a fish",
-                                             "a tree", "a boat",  "a ball",  "a cake",
-                                             "a girl", "a boy",   "a frog",  "a star",
-                                             "a car",  "a house", "a bear",  "a flower"};
+  const std::vector<std::string> subjects = {
+      "a cat",  "a dog", "a bird", "a fish", "a tree", "a boat",  "a ball", "a cake",
+      "a girl", "a boy", "a frog", "a star", "a car",  "a house", "a bear", "a flower"};
   auto request = [&](const std::string& subject) {
     json body = {{"prompt", "Once upon a time there was " + subject},
                  {"temperature", 0.7},

@@ -160,7 +160,8 @@ std::vector<DeviceConfig> read_devices(const TableReader& root, const toml::node
   for (size_t i = 0; i < array->size(); ++i) {
     const std::string path = "device[" + std::to_string(i) + "]";
     const toml::node* item_ptr = array->get(i);
-    if (item_ptr == nullptr) continue;  // i < size(), so never; keeps the compiler's analysis honest
+    if (item_ptr == nullptr)
+      continue;  // i < size(), so never; keeps the compiler's analysis honest
     const toml::node& item = *item_ptr;
     const auto* table = item.as_table();
     if (!table)
