@@ -24,7 +24,8 @@ extern "C" {
 #endif
 
 #define HEARTH_ABI_MAJOR 1u
-#define HEARTH_ABI_MINOR 1u /* 1: HEARTH_OP_COPY, F16 K/V in ATTENTION */
+#define HEARTH_ABI_MINOR 2u /* 1: HEARTH_OP_COPY, F16 K/V in ATTENTION; 2: ATTENTION_SLOTS,
+                              hearth_kv_view.n_query_heads/head_dim/group_size */
 
 /* The one symbol every plugin exports (see HEARTH_PLUGIN_EXPORT). */
 #define HEARTH_PLUGIN_ENTRY_SYMBOL "hearth_plugin_entry"
@@ -103,6 +104,10 @@ typedef uint32_t hearth_dtype;
 #define HEARTH_DTYPE_F64 28u
 #define HEARTH_DTYPE_BF16 30u
 #define HEARTH_DTYPE_FIRST_HEARTH 1024u
+/* Hearth's own weight formats (layouts: plugins/format-nf4/README.md, plugins/format-cs256/README.md).
+ * Other GGUF readers reject these ids as unknown types. */
+#define HEARTH_DTYPE_NF4 1024u
+#define HEARTH_DTYPE_CS256 1025u
 
 #define HEARTH_MAX_DIMS 4
 
@@ -172,6 +177,18 @@ typedef struct hearth_device_info {
  * ADD        dst = src[0] + src[1]; src[1] may have ne[1] == 1 (broadcast over rows, a bias).
  * SOFTMAX    per row (ne[0]) of src[0]; fparams[0] scale applied before the max.
  * MUL        dst = src[0] * src[1]; src[1] may have ne[1] == 1 (broadcast over rows).
+ * ATTENTION_SLOTS  the ATTENTION above over a policy-managed KV cache whose KV heads each hold
+ *            their own slots, at mixed precision (hearth_kv_slot_head below):
+ *            src[0] q [head_dim, n_head, n_q]; src[1] the table: data points to n_head_kv
+ *            hearth_kv_slot_head (src[1].ne[0] = n_head_kv, dtype I8, the bytes are not tensor
+ *            data); src[2] I32 query positions [n_q]; optional src[3] F32 attention mass out
+ *            [max_slots, n_head_kv, n_q] (n_src == 4): element (s, g, i) is the probability query
+ *            i gave slot s of KV head g, summed over the query heads of g's group; slots are
+ *            numbered through the tiers in order; entries past a head's slot count are zeroed.
+ *            dst [head_dim, n_head, n_q]; fparams[0] scale; iparams[0] group_size.
+ *            Query i sees slot s iff position(s) <= pos_q[i]. 16-bit slots follow ATTENTION's F16
+ *            numerics; quantized slots are dequantized to F32 (HEARTH_KV_* layout below) and
+ *            their probabilities stay F32.
  * COPY       dst = src[0] converted to dst's dtype, element by element; F32, F16 and BF16 each
  *            way (the same dtype copies). Same shape; either may be a strided view (rows
  *            contiguous, as for the other row-wise ops); dst must not overlap src[0]. Narrowing
@@ -188,8 +205,37 @@ typedef enum hearth_op_kind {
   HEARTH_OP_ADD = 7,
   HEARTH_OP_SOFTMAX = 8,
   HEARTH_OP_MUL = 9,
-  HEARTH_OP_COPY = 10
+  HEARTH_OP_COPY = 10,
+  HEARTH_OP_ATTENTION_SLOTS = 11
 } hearth_op_kind;
+
+/* One slot record holds one token's head vector (its K, or its V) of head_dim values.
+ * bits == 16: head_dim F16 values. bits 8, 4, 2, 1: group-wise asymmetric quantization
+ * (../shared/specs/kv_policies.md §6.1): for each group of group_size consecutive channels an F16
+ * scale then an F16 min (4 bytes per group), then head_dim codes of `bits` bits packed
+ * least-significant first into bytes (code c of the record occupies bits [bits*c, bits*c+bits) of
+ * the code area); value = code * scale + min. Record bytes: hearth_kv_record_bytes(). */
+static inline uint64_t hearth_kv_record_bytes(uint32_t bits, uint32_t head_dim,
+                                              uint32_t group_size) {
+  if (bits == 16) return 2ull * head_dim;
+  return 4ull * (head_dim / group_size) + ((uint64_t)head_dim * bits + 7) / 8;
+}
+
+/* Slots of one precision tier of one KV head: n_slots records of K and of V, back to back. */
+typedef struct hearth_kv_slot_tier {
+  uint32_t bits; /* 16, 8, 4, 2 or 1 */
+  uint32_t n_slots;
+  const int32_t* positions; /* absolute token position of each slot */
+  const void* k;
+  const void* v;
+} hearth_kv_slot_tier;
+
+#define HEARTH_KV_MAX_TIERS 5
+typedef struct hearth_kv_slot_head {
+  uint32_t n_tiers;
+  uint32_t reserved;
+  hearth_kv_slot_tier tiers[HEARTH_KV_MAX_TIERS];
+} hearth_kv_slot_head;
 
 #define HEARTH_ROPE_NORM 0 /* adjacent pairs (x[2i], x[2i+1]): GGUF llama */
 #define HEARTH_ROPE_NEOX 2 /* half split (x[i], x[i + n_rot/2]): qwen2 */
@@ -266,6 +312,10 @@ typedef struct hearth_kv_view {
   uint8_t* bits;             /* precision tier of each slot: 16, 8, 4, 2 or 1; decide() may change */
   float* stats;              /* n_slots * stats_per_slot, zero for a new slot */
   int32_t newest_position;   /* position of the latest token */
+  /* ABI 1.2 (read them only if struct_size covers them): */
+  uint32_t n_query_heads; /* query heads sharing this KV head (GQA group), summed in the mass */
+  uint32_t head_dim;
+  uint32_t group_size;    /* channels per (scale, min) group of a quantized slot (HEARTH_KV_*) */
 } hearth_kv_view;
 
 typedef struct hearth_kv_budget {
@@ -282,11 +332,16 @@ typedef struct hearth_kv_api {
   void (*close)(void* state);
   uint32_t (*stats_per_slot)(void* state);
   /* After a step: attention_mass[i] is the probability mass slot i received from the step's
-   * n_query_rows query rows, summed over the query heads of this KV head's group. */
+   * n_query_rows query rows, summed over the query heads of this KV head's group.
+   * Hearth's core calls it once per query row (n_query_rows == 1) with view->newest_position set
+   * to that row's position: slots with a larger position were not visible to it (mass 0), and
+   * policies that weight rows (bias correction) see each row on its own. The step's new tokens
+   * are already slots (bits 16, stats zero) when observe() runs. */
   hearth_status* (*observe)(void* state, hearth_kv_view* view, const float* attention_mass,
                             uint32_t n_query_rows);
-  /* Decide which slots to drop (evict[i] = 1) and which tier each keeps (view->bits) so the
-   * cache fits budget. */
+  /* Decide which slots to drop (evict[i] = 1, zeroed by core before the call) and which tier
+   * each keeps (view->bits) so the cache fits budget. Called once per step after observe().
+   * A tier may only go down (information that is gone cannot come back): core refuses a raise. */
   hearth_status* (*decide)(void* state, hearth_kv_view* view, const hearth_kv_budget* budget,
                            uint8_t* evict);
 } hearth_kv_api;
