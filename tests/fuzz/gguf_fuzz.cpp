@@ -18,7 +18,7 @@ hearth::GgufOpenOptions fuzz_options() {
   hearth::GgufOpenOptions options;
   // One plugin-style type, so the extra_types path is reachable.
   options.extra_types = [](uint32_t id) -> std::optional<hearth::GgufTypeLayout> {
-    if (id == 1024) return hearth::GgufTypeLayout{"FUZZ", 16, 10};
+    if (id == 1100) return hearth::GgufTypeLayout{"FUZZ", 16, 10};
     return std::nullopt;
   };
   return options;

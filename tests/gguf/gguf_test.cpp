@@ -272,7 +272,7 @@ TEST(GgufTypes, BuiltinLayouts) {
     EXPECT_EQ(layout->block_elems, e.elems) << e.name;
     EXPECT_EQ(layout->block_bytes, e.bytes) << e.name;
   }
-  for (uint32_t removed : {4u, 5u, 31u, 32u, 33u, 36u, 37u, 38u, 40u, 1024u})
+  for (uint32_t removed : {4u, 5u, 31u, 32u, 33u, 36u, 37u, 38u, 40u, 1100u})
     EXPECT_FALSE(gguf_builtin_type_layout(removed)) << removed;
 }
 
@@ -471,22 +471,22 @@ TEST(GgufWriter, WriteIsAtomicAndReportsThePath) {
 TEST(GgufWriter, PluginTypesNeedTheirLayout) {
   GgufOpenOptions plugin;
   plugin.extra_types = [](uint32_t id) -> std::optional<GgufTypeLayout> {
-    if (id == 1024) return GgufTypeLayout{"HX4", 64, 40};
+    if (id == 1100) return GgufTypeLayout{"HX4", 64, 40};
     return std::nullopt;
   };
   GgufWriter w;
-  EXPECT_THROW(w.add_tensor("p", 1024, {128, 2}, pattern_bytes(160, 1)), GgufError);
-  w.add_tensor("p", 1024, {128, 2}, pattern_bytes(160, 1), plugin);
+  EXPECT_THROW(w.add_tensor("p", 1100, {128, 2}, pattern_bytes(160, 1)), GgufError);
+  w.add_tensor("p", 1100, {128, 2}, pattern_bytes(160, 1), plugin);
   const auto bytes = w.to_bytes();
 
   const std::string error = parse_error(bytes);
   EXPECT_THAT(error, HasSubstr("tensor 'p'"));
-  EXPECT_THAT(error, HasSubstr("unknown tensor type id 1024"));
+  EXPECT_THAT(error, HasSubstr("unknown tensor type id 1100"));
   EXPECT_THAT(error, HasSubstr("plugin"));
 
   const GgufFile f = GgufFile::parse(bytes, "plugin.gguf", plugin);
   EXPECT_EQ(f.tensor("p")->nbytes, 160u);
-  EXPECT_EQ(f.tensor("p")->type, 1024u);
+  EXPECT_EQ(f.tensor("p")->type, 1100u);
 
   GgufOpenOptions broken;
   broken.extra_types = [](uint32_t) {

@@ -27,6 +27,8 @@ constexpr BuiltinType kBuiltinTypes[] = {
     {26, "I32", 1, 4},        {27, "I64", 1, 8},        {28, "F64", 1, 8},
     {29, "IQ1_M", 256, 56},   {30, "BF16", 1, 2},       {34, "TQ1_0", 256, 54},
     {35, "TQ2_0", 256, 66},   {39, "MXFP4", 32, 17},
+    // Hearth's own types (ids from HEARTH_DTYPE_FIRST_HEARTH; other GGUF readers reject them).
+    {1024, "NF4", 64, 36},  // plugins/format-nf4/README.md
 };
 
 }  // namespace

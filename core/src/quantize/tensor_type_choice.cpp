@@ -36,6 +36,10 @@ const std::vector<RecipeRule>& recipe_rules() {
        HEARTH_DTYPE_Q4_K, HEARTH_DTYPE_Q6_K, HEARTH_DTYPE_Q6_K, 15},
       {"Q4_K_S", "Q4_K everywhere but the output head (Q6_K)", HEARTH_DTYPE_Q4_K, {},
        HEARTH_DTYPE_Q6_K, 14},
+      // Hearth's own type (plugins/format-nf4): no llama_ftype exists; file_type is the dtype id.
+      {"NF4", "4.5 bits per weight: bitsandbytes NF4, blocksize 64 (Hearth type); token_embd "
+              "and the output head Q8_0, rows not a multiple of 64 F16",
+       HEARTH_DTYPE_NF4, {}, HEARTH_DTYPE_Q8_0, HEARTH_DTYPE_NF4},
   };
   return rules;
 }
@@ -59,6 +63,9 @@ std::optional<hearth_dtype> choose_type(const RecipeRule& recipe, const std::str
     return std::nullopt;
   hearth_dtype type = recipe.base;
   if (name == "output.weight" && recipe.output) type = *recipe.output;
+  // bitsandbytes leaves embeddings unquantized; an 8-bit table keeps them close at half the size.
+  if (recipe.base == HEARTH_DTYPE_NF4 && name == "token_embd.weight")
+    type = HEARTH_DTYPE_Q8_0;
   if (recipe.more_bits && (contains(name, "attn_v.weight") || contains(name, "ffn_down.weight"))) {
     if (auto layer = layer_of(name); layer && use_more_bits(*layer, n_layer)) type = *recipe.more_bits;
   }

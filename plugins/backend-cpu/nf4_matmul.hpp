@@ -1,0 +1,15 @@
+// MATMUL with an NF4 weight (nf4_kernels.hpp), F32 activations.
+#pragma once
+
+#include <hearth/sdk/abi.h>
+
+namespace hearth::backend_cpu {
+
+class ThreadPool;
+
+// One token: the fused GEMV (each row's codes are looked up and multiplied in registers).
+// Several tokens: each thread expands a tile of rows into its own small buffer (never the whole
+// matrix) and dots every row of the tile with every token, so each weight byte is decoded once.
+void run_nf4_matmul(const hearth_op& op, ThreadPool& pool);
+
+}  // namespace hearth::backend_cpu
