@@ -8,6 +8,8 @@
 
 namespace hearth::cli {
 
+int cmd_convert(const Argv& args);  // cmd_convert.cpp
+
 const std::vector<Command>& commands() {
   static const std::vector<Command> all = {
       {"run", "generate text from a prompt", &cmd_run},
@@ -16,6 +18,7 @@ const std::vector<Command>& commands() {
       {"perplexity", "score a text file (llama-perplexity's method)", &cmd_perplexity},
       {"inspect", "show a GGUF file's metadata and tensors", &cmd_inspect},
       {"quantize", "rewrite a GGUF with new tensor types", &cmd_quantize},
+      {"convert", "prune to CS256 sparse tiles or quantize to NF4", &cmd_convert},
       {"plugins", "list plugins found and files refused", &cmd_plugins},
       {"devices", "list devices per backend, with memory", &cmd_devices},
       {"bench", "measure prompt and generation speed (like llama-bench)", &cmd_bench},

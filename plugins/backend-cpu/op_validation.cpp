@@ -7,6 +7,7 @@
 #include <initializer_list>
 #include <utility>
 
+#include "cs256_matmul.hpp"
 #include "dtype_info.hpp"
 #include "tensor_view.hpp"
 
@@ -134,7 +135,7 @@ constexpr std::initializer_list<hearth_dtype> kFloats = {HEARTH_DTYPE_F32, HEART
 constexpr std::initializer_list<hearth_dtype> kWeights = {
     HEARTH_DTYPE_F32,  HEARTH_DTYPE_F16,  HEARTH_DTYPE_BF16, HEARTH_DTYPE_Q4_0, HEARTH_DTYPE_Q4_1,
     HEARTH_DTYPE_Q5_0, HEARTH_DTYPE_Q5_1, HEARTH_DTYPE_Q8_0, HEARTH_DTYPE_Q2_K, HEARTH_DTYPE_Q3_K,
-    HEARTH_DTYPE_Q4_K, HEARTH_DTYPE_Q5_K, HEARTH_DTYPE_Q6_K};
+    HEARTH_DTYPE_Q4_K, HEARTH_DTYPE_Q5_K, HEARTH_DTYPE_Q6_K, HEARTH_DTYPE_NF4};
 constexpr const char* kConvertAdvice = " (convert the weight to one of these first)";
 
 // Returns the first unsupported reason among the checks, in order.
@@ -399,6 +400,7 @@ std::optional<std::string> check_op(const hearth_op& op) {
     case HEARTH_OP_RMS_NORM:
       return check_rms_norm(op, c);
     case HEARTH_OP_MATMUL:
+      if (op.src[0].dtype == HEARTH_DTYPE_CS256) return check_cs256_matmul(op);
       return check_matmul(c);
     case HEARTH_OP_ROPE:
       return check_rope(op, c);

@@ -6,6 +6,7 @@
 
 #include "dequantize_blocks.hpp"
 #include "float_dot.hpp"
+#include "nf4_kernels.hpp"
 #include "quant_kernels.hpp"
 
 namespace hearth::backend_cpu {
@@ -65,6 +66,9 @@ void dequantize_weight_row(hearth_dtype dtype, const void* row, float* out, int6
       return;
     case HEARTH_DTYPE_BF16:
       for (int64_t i = 0; i < n; ++i) out[i] = sdk::bf16_to_fp32(load_u16(row, i));
+      return;
+    case HEARTH_DTYPE_NF4:
+      nf4_dequantize_row(row, out, n);
       return;
     default:
       dequantize_blocks(dtype, row, out, n);  // op_validation admits only types it knows

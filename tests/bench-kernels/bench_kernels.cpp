@@ -14,6 +14,8 @@
 
 #include "../backend-cpu/random_blocks.hpp"
 #include "../conformance/device_under_test.hpp"
+#include "nf4_kernels.hpp"
+#include "quant_kernels.hpp"
 
 namespace hearth::backend_cpu {
 namespace {
@@ -38,6 +40,8 @@ int64_t weight_row_bytes(hearth_dtype dtype, int64_t n_in) {
     case HEARTH_DTYPE_F16:
     case HEARTH_DTYPE_BF16:
       return 2 * n_in;
+    case HEARTH_DTYPE_NF4:
+      return n_in / kNf4BlockElems * kNf4BlockBytes;
     default: {
       const auto& l = test::quant_layout(dtype);
       return n_in / l.block_elems * l.block_bytes;
@@ -58,6 +62,16 @@ std::vector<uint8_t> random_weights(std::mt19937_64& rng, hearth_dtype dtype, in
         const uint16_t h = dtype == HEARTH_DTYPE_F16 ? sdk::fp32_to_fp16(v) : sdk::fp32_to_bf16(v);
         std::memcpy(bytes.data() + 2 * i, &h, 2);
       }
+    }
+    return bytes;
+  }
+  if (dtype == HEARTH_DTYPE_NF4) {  // random codes, a normal-range absmax per block
+    std::uniform_real_distribution<float> scale(0.01f, 0.1f);
+    for (size_t b = 0; b < bytes.size(); b += kNf4BlockBytes) {
+      const float d = scale(rng);
+      std::memcpy(bytes.data() + b, &d, 4);
+      for (int64_t j = 4; j < kNf4BlockBytes; ++j)
+        bytes[b + static_cast<size_t>(j)] = static_cast<uint8_t>(rng());
     }
     return bytes;
   }
@@ -120,6 +134,46 @@ HEARTH_BENCH_TYPE(Q3_K);
 HEARTH_BENCH_TYPE(Q4_K);
 HEARTH_BENCH_TYPE(Q5_K);
 HEARTH_BENCH_TYPE(Q6_K);
+HEARTH_BENCH_TYPE(NF4);
+
+// One thread, the weight-row kernels alone (no pool, no op validation): a GEMV of NF4's fused
+// F32 dot against Q4_0's integer dot, whose activation quantization is counted once per GEMV as
+// MATMUL does it.
+void bm_gemv_one_thread(benchmark::State& state, hearth_dtype dtype) {
+  const int64_t n_in = state.range(0), n_out = state.range(1);
+  std::mt19937_64 rng(42);
+  const auto w = random_weights(rng, dtype, n_in, n_out);
+  const int64_t row_bytes = weight_row_bytes(dtype, n_in);
+  std::vector<float> x(static_cast<size_t>(n_in)), y(static_cast<size_t>(n_out));
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (auto& v : x) v = normal(rng);
+  const QuantTypeKernels* q = quant_type_kernels(dtype);
+  std::vector<uint64_t> act(static_cast<size_t>(activation_row_bytes(dtype, n_in) / 8 + 1));
+  for (auto _ : state) {
+    if (dtype == HEARTH_DTYPE_NF4) {
+      for (int64_t r = 0; r < n_out; ++r)
+        y[static_cast<size_t>(r)] = nf4_dot(n_in, w.data() + r * row_bytes, x.data());
+    } else {
+      q->quantize_activations(x.data(), act.data(), n_in);
+      for (int64_t r = 0; r < n_out; ++r)
+        y[static_cast<size_t>(r)] = q->dot(n_in, w.data() + r * row_bytes, act.data());
+    }
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["weight_GBps"] = benchmark::Counter(
+      static_cast<double>(w.size()) * static_cast<double>(state.iterations()) / 1e9,
+      benchmark::Counter::kIsRate);
+}
+
+void gemv_shapes(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"n_in", "n_out"});
+  for (auto [n_in, n_out] : {std::pair<int64_t, int64_t>{2048, 2048}, {2048, 5632}, {5632, 2048}})
+    b->Args({n_in, n_out});
+  b->Unit(benchmark::kMicrosecond)->UseRealTime();
+}
+
+BENCHMARK_CAPTURE(bm_gemv_one_thread, NF4, HEARTH_DTYPE_NF4)->Apply(gemv_shapes);
+BENCHMARK_CAPTURE(bm_gemv_one_thread, Q4_0, HEARTH_DTYPE_Q4_0)->Apply(gemv_shapes);
 
 }  // namespace
 }  // namespace hearth::backend_cpu

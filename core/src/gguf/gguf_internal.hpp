@@ -4,7 +4,10 @@
 #include <cstdint>
 #include <hearth/gguf.hpp>
 #include <optional>
+#include <span>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace hearth::gguf_detail {
 
@@ -26,6 +29,18 @@ bool integer_fits(GgufType type, const GgufValue& value);
 std::optional<std::string_view> removed_tensor_type_name(uint32_t id);
 // Built-in layout, else the caller's extra_types; nullopt when neither knows the id.
 std::optional<GgufTypeLayout> resolve_tensor_type(uint32_t id, const GgufOpenOptions& options);
+
+// Types whose byte size is recorded in their data (CS256): the reader sizes them from it.
+bool is_variable_size_type(uint32_t id);
+std::string variable_size_name(uint32_t id);
+struct VariableSize {
+  uint64_t bytes = 0;
+  std::string error;  // empty when bytes is right
+};
+// Reads the size from the start of the tensor's data (available: from there to the file's end)
+// after checking the header against the shape ne.
+VariableSize variable_tensor_size(uint32_t id, const std::vector<int64_t>& ne,
+                                  std::span<const std::byte> available);
 
 inline bool is_power_of_two(uint64_t x) { return x != 0 && (x & (x - 1)) == 0; }
 

@@ -281,6 +281,14 @@ class Parser {
     }
     const uint64_t type_offset = in_.position();
     info.type = in_.u32("the type id");
+    if (is_variable_size_type(info.type)) {
+      // Sized from its data's header in place_tensor_data().
+      offset_fields_.push_back(in_.position());
+      info.offset = in_.u64("the data offset");
+      file_.tensor_index.emplace(info.name, file_.tensors.size());
+      file_.tensors.push_back(std::move(info));
+      return;
+    }
     const GgufTypeLayout layout = checked_layout(info.type, type_offset);
     const auto ne0 = static_cast<uint64_t>(info.ne[0]);
     if (ne0 % layout.block_elems != 0) {
@@ -343,6 +351,17 @@ class Parser {
                  "re-convert it");
       }
       uint64_t start = 0, end = 0;
+      if (is_variable_size_type(t.type) &&
+          !__builtin_add_overflow(file_.data_offset, t.offset, &start)) {
+        const VariableSize size = variable_tensor_size(
+            t.type, t.ne, start <= in_.size() ? file_.bytes.subspan(start) : file_.bytes.last(0));
+        if (!size.error.empty())
+          in_.fail(offset_fields_[i],
+                   "tensor '" + t.name + "' (" + variable_size_name(t.type) + ", data offset " +
+                       std::to_string(t.offset) + "): " + size.error,
+                   kCorrupt);
+        t.nbytes = size.bytes;
+      }
       if (__builtin_add_overflow(file_.data_offset, t.offset, &start) ||
           __builtin_add_overflow(start, t.nbytes, &end)) {
         in_.fail(offset_fields_[i],

@@ -213,6 +213,16 @@ void GgufWriter::add_tensor(std::string name, uint32_t type, std::vector<int64_t
   if (auto removed = removed_tensor_type_name(type))
     writer_error(what + ": type id " + std::to_string(type) + " (" + std::string(*removed) +
                  ") was removed from ggml");
+  if (is_variable_size_type(type)) {
+    // The reader sizes these from their header, so the header must describe exactly data.
+    const VariableSize size = variable_tensor_size(type, ne, data);
+    if (!size.error.empty()) writer_error(what + ": " + size.error);
+    if (size.bytes != data.size())
+      writer_error(what + ": data has " + std::to_string(data.size()) + " bytes but its " +
+                   variable_size_name(type) + " header says " + std::to_string(size.bytes));
+    tensors_.push_back({std::move(name), type, std::move(ne), {data.begin(), data.end()}});
+    return;
+  }
   const auto layout = resolve_tensor_type(type, types);
   if (!layout || layout->block_elems == 0 || layout->block_bytes == 0)
     writer_error(what + ": unknown tensor type id " + std::to_string(type) +

@@ -92,7 +92,11 @@ DeviceTensor WeightLoader::matmul_weight(const std::string& name, int64_t n_in, 
     throw Error(file_.name() + ": tensor '" + name + "' has shape " + shape_text(info.ne) +
                 ", expected [" + std::to_string(n_in) + ", " + std::to_string(n_out) + "]");
   int64_t row_bytes = row_size(info.type, n_in);
-  if (row_bytes == 0) {
+  if (info.type == HEARTH_DTYPE_CS256) {
+    // Variable-size rows (nb[] has no meaning): the format plugin checks every invariant of
+    // the blob once here, so that kernels can trust it.
+    format_of(info).validate(info.type, info.data, info.nbytes, n_out, n_in);
+  } else if (row_bytes == 0) {
     auto format = format_of(info);
     const auto* type = format.find(info.type);
     row_bytes = n_in / type->block_elems * type->block_bytes;

@@ -24,8 +24,9 @@ extern "C" {
 #endif
 
 #define HEARTH_ABI_MAJOR 1u
-#define HEARTH_ABI_MINOR 2u /* 1: HEARTH_OP_COPY, F16 K/V in ATTENTION; 2: ATTENTION_SLOTS,
-                              hearth_kv_view.n_query_heads/head_dim/group_size */
+#define HEARTH_ABI_MINOR 3u /* 1: HEARTH_OP_COPY, F16 K/V in ATTENTION; 2: ATTENTION_SLOTS,
+                              hearth_kv_view.n_query_heads/head_dim/group_size; 3: CS256 blob,
+                              hearth_format_api.encode/validate */
 
 /* The one symbol every plugin exports (see HEARTH_PLUGIN_EXPORT). */
 #define HEARTH_PLUGIN_ENTRY_SYMBOL "hearth_plugin_entry"
@@ -113,7 +114,9 @@ typedef uint32_t hearth_dtype;
 
 /* A view of memory owned by someone else (a backend buffer, a mapped file).
  * ne[0] is the innermost, contiguous dimension (GGUF/ggml order); unused dims are 1.
- * nb[] are byte strides. For block formats nb[1] is the byte size of one row of blocks. */
+ * nb[] are byte strides. For block formats nb[1] is the byte size of one row of blocks.
+ * HEARTH_DTYPE_CS256: data is one whole CS256 blob (hearth_cs256_header below), ne = [n_in, n_out]
+ * (logical), and nb[] have no meaning (rows have no fixed size). */
 typedef struct hearth_tensor {
   void* data;
   hearth_dtype dtype;
@@ -276,6 +279,13 @@ typedef struct hearth_backend_api {
 
 /* ---------------------------------------------------------------- weight format */
 
+/* Where encode() puts its output: reserve(context, bytes) returns `bytes` writable bytes owned
+ * by the host (valid until the call returns), or NULL when it cannot. Called at most once. */
+typedef struct hearth_byte_sink {
+  void* context;
+  void* (*reserve)(void* context, uint64_t bytes);
+} hearth_byte_sink;
+
 typedef struct hearth_format_type {
   uint32_t struct_size;
   hearth_dtype dtype;
@@ -296,6 +306,20 @@ typedef struct hearth_format_api {
   /* Quantizes n_rows rows of n_per_row values; importance (n_per_row floats) may be NULL. */
   hearth_status* (*quantize)(void* format, hearth_dtype dtype, const float* src, void* dst,
                              int64_t n_rows, int64_t n_per_row, const float* importance);
+  /* ABI 1.3, variable-size types (CS256): read them only if struct_size covers them; NULL when
+   * the format has none. A variable-size type lists block_bytes == 0 in hearth_format_type. */
+  /* Encodes n_rows rows of n_per_row values (pruning them first when the options ask, e.g.
+   * {"sparsity", "0.66"}, {"values", "f16"}, {"vec", "8"}); importance (n_per_row floats, e.g.
+   * per-column activation norms) may be NULL. Writes the whole encoding into out->reserve(). */
+  hearth_status* (*encode)(void* format, hearth_dtype dtype, const float* src, int64_t n_rows,
+                           int64_t n_per_row, const float* importance,
+                           const hearth_option* options, size_t n_options,
+                           const struct hearth_byte_sink* out);
+  /* Checks every invariant of an encoded tensor of `bytes` bytes that should hold n_rows rows
+   * of n_per_row values; NULL when it is valid, HEARTH_ERR_INVALID_ARGUMENT naming the first
+   * violation otherwise. Kernels may trust a tensor that passed. */
+  hearth_status* (*validate)(void* format, hearth_dtype dtype, const void* data, uint64_t bytes,
+                             int64_t n_rows, int64_t n_per_row);
 } hearth_format_api;
 
 /* ---------------------------------------------------------------- KV-cache policy */
@@ -366,6 +390,74 @@ typedef struct hearth_plugin_descriptor {
 } hearth_plugin_descriptor;
 
 typedef const hearth_plugin_descriptor* (*hearth_plugin_entry_fn)(void);
+
+/* ---------------------------------------------------------------- CS256 blob */
+
+/* The data of a HEARTH_DTYPE_CS256 tensor (../shared/specs/cs256.md §1, §5; layout and invariants:
+ * plugins/format-cs256/README.md). Little-endian. A 64-byte header, then each array at the next
+ * multiple of 64 bytes from the blob's start: RowPointers (uint32, m + 1), BlockIncrements
+ * (uint8, or uint16 with HEARTH_CS256_FLAG_WIDE; m * blk_offset), Indices (uint8, nnz), Values
+ * (nnz of value_dtype: F16, BF16 or I8), and for I8 values one F32 scale per row (m). Rows are
+ * the n_out output neurons, columns the n_in inputs: W[i][256 t + Indices[k]] = Values[k]. */
+#define HEARTH_CS256_MAGIC 0x36353243u /* "C256" */
+#define HEARTH_CS256_VERSION 1u
+#define HEARTH_CS256_FLAG_WIDE 1u /* uint16 increments: some tile holds more than 248 */
+#define HEARTH_CS256_ALIGN 64u
+#define HEARTH_CS256_TILE 256u
+
+typedef struct hearth_cs256_header {
+  uint32_t magic;
+  uint32_t version;
+  uint64_t total_bytes; /* the whole blob, header included, a multiple of 64 */
+  uint32_t m;           /* rows (n_out) */
+  uint32_t n;           /* columns (n_in) */
+  uint32_t vec;         /* VecSize: every tile's count is a multiple of it (4, 8 or 16) */
+  uint32_t value_dtype; /* HEARTH_DTYPE_F16, HEARTH_DTYPE_BF16 or HEARTH_DTYPE_I8 */
+  uint32_t flags;
+  uint32_t blk_offset; /* round_up(ceil(n / 256), 4): the row stride of BlockIncrements */
+  uint64_t nnz;        /* stored entries, padding entries included */
+  uint64_t reserved[2];
+} hearth_cs256_header;
+
+/* Byte offsets of the arrays from the blob's start. */
+typedef struct hearth_cs256_layout {
+  uint64_t row_pointers, increments, indices, values, scales, total_bytes;
+} hearth_cs256_layout;
+
+/* Fills out from the header's m, n, nnz, value_dtype and flags. Returns 0 when those fields are
+ * out of range (an unknown value dtype, more than 256 entries per tile, nnz past 2^48), 1
+ * otherwise. */
+static inline int hearth_cs256_compute_layout(const hearth_cs256_header* h,
+                                              hearth_cs256_layout* out) {
+  const uint64_t a = HEARTH_CS256_ALIGN;
+  uint64_t value_bytes, blk_per_row, blk_offset, at;
+  if (h->value_dtype == HEARTH_DTYPE_F16 || h->value_dtype == HEARTH_DTYPE_BF16)
+    value_bytes = 2;
+  else if (h->value_dtype == HEARTH_DTYPE_I8)
+    value_bytes = 1;
+  else
+    return 0;
+  blk_per_row = ((uint64_t)h->n + HEARTH_CS256_TILE - 1) / HEARTH_CS256_TILE;
+  if (h->nnz > (uint64_t)h->m * blk_per_row * HEARTH_CS256_TILE || h->nnz > (1ull << 48)) return 0;
+  blk_offset = (blk_per_row + 3) / 4 * 4;
+  at = a; /* after the header */
+  out->row_pointers = at;
+  at += ((uint64_t)h->m + 1) * 4;
+  at = (at + a - 1) / a * a;
+  out->increments = at;
+  at += (uint64_t)h->m * blk_offset * ((h->flags & HEARTH_CS256_FLAG_WIDE) ? 2 : 1);
+  at = (at + a - 1) / a * a;
+  out->indices = at;
+  at += h->nnz;
+  at = (at + a - 1) / a * a;
+  out->values = at;
+  at += h->nnz * value_bytes;
+  at = (at + a - 1) / a * a;
+  out->scales = at;
+  if (h->value_dtype == HEARTH_DTYPE_I8) at += (uint64_t)h->m * 4;
+  out->total_bytes = (at + a - 1) / a * a;
+  return 1;
+}
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -9,6 +9,7 @@
 #include <hearth/sdk/abi.h>
 
 #include <charconv>
+#include <cstddef>
 #include <cstring>
 #include <exception>
 #include <memory>
@@ -229,6 +230,19 @@ class Format : public PluginBase {
   virtual void dequantize(hearth_dtype dtype, const void* src, float* dst, int64_t n) = 0;
   virtual void quantize(hearth_dtype dtype, const float* src, void* dst, int64_t n_rows,
                         int64_t n_per_row, const float* importance) = 0;
+  // Variable-size types (block_bytes == 0): the whole encoding of a matrix, and its validator.
+  virtual std::vector<std::byte> encode(hearth_dtype dtype, const float* /*src*/,
+                                        int64_t /*n_rows*/, int64_t /*n_per_row*/,
+                                        const float* /*importance*/, const Options& /*options*/) {
+    throw PluginError(
+        HEARTH_ERR_UNSUPPORTED,
+        "this format has no variable-size encoder for dtype " + std::to_string(dtype));
+  }
+  virtual void validate(hearth_dtype dtype, const void* /*data*/, uint64_t /*bytes*/,
+                        int64_t /*n_rows*/, int64_t /*n_per_row*/) {
+    throw PluginError(HEARTH_ERR_UNSUPPORTED,
+                      "this format has no validator for dtype " + std::to_string(dtype));
+  }
 
  protected:
   void add_type(hearth_dtype dtype, std::string_view name, uint32_t block_elems,
@@ -268,6 +282,26 @@ const hearth_format_api* format_api() {
         auto* self = static_cast<Impl*>(f);
         return guard(self->host(),
                      [&] { self->quantize(dtype, src, dst, rows, per_row, importance); });
+      },
+      [](void* f, hearth_dtype dtype, const float* src, int64_t rows, int64_t per_row,
+         const float* importance, const hearth_option* options, size_t n_options,
+         const hearth_byte_sink* out) -> hearth_status* {
+        auto* self = static_cast<Impl*>(f);
+        return guard(self->host(), [&] {
+          const std::vector<std::byte> bytes =
+              self->encode(dtype, src, rows, per_row, importance, Options(options, n_options));
+          void* dst = out && out->reserve ? out->reserve(out->context, bytes.size()) : nullptr;
+          if (!dst)
+            throw PluginError(
+                HEARTH_ERR_OUT_OF_MEMORY,
+                "the host could not take the " + std::to_string(bytes.size()) + " encoded bytes");
+          std::memcpy(dst, bytes.data(), bytes.size());
+        });
+      },
+      [](void* f, hearth_dtype dtype, const void* data, uint64_t bytes, int64_t rows,
+         int64_t per_row) -> hearth_status* {
+        auto* self = static_cast<Impl*>(f);
+        return guard(self->host(), [&] { self->validate(dtype, data, bytes, rows, per_row); });
       },
   };
   return &api;

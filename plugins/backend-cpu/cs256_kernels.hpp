@@ -1,0 +1,56 @@
+// CS256 sparse-tile rows times F32 activations (spec: shared/specs/cs256.md §6, "CPU"). One call
+// computes one weight row against up to kCs256TokenGroup tokens, so each decoded (value, index)
+// chunk is reused for every token of the group (prefill amortizes the index decoding).
+#pragma once
+
+#include <hearth/sdk/abi.h>
+
+#include <cstdint>
+#include <cstring>
+
+namespace hearth::backend_cpu {
+
+inline constexpr int64_t kCs256TokenGroup = 8;
+
+// Pointers into one CS256 blob (header read; structure checked by check_cs256_structure or the
+// format plugin's validate()).
+struct Cs256Matrix {
+  hearth_cs256_header header{};
+  hearth_cs256_layout layout{};
+  const unsigned char* base = nullptr;
+  int64_t blk_per_row = 0;
+
+  uint32_t row_pointer(int64_t i) const {
+    uint32_t v;
+    std::memcpy(&v, base + layout.row_pointers + 4 * static_cast<uint64_t>(i), sizeof v);
+    return v;
+  }
+  uint32_t increment(int64_t i, int64_t t) const {
+    const auto k = static_cast<uint64_t>(i) * header.blk_offset + static_cast<uint64_t>(t);
+    if (!(header.flags & HEARTH_CS256_FLAG_WIDE)) return base[layout.increments + k];
+    uint16_t v;
+    std::memcpy(&v, base + layout.increments + 2 * k, sizeof v);
+    return v;
+  }
+  float scale(int64_t i) const {
+    float v;
+    std::memcpy(&v, base + layout.scales + 4 * static_cast<uint64_t>(i), sizeof v);
+    return v;
+  }
+};
+
+// Reads the header at data; false when it is not a CS256 v1 header with a computable layout.
+bool cs256_matrix(const void* data, Cs256Matrix& out);
+
+// out[j] = dot(row i, x[j]) for j < n_tok (n_tok <= kCs256TokenGroup). Each x[j] must be
+// readable for 256 * blk_per_row floats, or n floats when every index is in range (a valid blob).
+void cs256_row_dot(const Cs256Matrix& w, int64_t row, const float* const* x, int64_t n_tok,
+                   float* out, bool simd = true);
+
+// The scalar loop and the AVX2+FMA+F16C gather kernel (call only when cpu_has_avx2()).
+void cs256_row_dot_scalar(const Cs256Matrix& w, int64_t row, const float* const* x, int64_t n_tok,
+                          float* out);
+void cs256_row_dot_avx2(const Cs256Matrix& w, int64_t row, const float* const* x, int64_t n_tok,
+                        float* out);
+
+}  // namespace hearth::backend_cpu

@@ -1,0 +1,23 @@
+// MATMUL with a CS256 weight (src[0] dtype HEARTH_DTYPE_CS256: data = the blob, ne = [n_in,
+// n_out], nb[] unused). The hooks op_validation.cpp and kernel_matmul.cpp call.
+#pragma once
+
+#include <hearth/sdk/abi.h>
+
+#include <optional>
+#include <string>
+
+#include "thread_pool.hpp"
+
+namespace hearth::backend_cpu {
+
+// Why this CS256 MATMUL cannot run here, or nullopt; throws sdk::PluginError for malformed ops.
+// Only shapes and dtypes (data may be null when core probes support).
+std::optional<std::string> check_cs256_matmul(const hearth_op& op);
+
+// Checks the blob's header against the weight's shape and its row pointers and increments
+// (O(rows * tiles), cheap next to the product), pads each activation column with zeros to whole
+// tiles so no index can read outside it, then multiplies. Throws sdk::PluginError on a bad blob.
+void run_cs256_matmul(const hearth_op& op, ThreadPool& pool);
+
+}  // namespace hearth::backend_cpu
