@@ -91,6 +91,8 @@ void CpuDevice::run(const hearth_op& op) {
       return run_rope(op, pool_);
     case HEARTH_OP_ATTENTION:
       return run_attention(op, pool_);
+    case HEARTH_OP_ATTENTION_SLOTS:
+      return run_attention_slots(op, pool_);
     case HEARTH_OP_SWIGLU:
       return run_swiglu(op, pool_);
     case HEARTH_OP_ADD:

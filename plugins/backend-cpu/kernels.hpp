@@ -27,6 +27,8 @@ void run_rms_norm(const hearth_op& op, ThreadPool& pool);
 void run_matmul(const hearth_op& op, ThreadPool& pool, F32Gemm* gemm, MatmulScratch& scratch);
 void run_rope(const hearth_op& op, ThreadPool& pool);
 void run_attention(const hearth_op& op, ThreadPool& pool);
+// ATTENTION over per-KV-head slots of mixed precision; also writes the attention mass if asked.
+void run_attention_slots(const hearth_op& op, ThreadPool& pool);
 void run_swiglu(const hearth_op& op, ThreadPool& pool);
 // ADD or MUL, with src[1] broadcast over every dim where its ne is 1.
 void run_binary(const hearth_op& op, ThreadPool& pool);

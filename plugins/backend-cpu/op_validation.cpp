@@ -1,7 +1,9 @@
 #include "op_validation.hpp"
 
+#include <hearth/sdk/kv_quant.hpp>
 #include <hearth/sdk/plugin.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <initializer_list>
@@ -117,6 +119,9 @@ class Checker {
                 std::to_string(d) + "] must be 1)");
   }
 
+  int32_t iparam(int index) const { return op_.iparams[index]; }
+  uint32_t n_src() const { return op_.n_src; }
+
   void require_finite_param(int index, const char* name) const {
     if (!std::isfinite(op_.fparams[index]))
       invalid("fparams[" + std::to_string(index) + "] (" + name + ") is not finite");
@@ -129,6 +134,7 @@ class Checker {
 
 constexpr std::initializer_list<hearth_dtype> kF32 = {HEARTH_DTYPE_F32};
 constexpr std::initializer_list<hearth_dtype> kI32 = {HEARTH_DTYPE_I32};
+constexpr std::initializer_list<hearth_dtype> kI8 = {HEARTH_DTYPE_I8};
 constexpr std::initializer_list<hearth_dtype> kKvCache = {HEARTH_DTYPE_F32, HEARTH_DTYPE_F16};
 constexpr std::initializer_list<hearth_dtype> kFloats = {HEARTH_DTYPE_F32, HEARTH_DTYPE_F16,
                                                          HEARTH_DTYPE_BF16};
@@ -275,6 +281,42 @@ std::optional<std::string> check_attention(const Checker& c) {
   return std::nullopt;
 }
 
+std::optional<std::string> check_attention_slots(const Checker& c) {
+  c.require_src_count(3, 4,
+                      "3 or 4 sources (q, the slot table, query positions[, attention mass out])");
+  HEARTH_CPU_RETURN_IF(c.require_dtype(c.src(0), "q src[0]", kF32));
+  HEARTH_CPU_RETURN_IF(c.require_dtype(c.src(1), "slot table src[1]", kI8));
+  HEARTH_CPU_RETURN_IF(c.require_dtype(c.src(2), "query positions src[2]", kI32));
+  HEARTH_CPU_RETURN_IF(c.require_dtype(c.dst(), "dst", kF32));
+  const auto& q = c.src(0);
+  c.require_max_dims(q, "q src[0]", 3, "[head_dim, n_head, n_q]");
+  c.require_max_dims(c.src(1), "slot table src[1]", 1, "[n_head_kv]");
+  c.require_same_shape(c.dst(), "dst", q, "q src[0]");
+  const int64_t n_head_kv = c.src(1).ne[0];
+  if (n_head_kv < 1 || q.ne[1] % n_head_kv != 0)
+    c.invalid("n_head = " + std::to_string(q.ne[1]) + " (q " + describe_tensor(q) +
+              ") is not a multiple of n_head_kv = " + std::to_string(n_head_kv) +
+              " (the slot table's ne[0])");
+  c.require_max_dims(c.src(2), "query positions src[2]", 1, "[n_q]");
+  if (c.src(2).ne[0] != q.ne[2])
+    c.invalid("query positions src[2] " + describe_tensor(c.src(2)) + " must have n_q = " +
+              std::to_string(q.ne[2]) + " entries for q " + describe_tensor(q));
+  const int64_t group_size = c.iparam(0);
+  if (group_size < 1 || q.ne[0] % group_size != 0)
+    c.invalid("group_size iparams[0] = " + std::to_string(group_size) +
+              " must be >= 1 and divide head_dim = " + std::to_string(q.ne[0]));
+  if (c.n_src() == 4) {
+    const auto& mass = c.src(3);
+    HEARTH_CPU_RETURN_IF(c.require_dtype(mass, "attention mass src[3]", kF32));
+    c.require_max_dims(mass, "attention mass src[3]", 3, "[max_slots, n_head_kv, n_q]");
+    if (mass.ne[1] != n_head_kv || mass.ne[2] != q.ne[2])
+      c.invalid("attention mass src[3] " + describe_tensor(mass) + " must be [max_slots, " +
+                std::to_string(n_head_kv) + ", " + std::to_string(q.ne[2]) + "]");
+  }
+  c.require_finite_param(0, "scale");
+  return std::nullopt;
+}
+
 std::optional<std::string> check_elementwise(const Checker& c, bool broadcast) {
   c.require_src_count(2, 2, "2 sources");
   HEARTH_CPU_RETURN_IF(c.require_dtype(c.src(0), "src[0]", kF32));
@@ -337,6 +379,50 @@ std::pair<uintptr_t, uintptr_t> byte_span(const hearth_tensor& t) {
   return {first, first + static_cast<uintptr_t>(extent)};
 }
 
+// The slot table of ATTENTION_SLOTS is host data the kernel follows pointers through: every
+// tier must be well formed before the kernel reads a byte.
+void check_slot_table(const hearth_op& op) {
+  const std::string where = "cpu: ATTENTION_SLOTS: ";
+  const auto* table = static_cast<const hearth_kv_slot_head*>(op.src[1].data);
+  if (reinterpret_cast<uintptr_t>(table) % alignof(hearth_kv_slot_head) != 0)
+    throw PluginError(HEARTH_ERR_INVALID_ARGUMENT,
+                      where + "the slot table src[1] is not aligned to " +
+                          std::to_string(alignof(hearth_kv_slot_head)) + " bytes");
+  uint64_t max_slots = 0;
+  for (int64_t g = 0; g < op.src[1].ne[0]; ++g) {
+    const hearth_kv_slot_head& head = table[g];
+    const std::string at = where + "KV head " + std::to_string(g) + ": ";
+    if (head.n_tiers > HEARTH_KV_MAX_TIERS)
+      throw PluginError(HEARTH_ERR_INVALID_ARGUMENT,
+                        at + "n_tiers = " + std::to_string(head.n_tiers) + " (at most " +
+                            std::to_string(HEARTH_KV_MAX_TIERS) + ")");
+    uint64_t slots = 0;
+    for (uint32_t t = 0; t < head.n_tiers; ++t) {
+      const hearth_kv_slot_tier& tier = head.tiers[t];
+      if (!sdk::kv_bits_valid(tier.bits))
+        throw PluginError(HEARTH_ERR_INVALID_ARGUMENT,
+                          at + "tier " + std::to_string(t) + " has bits = " +
+                              std::to_string(tier.bits) + "; slots hold 16, 8, 4, 2 or 1 bits");
+      if (tier.n_slots > 0 && (!tier.positions || !tier.k || !tier.v))
+        throw PluginError(HEARTH_ERR_INVALID_ARGUMENT,
+                          at + "tier " + std::to_string(t) + " has " +
+                              std::to_string(tier.n_slots) + " slots but a null pointer");
+      if (tier.bits == 16 && (reinterpret_cast<uintptr_t>(tier.k) % 2 != 0 ||
+                              reinterpret_cast<uintptr_t>(tier.v) % 2 != 0))
+        throw PluginError(HEARTH_ERR_INVALID_ARGUMENT,
+                          at + "16-bit tier " + std::to_string(t) +
+                              " records are not aligned to 2 bytes (F16 values)");
+      slots += tier.n_slots;
+    }
+    max_slots = std::max(max_slots, slots);
+  }
+  if (op.n_src == 4 && static_cast<uint64_t>(op.src[3].ne[0]) < max_slots)
+    throw PluginError(HEARTH_ERR_INVALID_ARGUMENT,
+                      where + "attention mass src[3] " + describe_tensor(op.src[3]) + " has room for " +
+                          std::to_string(op.src[3].ne[0]) + " slots per KV head but a head holds " +
+                          std::to_string(max_slots));
+}
+
 }  // namespace
 
 std::string op_name(uint32_t kind) {
@@ -351,6 +437,8 @@ std::string op_name(uint32_t kind) {
       return "ROPE";
     case HEARTH_OP_ATTENTION:
       return "ATTENTION";
+    case HEARTH_OP_ATTENTION_SLOTS:
+      return "ATTENTION_SLOTS";
     case HEARTH_OP_SWIGLU:
       return "SWIGLU";
     case HEARTH_OP_ADD:
@@ -406,6 +494,8 @@ std::optional<std::string> check_op(const hearth_op& op) {
       return check_rope(op, c);
     case HEARTH_OP_ATTENTION:
       return check_attention(c);
+    case HEARTH_OP_ATTENTION_SLOTS:
+      return check_attention_slots(c);
     case HEARTH_OP_SWIGLU:
       return check_elementwise(c, false);
     case HEARTH_OP_ADD:
@@ -419,7 +509,7 @@ std::optional<std::string> check_op(const hearth_op& op) {
     default:
       return "cpu: " + op_name(raw_kind(op)) +
              " is not an op this backend knows (it runs EMBEDDING, RMS_NORM, MATMUL, ROPE, "
-             "ATTENTION, SWIGLU, ADD, SOFTMAX, MUL, COPY)";
+             "ATTENTION, ATTENTION_SLOTS, SWIGLU, ADD, SOFTMAX, MUL, COPY)";
   }
 }
 
@@ -437,6 +527,7 @@ void check_op_data(const hearth_op& op) {
                             "; copy through a separate buffer (rows would be read after being "
                             "overwritten)");
   }
+  if (raw_kind(op) == HEARTH_OP_ATTENTION_SLOTS) check_slot_table(op);
   if (raw_kind(op) == HEARTH_OP_EMBEDDING) {
     const int64_t n_vocab = op.src[0].ne[1];
     const auto* ids = static_cast<const int32_t*>(op.src[1].data);

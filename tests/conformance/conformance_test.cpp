@@ -19,6 +19,10 @@
 #include <string>
 #include <vector>
 
+#include <hearth/sdk/kv_quant.hpp>
+
+#include <array>
+
 #include "device_under_test.hpp"
 #include "random_inputs.hpp"
 #include "reference_ops.hpp"
@@ -443,6 +447,238 @@ TEST_P(Conformance, AttentionF16KvOnViews) {
   op.fparams[0] = 0.25f;
   if (auto why = declined(op)) GTEST_SKIP() << *why;
   check(op, out, attention_f16_kv(q, k, v, pos_q, pos_k, s, 0.25f));
+}
+
+// ------------------------------------------------------------------ ATTENTION_SLOTS
+
+// Bytes uploaded as they are (slot records, positions, the slot table).
+HostTensor raw_bytes(const void* data, size_t bytes) {
+  HostTensor t;
+  t.dtype = HEARTH_DTYPE_I8;
+  t.n_dims = 1;
+  t.ne = {static_cast<int64_t>(bytes), 1, 1, 1};
+  t.nb = {1, static_cast<int64_t>(bytes), static_cast<int64_t>(bytes), static_cast<int64_t>(bytes)};
+  t.bytes.assign(static_cast<const uint8_t*>(data), static_cast<const uint8_t*>(data) + bytes);
+  return t;
+}
+
+// A policy-managed cache on the device: every KV head holds the same tokens, slot j at tier
+// bits[j]; the op numbers slots through the tiers (16, 8, 4, 2, 1) in order.
+struct SlotCacheOnDevice {
+  std::vector<DeviceTensor> buffers;  // records and positions, kept alive
+  std::vector<hearth_kv_slot_head> table;
+  std::vector<int32_t> op_positions;  // positions in the op's slot order
+  std::vector<float> k_seen, v_seen;  // [head_dim, n_head_kv, n_kv] what each record decodes to
+};
+
+SlotCacheOnDevice build_slot_cache(const DeviceUnderTest& device, const std::vector<float>& k,
+                                   const std::vector<float>& v, const std::vector<int32_t>& pos_k,
+                                   const std::vector<uint32_t>& bits, const AttentionShape& s,
+                                   uint32_t group) {
+  SlotCacheOnDevice out;
+  const auto hd = static_cast<uint32_t>(s.head_dim);
+  const std::array<uint32_t, 5> tiers = {16, 8, 4, 2, 1};
+  out.table.resize(static_cast<size_t>(s.n_head_kv));
+  out.k_seen.resize(k.size());
+  out.v_seen.resize(v.size());
+  std::vector<size_t> order;  // source slot of each op slot
+  for (uint32_t b : tiers)
+    for (size_t j = 0; j < bits.size(); ++j)
+      if (bits[j] == b) order.push_back(j);
+  for (size_t j : order) out.op_positions.push_back(pos_k[j]);
+  for (int64_t g = 0; g < s.n_head_kv; ++g) {
+    hearth_kv_slot_head& head = out.table[static_cast<size_t>(g)];
+    head.n_tiers = 5;
+    size_t next = 0;
+    for (size_t t = 0; t < tiers.size(); ++t) {
+      const uint64_t rb = hearth_kv_record_bytes(tiers[t], hd, group);
+      std::vector<uint8_t> k_rec, v_rec;
+      std::vector<int32_t> positions;
+      for (size_t j = 0; j < bits.size(); ++j) {
+        if (bits[j] != tiers[t]) continue;
+        const size_t at = (static_cast<size_t>(j) * s.n_head_kv + g) * hd;
+        k_rec.resize(k_rec.size() + rb);
+        v_rec.resize(v_rec.size() + rb);
+        sdk::kv_quantize_record(&k[at], tiers[t], hd, group, k_rec.data() + k_rec.size() - rb);
+        sdk::kv_quantize_record(&v[at], tiers[t], hd, group, v_rec.data() + v_rec.size() - rb);
+        const size_t seen = (next * s.n_head_kv + g) * hd;
+        sdk::kv_dequantize_record(k_rec.data() + k_rec.size() - rb, tiers[t], hd, group,
+                                  &out.k_seen[seen]);
+        sdk::kv_dequantize_record(v_rec.data() + v_rec.size() - rb, tiers[t], hd, group,
+                                  &out.v_seen[seen]);
+        positions.push_back(pos_k[j]);
+        ++next;
+      }
+      hearth_kv_slot_tier& tier = head.tiers[t];
+      tier.bits = tiers[t];
+      tier.n_slots = static_cast<uint32_t>(positions.size());
+      if (positions.empty()) continue;
+      out.buffers.push_back(device.upload(raw_bytes(k_rec.data(), k_rec.size())));
+      tier.k = out.buffers.back().buffer->data();
+      out.buffers.push_back(device.upload(raw_bytes(v_rec.data(), v_rec.size())));
+      tier.v = out.buffers.back().buffer->data();
+      out.buffers.push_back(
+          device.upload(raw_bytes(positions.data(), positions.size() * sizeof(int32_t))));
+      tier.positions = static_cast<const int32_t*>(out.buffers.back().buffer->data());
+    }
+  }
+  return out;
+}
+
+hearth_op slots_op(const DeviceTensor& out, const DeviceTensor& q, const DeviceTensor& table,
+                   const DeviceTensor& pos_q, const DeviceTensor* mass, int64_t n_head_kv,
+                   uint32_t group, float scale) {
+  hearth_tensor table_t = table.descriptor();
+  table_t.ne[0] = n_head_kv;
+  auto op = mass ? make_op(HEARTH_OP_ATTENTION_SLOTS, out.descriptor(),
+                           {q.descriptor(), table_t, pos_q.descriptor(), mass->descriptor()})
+                 : make_op(HEARTH_OP_ATTENTION_SLOTS, out.descriptor(),
+                           {q.descriptor(), table_t, pos_q.descriptor()});
+  op.iparams[0] = static_cast<int32_t>(group);
+  op.fparams[0] = scale;
+  return op;
+}
+
+// The attention mass each op slot got from each query, summed over the group's query heads,
+// in double from the values the records decode to.
+std::vector<double> reference_mass(const std::vector<float>& q, const std::vector<float>& k_seen,
+                                   const std::vector<int32_t>& pos_q,
+                                   const std::vector<int32_t>& pos_k, const AttentionShape& s,
+                                   float scale) {
+  std::vector<double> mass(static_cast<size_t>(s.n_kv * s.n_head_kv * s.n_q), 0.0);
+  const int64_t group = s.n_head / s.n_head_kv;
+  for (int64_t i = 0; i < s.n_q; ++i)
+    for (int64_t h = 0; h < s.n_head; ++h) {
+      const int64_t g = h / group;
+      std::vector<double> score(static_cast<size_t>(s.n_kv), 0.0);
+      double max = -1e300;
+      for (int64_t j = 0; j < s.n_kv; ++j) {
+        if (pos_k[j] > pos_q[i]) continue;
+        double dot = 0;
+        for (int64_t d = 0; d < s.head_dim; ++d)
+          dot += static_cast<double>(q[(i * s.n_head + h) * s.head_dim + d]) *
+                 k_seen[(j * s.n_head_kv + g) * s.head_dim + d];
+        score[j] = dot * scale;
+        max = std::max(max, score[j]);
+      }
+      double sum = 0;
+      for (int64_t j = 0; j < s.n_kv; ++j)
+        if (pos_k[j] <= pos_q[i]) sum += std::exp(score[j] - max);
+      for (int64_t j = 0; j < s.n_kv; ++j)
+        if (pos_k[j] <= pos_q[i])
+          mass[(i * s.n_head_kv + g) * s.n_kv + j] += std::exp(score[j] - max) / sum;
+    }
+  return mass;
+}
+
+// With every slot at 16 bits in insertion order, ATTENTION_SLOTS is ATTENTION over an F16 cache
+// bit for bit (the `full` policy must equal the plain cache), and each visible query's mass sums
+// to its group's query-head count.
+TEST_P(Conformance, AttentionSlotsAt16BitsEqualF16Cache) {
+  for (const auto& c : attention_cases()) {
+    const auto& s = c.shape;
+    const float scale = 1.0f / std::sqrt(static_cast<float>(s.head_dim));
+    SCOPED_TRACE(std::string("ATTENTION_SLOTS 16-bit ") + c.name + " head_dim=" +
+                 std::to_string(s.head_dim) + " n_head=" + std::to_string(s.n_head) +
+                 " n_head_kv=" + std::to_string(s.n_head_kv));
+    const auto q = normal_floats(rng_, s.head_dim * s.n_head * s.n_q, 1.0f);
+    const auto k = f16_values(rng_, s.head_dim * s.n_head_kv * s.n_kv);
+    const auto v = f16_values(rng_, s.head_dim * s.n_head_kv * s.n_kv);
+    const Shape kv_shape{s.head_dim, s.n_head_kv, s.n_kv, 1};
+    const auto group = static_cast<uint32_t>(s.head_dim);
+    auto cache = build_slot_cache(*device_, k, v, c.pos_k,
+                                  std::vector<uint32_t>(static_cast<size_t>(s.n_kv), 16), s, group);
+    auto table = upload(raw_bytes(cache.table.data(), cache.table.size() * sizeof(hearth_kv_slot_head)));
+    auto q_t = upload(HostTensor::f32({s.head_dim, s.n_head, s.n_q, 1}, 3, q));
+    auto k_t = upload(HostTensor::floats(HEARTH_DTYPE_F16, kv_shape, 3, k));
+    auto v_t = upload(HostTensor::floats(HEARTH_DTYPE_F16, kv_shape, 3, v));
+    auto pq_t = upload(HostTensor::i32(c.pos_q));
+    auto pk_t = upload(HostTensor::i32(c.pos_k));
+    auto plain_out = upload(HostTensor::output({s.head_dim, s.n_head, s.n_q, 1}, 3));
+    auto slots_out = upload(HostTensor::output({s.head_dim, s.n_head, s.n_q, 1}, 3));
+    auto mass = upload(HostTensor::output({s.n_kv + 2, s.n_head_kv, s.n_q, 1}, 3));
+    auto plain = make_op(HEARTH_OP_ATTENTION, plain_out.descriptor(),
+                         {q_t.descriptor(), k_t.descriptor(), v_t.descriptor(),
+                          pq_t.descriptor(), pk_t.descriptor()});
+    plain.fparams[0] = scale;
+    auto op = slots_op(slots_out, q_t, table, pq_t, &mass, s.n_head_kv, group, scale);
+    if (auto why = declined(op)) GTEST_SKIP() << *why;
+    const auto want = execute(plain, plain_out);
+    const auto got = execute(op, slots_out);
+    ASSERT_TRUE(want && got);
+    for (size_t i = 0; i < got->size(); ++i)
+      ASSERT_EQ(std::memcmp(&(*got)[i], &(*want)[i], sizeof(float)), 0)
+          << "element " << i << ": " << (*got)[i] << " vs ATTENTION's " << (*want)[i];
+    device_->download(mass);
+    const auto m = mass.host.dense_f32();
+    const int64_t per_group = s.n_head / s.n_head_kv;
+    for (int64_t i = 0; i < s.n_q; ++i)
+      for (int64_t g = 0; g < s.n_head_kv; ++g) {
+        double sum = 0;
+        bool sees_any = false;
+        for (int64_t j = 0; j < s.n_kv + 2; ++j) {
+          const float x = m[static_cast<size_t>((i * s.n_head_kv + g) * (s.n_kv + 2) + j)];
+          if (j >= s.n_kv || c.pos_k[j] > c.pos_q[i]) {
+            EXPECT_EQ(x, 0.0f) << "slot " << j;
+          }
+          if (j < s.n_kv && c.pos_k[j] <= c.pos_q[i]) sees_any = true;
+          sum += x;
+        }
+        EXPECT_NEAR(sum, sees_any ? static_cast<double>(per_group) : 0.0, 1e-5);
+      }
+  }
+}
+
+// Quantized tiers (8, 4, 2, 1 bits mixed in one head): the output is attention over what the
+// records decode to, and the mass matches a double-precision reference.
+TEST_P(Conformance, AttentionSlotsMixedTiers) {
+  for (const auto& c : attention_cases()) {
+    const auto& s = c.shape;
+    const float scale = 1.0f / std::sqrt(static_cast<float>(s.head_dim));
+    SCOPED_TRACE(std::string("ATTENTION_SLOTS mixed ") + c.name + " head_dim=" +
+                 std::to_string(s.head_dim) + " n_head=" + std::to_string(s.n_head) +
+                 " n_head_kv=" + std::to_string(s.n_head_kv));
+    const auto q = normal_floats(rng_, s.head_dim * s.n_head * s.n_q, 1.0f);
+    const auto k = normal_floats(rng_, s.head_dim * s.n_head_kv * s.n_kv, 1.0f);
+    const auto v = normal_floats(rng_, s.head_dim * s.n_head_kv * s.n_kv, 1.0f);
+    std::vector<uint32_t> bits;
+    for (int64_t j = 0; j < s.n_kv; ++j) bits.push_back(std::array<uint32_t, 4>{8, 4, 2, 1}[j % 4]);
+    // Groups smaller than the head where the head splits evenly, else one group per head.
+    const auto group = static_cast<uint32_t>(s.head_dim % 4 == 0 ? s.head_dim / 2 : s.head_dim);
+    auto cache = build_slot_cache(*device_, k, v, c.pos_k, bits, s, group);
+    auto table = upload(raw_bytes(cache.table.data(), cache.table.size() * sizeof(hearth_kv_slot_head)));
+    auto q_t = upload(HostTensor::f32({s.head_dim, s.n_head, s.n_q, 1}, 3, q));
+    auto pq_t = upload(HostTensor::i32(c.pos_q));
+    auto out = upload(HostTensor::output({s.head_dim, s.n_head, s.n_q, 1}, 3));
+    auto mass = upload(HostTensor::output({s.n_kv, s.n_head_kv, s.n_q, 1}, 3));
+    auto op = slots_op(out, q_t, table, pq_t, &mass, s.n_head_kv, group, scale);
+    if (auto why = declined(op)) GTEST_SKIP() << *why;
+    check(op, out, attention(q, cache.k_seen, cache.v_seen, c.pos_q, cache.op_positions, s, scale));
+    device_->download(mass);
+    const auto got = mass.host.dense_f32();
+    const auto want = reference_mass(q, cache.k_seen, c.pos_q, cache.op_positions, s, scale);
+    for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-5) << "mass " << i;
+  }
+}
+
+// A malformed table is refused before any record is read.
+TEST_P(Conformance, AttentionSlotsRefusesBadTables) {
+  hearth_kv_slot_head head{};
+  head.n_tiers = 1;
+  head.tiers[0] = {3, 1, nullptr, nullptr, nullptr};
+  auto table = upload(raw_bytes(&head, sizeof head));
+  auto q_t = upload(HostTensor::f32({8, 2, 1, 1}, 3, std::vector<float>(16, 1.0f)));
+  auto pq_t = upload(HostTensor::i32({0}));
+  auto out = upload(HostTensor::output({8, 2, 1, 1}, 3));
+  auto op = slots_op(out, q_t, table, pq_t, nullptr, 1, 8, 1.0f);
+  if (auto why = declined(op)) GTEST_SKIP() << *why;
+  // The table is data: supports_op judges shapes, run_op reads the table and refuses it.
+  EXPECT_TRUE(device_->supports(op).ok());
+  const auto status = device_->run(op);
+  EXPECT_EQ(status.code(), HEARTH_ERR_INVALID_ARGUMENT);
+  EXPECT_THAT(status.message(), HasSubstr("bits = 3"));
+  op.iparams[0] = 3;  // does not divide head_dim 8
+  EXPECT_THAT(expect_refusal(op, HEARTH_ERR_INVALID_ARGUMENT), HasSubstr("group_size"));
 }
 
 // ------------------------------------------------------------------ COPY
