@@ -93,6 +93,10 @@ struct KvBudget {
   friend bool operator==(const KvBudget&, const KvBudget&) = default;
 };
 
+// "0.25" (a fraction of the full cache), "25%", "512MiB", "4096 tokens"; throws hearth::Error
+// naming the accepted forms.
+KvBudget parse_kv_budget(std::string_view text);
+
 struct KvConfig {
   std::string policy = "full";  // a kv plugin's name
   KvBudget budget;

@@ -1,3 +1,4 @@
+#include <hearth/error.hpp>
 #include <array>
 #include <charconv>
 #include <cmath>
@@ -105,6 +106,22 @@ std::optional<Problem> parse_kv_budget_text(std::string_view text, KvBudget& out
 }  // namespace hearth::config_detail
 
 namespace hearth {
+
+KvBudget parse_kv_budget(std::string_view text) {
+  KvBudget out;
+  const std::string_view spec = config_detail::trim(text);
+  double number = 0.0;
+  const auto [end, error] = std::from_chars(spec.data(), spec.data() + spec.size(), number);
+  if (!spec.empty() && error == std::errc{} && end == spec.data() + spec.size()) {
+    if (auto problem = config_detail::check_budget_fraction(number))
+      throw Error(problem->what + ": " + problem->fix);
+    out.fraction = number;
+    return out;
+  }
+  if (auto problem = config_detail::parse_kv_budget_text(text, out))
+    throw Error(problem->what + ": " + problem->fix);
+  return out;
+}
 
 std::string KvBudget::to_string() const {
   switch (unit) {

@@ -1,6 +1,7 @@
 #include <hearth/error.hpp>
 #include <hearth/perplexity.hpp>
 
+#include <algorithm>
 #include <cmath>
 
 namespace hearth {
@@ -29,7 +30,20 @@ PerplexityResult perplexity(Session& session, const std::string& text, int64_t n
     std::vector<int32_t> batch(begin, begin + n_ctx);
     if (add_bos) batch[0] = tokenizer.bos();
     session.clear();
-    const std::vector<float> logits = session.decode(batch, true);
+    std::vector<float> logits;
+    if (session.has_kv_policy()) {
+      // Token by token, as generation would run: the policy evicts and demotes after every step,
+      // so each token is predicted from the cache the policy left.
+      logits.reserve(static_cast<size_t>(n_ctx * n_vocab));
+      for (int32_t token : batch) {
+        const std::vector<float> row = session.decode(std::span(&token, 1));
+        logits.insert(logits.end(), row.begin(), row.end());
+        result.kv_bytes_max = std::max(result.kv_bytes_max, session.kv_usage().bytes_used);
+      }
+    } else {
+      logits = session.decode(batch, true);
+      result.kv_bytes_max = std::max(result.kv_bytes_max, session.kv_usage().bytes_used);
+    }
     for (int64_t i = first; i < n_ctx - 1; ++i) {
       const float* row = logits.data() + i * n_vocab;
       const int32_t target = *(begin + i + 1);

@@ -45,6 +45,7 @@ void BatchDecoder::decode(std::span<SequenceStep> steps) {
     auto& step = steps[i];
     step.logits.assign(step.want_logits ? n_vocab : 0, 0.0f);
     sequences[i].cache = step.session->cache_.get();
+    sequences[i].slots = step.session->slots_.get();
     sequences[i].n_past = step.session->n_past();
     sequences[i].tokens = step.tokens;
     sequences[i].logits_out = step.want_logits ? step.logits.data() : nullptr;

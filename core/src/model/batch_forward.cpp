@@ -5,6 +5,7 @@
 #include <cstring>
 #include <numeric>
 
+#include "model/kv_slot_cache.hpp"
 #include "model/tensor_ops.hpp"
 #include "model/weights.hpp"
 
@@ -41,6 +42,44 @@ void embed(const Model& model, std::span<const ForwardSequence> sequences,
         std::memcpy(dst, row, static_cast<size_t>(n_embd) * sizeof(float));
       dst += n_embd;
     }
+}
+
+// Attention for one sequence whose cache a policy manages: the new keys and values go into its
+// slots, ATTENTION_SLOTS runs over them and reports each slot's attention mass, and the policy
+// then evicts or demotes. The slots live in host memory (KvSlotCache), which the session checked
+// the device can address.
+void attend_slots(BackendDevice& dev, KvSlotCache& cache, int64_t il, const hearth_tensor& attn,
+                  const hearth_tensor& q, const hearth_tensor& k, const hearth_tensor& v,
+                  std::span<const int32_t> positions, const hearth_tensor& pos_q, float scale) {
+  const int64_t kv_dim = k.ne[0], count = k.ne[1];
+  std::vector<float> k_host(static_cast<size_t>(kv_dim * count));
+  std::vector<float> v_host(k_host.size());
+  for (int64_t j = 0; j < count; ++j) {
+    dev.copy_to_host(k_host.data() + j * kv_dim, static_cast<const char*>(k.data) + j * k.nb[1],
+                     static_cast<uint64_t>(kv_dim) * sizeof(float));
+    dev.copy_to_host(v_host.data() + j * kv_dim, static_cast<const char*>(v.data) + j * v.nb[1],
+                     static_cast<uint64_t>(kv_dim) * sizeof(float));
+  }
+  cache.append(il, k_host.data(), v_host.data(), positions);
+
+  const auto table = cache.table(il);
+  const int64_t n_head_kv = static_cast<int64_t>(table.size());
+  const int64_t stride = std::max<int64_t>(1, cache.max_slots(il));
+  std::vector<float> mass(static_cast<size_t>(stride * n_head_kv * count));
+  hearth_op op{};
+  op.struct_size = sizeof(op);
+  op.kind = HEARTH_OP_ATTENTION_SLOTS;
+  op.dst = attn;
+  op.src[0] = q;
+  op.src[1] = make_tensor(table.data(), HEARTH_DTYPE_I8, {n_head_kv});
+  op.src[2] = pos_q;
+  op.src[3] = make_tensor(mass.data(), F32, {stride, n_head_kv, count});
+  op.n_src = 4;
+  op.iparams[0] = static_cast<int32_t>(cache.shape().group_size);
+  op.fparams[0] = scale;
+  dev.run(op);
+  dev.synchronize();
+  cache.update(il, mass.data(), stride, positions);
 }
 
 }  // namespace
@@ -153,6 +192,15 @@ void forward(const Model& model, ForwardWorkspace& ws, std::span<const ForwardSe
     for (size_t si = 0; si < sequences.size(); ++si) {
       const auto& s = sequences[si];
       const int64_t first = offsets[si], count = static_cast<int64_t>(s.tokens.size());
+      if (s.slots) {
+        attend_slots(dev, *s.slots, il, column_view(attn, first, count),
+                     column_view(q, first, count), column_view(k_2d, first, count),
+                     column_view(v_2d, first, count),
+                     std::span(positions).subspan(static_cast<size_t>(first),
+                                                   static_cast<size_t>(count)),
+                     column_view(pos_q, first, count), attn_scale);
+        continue;
+      }
       const int64_t n_kv = s.n_past + count;
       const hearth_dtype kv_type = s.cache->dtype;
       const auto k_all =

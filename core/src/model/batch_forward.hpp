@@ -39,8 +39,11 @@ struct ForwardWorkspace {
   DeviceBuffer zero_kv;  // F32 [kv_dim] zeros: adding it copies new keys into a cache
 };
 
+class KvSlotCache;
+
 struct ForwardSequence {
   KvCache* cache = nullptr;
+  KvSlotCache* slots = nullptr;  // a policy-managed cache instead of `cache` (kv_slot_cache.hpp)
   int64_t n_past = 0;  // tokens already in the cache; the new ones go after them
   std::span<const int32_t> tokens;
   bool all_logits = false;      // logits of every token, else of the last one only
