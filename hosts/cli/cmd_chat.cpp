@@ -40,7 +40,7 @@ int cmd_chat(const Argv& argv) {
   }
   Sampler sampler(sampler_params(args));
   auto loaded = load_model(args);
-  Conversation chat(loaded.model, session_options(args, *loaded.model), template_source);
+  Conversation chat(loaded.model, session_options(args, loaded), template_source);
   if (auto system = args.find("system")) chat.add("system", *system);
   std::cerr << "hearth: chatting with " << args.get("model") << " ("
             << (template_source ? "template from file"

@@ -24,7 +24,7 @@ int cmd_perplexity(const Argv& argv) {
   text << in.rdbuf();
 
   auto loaded = load_model(args);
-  SessionOptions options = session_options(args, *loaded.model);
+  SessionOptions options = session_options(args, loaded);
   if (args.get_int("ctx-size") == 0) options.n_ctx = std::min<int64_t>(options.n_ctx, 512);
   options.n_batch = std::max(options.n_batch, options.n_ctx);
   Session session(loaded.model, options);
@@ -38,6 +38,12 @@ int cmd_perplexity(const Argv& argv) {
   std::printf("chunks %lld, scored tokens %lld, context %lld\n", static_cast<long long>(r.chunks),
               static_cast<long long>(r.scored_tokens), static_cast<long long>(options.n_ctx));
   std::printf("PPL = %.4f +/- %.5f\n", r.ppl, r.ppl_error);
+  const KvUsage kv = session.kv_usage();
+  std::printf("KV cache%s: at most %llu bytes held (budget %llu, full cache %llu at 16 bits)\n",
+              kv.policy.empty() ? "" : (" (policy " + kv.policy + ")").c_str(),
+              static_cast<unsigned long long>(r.kv_bytes_max),
+              static_cast<unsigned long long>(kv.budget_bytes),
+              static_cast<unsigned long long>(kv.full_bytes));
   return 0;
 }
 

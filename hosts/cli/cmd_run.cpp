@@ -20,7 +20,8 @@ int cmd_run(const Argv& argv) {
       .option("n-predict", "n", "N", "tokens to generate; -1 = until the model stops", "-1")
       .option("stop", "r", "TEXT", "stop when TEXT is generated (it is not printed)")
       .flag("no-bos", "", "do not add the BOS token even if the model asks for it")
-      .flag("no-prompt-echo", "", "print only the generated text");
+      .flag("no-prompt-echo", "", "print only the generated text")
+      .flag("verbose", "v", "also report the KV cache's bytes (used, budget, full) at the end");
   if (!args.parse(argv)) return 0;
 
   std::string prompt;
@@ -38,7 +39,7 @@ int cmd_run(const Argv& argv) {
   const SamplerParams sampling = sampler_params(args);
   auto loaded = load_model(args);
   const Model& model = *loaded.model;
-  Session session(loaded.model, session_options(args, model));
+  Session session(loaded.model, session_options(args, loaded));
   const Tokenizer& tokenizer = model.tokenizer();
   const bool add_bos = !args.has("no-bos") && tokenizer.add_bos_default();
   const std::vector<int32_t> tokens = tokenizer.encode(prompt, add_bos, true);
@@ -72,6 +73,20 @@ int cmd_run(const Argv& argv) {
       static_cast<long long>(stats.prompt_tokens), rate(stats.prompt_tokens, stats.prompt_seconds),
       static_cast<long long>(stats.generated_tokens),
       rate(stats.generated_tokens, stats.generate_seconds));
+  if (args.has("verbose")) {
+    const KvUsage kv = session.kv_usage();
+    auto mib = [](uint64_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0); };
+    std::fprintf(stderr,
+                 "hearth: KV cache (%s): %llu bytes used (%.2f MiB) in %llu slots; budget %llu "
+                 "bytes (%.2f MiB); the full cache at 16 bits would take %llu bytes (%.2f MiB); "
+                 "one token in every layer and KV head takes %llu bytes at 16 bits\n",
+                 kv.policy.empty() ? "plain" : ("policy " + kv.policy).c_str(),
+                 static_cast<unsigned long long>(kv.bytes_used), mib(kv.bytes_used),
+                 static_cast<unsigned long long>(kv.slots),
+                 static_cast<unsigned long long>(kv.budget_bytes), mib(kv.budget_bytes),
+                 static_cast<unsigned long long>(kv.full_bytes), mib(kv.full_bytes),
+                 static_cast<unsigned long long>(kv.slot_block_bytes));
+  }
   if (stats.stop == GenerateStats::Stop::context_full)
     std::fprintf(stderr, "hearth: stopped: the context of %lld tokens is full\n",
                  static_cast<long long>(session.n_ctx()));

@@ -98,9 +98,10 @@ int cmd_serve(const Argv& argv) {
   std::signal(SIGPIPE, SIG_IGN);
   const sigset_t stop_signals = block_stop_signals();
   auto loaded = load_model(args);
-  const SessionOptions session = session_options(args, *loaded.model);
+  const SessionOptions session = session_options(args, loaded);
   options.ctx_size = session.n_ctx;
   options.batch_tokens = session.n_batch;
+  options.slot_session = session;
   const std::filesystem::path model_file = args.get("model");
   server::Server server(loaded.model, model_file, options);
   const int bound = server.bind();

@@ -45,12 +45,14 @@ int main(int argc, char** argv) {
   }
   const std::string name = argv[1];
   Argv args(argv + 2, argv + argc);
-  // -v is global: it decides how errors are shown, so commands never see it.
+  // -v is global: it decides how errors are shown; only commands that ask see it.
   const auto is_verbose = [](const std::string& a) { return a == "-v" || a == "--verbose"; };
   const bool verbose = std::any_of(args.begin(), args.end(), is_verbose);
   args.erase(std::remove_if(args.begin(), args.end(), is_verbose), args.end());
   for (const auto& c : commands()) {
     if (name != c.name) continue;
+    // Commands that also report more with -v get it passed on.
+    if (verbose && name == "run") args.push_back("--verbose");
     try {
       return c.run(args);
     } catch (const UsageError& e) {

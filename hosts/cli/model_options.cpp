@@ -19,7 +19,15 @@ void add_model_options(Args& args) {
       .option("kv-type", "", "TYPE",
               "KV cache element type: f16 (llama.cpp's default; f32 where the backend has no "
               "F16 cache) or f32",
-              "f16");
+              "f16")
+      .option("kv-policy", "", "NAME",
+              "KV-cache policy plugin: full, window, h2o, bias-window, qdrop, q8, q4 (`hearth "
+              "plugins`); default: the plain cache")
+      .option("kv-budget", "", "B",
+              "KV budget for the policy: a fraction of the full cache (0.2), \"20%\", "
+              "\"64MiB\" or \"4096 tokens\"",
+              "1")
+      .option("kv-option", "", "K=V[,K=V]", "options for the KV policy plugin, e.g. recent=0.5", "");
   add_plugin_options(args);
 }
 
@@ -44,7 +52,7 @@ namespace {
 // With --config, the placement plan picks the device; the engine runs a model on one device
 // today, so a plan that splits layers across devices is refused with what it asked for.
 void apply_config(const Args& args, const Config& config, const PluginRegistry& registry,
-                  ModelOptions& options) {
+                  ModelOptions& options, std::optional<KvConfig>& kv) {
   const GgufFile file = GgufFile::open(args.get("model"));
   const ModelHyperparams hp = read_hyperparams(file);
   const PlacementPlan plan =
@@ -67,6 +75,8 @@ void apply_config(const Args& args, const Config& config, const PluginRegistry& 
   if (entry.weights != "native")
     throw Error(entry.location_of("weights").to_string() + ": weights = \"" + entry.weights +
                 "\": converting weights at load is not supported yet; use \"native\"");
+  for (const auto& [key, where] : entry.key_locations)
+    if (key == "kv" || key.starts_with("kv.")) kv = entry.kv;
   options.backend = device.backend;
   options.device_index = device.index;
   options.backend_options = entry.backend_options;
@@ -84,7 +94,7 @@ LoadedModel load_model(const Args& args) {
   options.backend = args.get("backend");
   options.device_index = static_cast<uint32_t>(args.get_int("device"));
   if (args.has("config")) {
-    apply_config(args, cli_config(args), *out.registry, options);
+    apply_config(args, cli_config(args), *out.registry, options, out.kv);
     // Options given on the command line win over the config.
     if (args.has("backend")) options.backend = args.get("backend");
     if (args.has("device")) options.device_index = static_cast<uint32_t>(args.get_int("device"));
@@ -95,7 +105,28 @@ LoadedModel load_model(const Args& args) {
   return out;
 }
 
-SessionOptions session_options(const Args& args, const Model& model) {
+namespace {
+
+std::map<std::string, std::string> parse_kv_options(const std::string& text) {
+  std::map<std::string, std::string> out;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find(',', start);
+    if (end == std::string::npos) end = text.size();
+    const std::string item = text.substr(start, end - start);
+    const size_t eq = item.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw UsageError("--kv-option: '" + item + "' is not KEY=VALUE (e.g. --kv-option recent=0.5,sinks=4)");
+    out[item.substr(0, eq)] = item.substr(eq + 1);
+    start = end + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+SessionOptions session_options(const Args& args, const LoadedModel& loaded) {
+  const Model& model = *loaded.model;
   SessionOptions options;
   long long requested = args.get_int("ctx-size");
   long long batch = args.get_int("batch-size");
@@ -115,6 +146,19 @@ SessionOptions session_options(const Args& args, const Model& model) {
     options.kv_type = KvType::f32;
   else
     throw UsageError("--kv-type must be f16 or f32, got '" + kv_type + "'");
+
+  std::optional<KvConfig> kv = loaded.kv;
+  if (args.has("kv-policy") || args.has("kv-budget") || args.has("kv-option")) {
+    if (!kv) kv = KvConfig{};
+    if (args.has("kv-policy")) kv->policy = args.get("kv-policy");
+    if (args.has("kv-budget")) kv->budget = parse_kv_budget(args.get("kv-budget"));
+    for (const auto& [key, value] : parse_kv_options(args.get("kv-option"))) kv->options[key] = value;
+  }
+  if (kv) {
+    options.kv_policy = loaded.registry->kv_policy(kv->policy);
+    options.kv_budget = kv->budget;
+    options.kv_options = kv->options;
+  }
   return options;
 }
 

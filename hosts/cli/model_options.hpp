@@ -8,6 +8,7 @@
 #include <hearth/session.hpp>
 
 #include <memory>
+#include <optional>
 
 #include "args.hpp"
 
@@ -19,12 +20,15 @@ void add_sampling_options(Args& args);
 struct LoadedModel {
   std::unique_ptr<PluginRegistry> registry;
   std::shared_ptr<Model> model;
+  std::optional<KvConfig> kv;  // the config's [[device]] kv table, when it wrote one
 };
 
 // Loads the model named by -m with the plugins and backend the options say; notices and
 // progress go to stderr.
 LoadedModel load_model(const Args& args);
-SessionOptions session_options(const Args& args, const Model& model);
+// The session the options ask for; a KV policy (--kv-policy or the config's kv table) is opened
+// from the loaded plugins.
+SessionOptions session_options(const Args& args, const LoadedModel& loaded);
 SamplerParams sampler_params(const Args& args);
 
 }  // namespace hearth::cli

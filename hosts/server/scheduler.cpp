@@ -24,8 +24,10 @@ Scheduler::Scheduler(std::shared_ptr<const Model> model, SchedulerOptions option
   if (options_.ctx_size < 2)
     throw Error("a slot's context (--ctx-size) must hold at least 2 tokens");
   slots_.resize(static_cast<size_t>(options_.parallel));
-  for (auto& slot : slots_)
-    slot.session = std::make_unique<Session>(model_, SessionOptions{options_.ctx_size, 1});
+  SessionOptions session = options_.slot_session;
+  session.n_ctx = options_.ctx_size;
+  session.n_batch = 1;
+  for (auto& slot : slots_) slot.session = std::make_unique<Session>(model_, session);
   thread_ = std::thread([this] { run(); });
 }
 

@@ -27,6 +27,7 @@ struct SchedulerOptions {
   int queue = 16;
   int64_t ctx_size = 2048;     // per slot
   int64_t batch_tokens = 512;  // most tokens in one forward pass
+  SessionOptions slot_session;  // KV settings of each slot's session; n_ctx is ctx_size
 };
 
 class Scheduler {

@@ -50,7 +50,7 @@ Server::Server(std::shared_ptr<const Model> model, const std::filesystem::path& 
       model_(model, model_file, options_.model_name),
       scheduler_(model,
                  SchedulerOptions{options_.parallel, options_.queue, options_.ctx_size,
-                                  options_.batch_tokens},
+                                  options_.batch_tokens, options_.slot_session},
                  metrics_),
       context_{options_, model_, scheduler_, next_id_},
       http_(std::make_unique<httplib::Server>()) {

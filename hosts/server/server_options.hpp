@@ -2,6 +2,7 @@
 #pragma once
 
 #include <hearth/sampler.hpp>
+#include <hearth/session.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -17,6 +18,7 @@ struct ServerOptions {
   int queue = 16;              // requests waiting for a slot before new ones get 503
   int64_t ctx_size = 2048;     // tokens per slot (prompt and reply)
   int64_t batch_tokens = 512;  // most tokens in one forward pass
+  SessionOptions slot_session;  // each slot's KV settings (policy, budget); n_ctx is ctx_size
   size_t max_body_bytes = size_t{8} << 20;  // larger bodies get 413
   std::string model_name;                   // the name clients use; empty: the model file's stem
   SamplerParams sampling;                   // defaults for what a request leaves out

@@ -49,7 +49,10 @@ TEST_P(BatchedModel, BatchedLogitsEqualOneSequenceAtATime) {
                                             "The little dog ran to the park and", "Lily"};
   // An F32 cache isolates batching: with F16, a 1e-7 change in K/V from another summation order
   // can cross an F16 rounding boundary and move logits by ~1e-3.
-  const SessionOptions so{128, 64, KvType::f32};
+  SessionOptions so;
+  so.n_ctx = 128;
+  so.n_batch = 64;
+  so.kv_type = KvType::f32;
   std::vector<std::vector<int32_t>> tokens;
   std::vector<std::unique_ptr<Session>> alone, batched;
   for (const auto& p : prompts) {

@@ -92,7 +92,10 @@ std::string generate_alone(
       p.temperature = 0;
       return p;
     }()) {
-  Session session(model(), SessionOptions{256, 512});
+  SessionOptions options;
+  options.n_ctx = 256;
+  options.n_batch = 512;
+  Session session(model(), options);
   Sampler sampler(sp);
   GenerateOptions go;
   go.max_tokens = max_tokens;
