@@ -49,8 +49,8 @@ void add_sampling_options(Args& args) {
 
 namespace {
 
-// With --config, the placement plan picks the device; the engine runs a model on one device
-// today, so a plan that splits layers across devices is refused with what it asked for.
+// With --config, the placement plan picks the devices: one range of layers per [[device]] entry
+// that got layers (partial offload when there are several).
 void apply_config(const Args& args, const Config& config, const PluginRegistry& registry,
                   ModelOptions& options, std::optional<KvConfig>& kv) {
   const GgufFile file = GgufFile::open(args.get("model"));
@@ -58,30 +58,29 @@ void apply_config(const Args& args, const Config& config, const PluginRegistry& 
   const PlacementPlan plan =
       plan_placement(config, static_cast<int>(hp.n_layer), device_inventory(registry));
   for (const auto& note : plan.notes) options.notice(note);
-  const size_t used = plan.assignments.front().device_index;
-  std::string split;
-  for (const LayerAssignment& a : plan.assignments)
-    split += (split.empty() ? "" : ", ") + std::string("layers ") + std::to_string(a.first_layer) +
-             "-" + std::to_string(a.last_layer) + " on " + a.device_name + " ([[device]] " +
-             std::to_string(a.device_index) + ")";
-  for (const auto& a : plan.assignments) {
-    if (a.device_index != used)
-      throw Error(config.source_name + ": this config splits the model across devices (" + split +
-                  "); the engine runs a model on one device for now: give one [[device]] "
-                  "layers = \"all\"");
+  options.layer_ranges.clear();
+  for (const LayerAssignment& a : plan.assignments) {
+    const DeviceConfig& entry = config.devices[a.device_index];
+    if (entry.weights != "native")
+      throw Error(entry.location_of("weights").to_string() + ": weights = \"" + entry.weights +
+                  "\": converting weights at load is not supported yet; use \"native\"");
+    for (const auto& [key, where] : entry.key_locations)
+      if (key == "kv" || key.starts_with("kv.")) kv = entry.kv;
+    const PlacedDevice& device = plan.devices[a.device_index];
+    LayerRange range;
+    range.backend = device.backend;
+    range.device_index = device.index;
+    range.backend_options = entry.backend_options;
+    if (config.runtime.threads != 0 && !range.backend_options.count("threads"))
+      range.backend_options["threads"] = std::to_string(config.runtime.threads);
+    range.first_layer = a.first_layer;
+    range.last_layer = a.last_layer;
+    options.layer_ranges.push_back(std::move(range));
   }
-  const PlacedDevice& device = plan.devices[used];
-  const DeviceConfig& entry = config.devices[used];
-  if (entry.weights != "native")
-    throw Error(entry.location_of("weights").to_string() + ": weights = \"" + entry.weights +
-                "\": converting weights at load is not supported yet; use \"native\"");
-  for (const auto& [key, where] : entry.key_locations)
-    if (key == "kv" || key.starts_with("kv.")) kv = entry.kv;
-  options.backend = device.backend;
-  options.device_index = device.index;
-  options.backend_options = entry.backend_options;
-  if (config.runtime.threads != 0 && !options.backend_options.count("threads"))
-    options.backend_options["threads"] = std::to_string(config.runtime.threads);
+  if (plan.assignments.size() > 1) options.notice(plan.describe());
+  options.backend = options.layer_ranges.front().backend;
+  options.device_index = options.layer_ranges.front().device_index;
+  options.backend_options = options.layer_ranges.front().backend_options;
 }
 
 }  // namespace
@@ -95,12 +94,18 @@ LoadedModel load_model(const Args& args) {
   options.device_index = static_cast<uint32_t>(args.get_int("device"));
   if (args.has("config")) {
     apply_config(args, cli_config(args), *out.registry, options, out.kv);
-    // Options given on the command line win over the config.
-    if (args.has("backend")) options.backend = args.get("backend");
-    if (args.has("device")) options.device_index = static_cast<uint32_t>(args.get_int("device"));
+    // Options given on the command line win over the config (and put the model on one device).
+    if (args.has("backend") || args.has("device")) {
+      if (args.has("backend")) options.backend = args.get("backend");
+      if (args.has("device")) options.device_index = static_cast<uint32_t>(args.get_int("device"));
+      options.layer_ranges.clear();
+    }
   }
   if (args.has("threads") || !options.backend_options.count("threads"))
     options.backend_options["threads"] = std::to_string(args.get_int("threads"));
+  for (LayerRange& range : options.layer_ranges)
+    if (args.has("threads") || !range.backend_options.count("threads"))
+      range.backend_options["threads"] = std::to_string(args.get_int("threads"));
   out.model = Model::load(args.get("model"), *out.registry, options);
   return out;
 }
@@ -154,7 +159,11 @@ SessionOptions session_options(const Args& args, const LoadedModel& loaded) {
     if (args.has("kv-budget")) kv->budget = parse_kv_budget(args.get("kv-budget"));
     for (const auto& [key, value] : parse_kv_options(args.get("kv-option"))) kv->options[key] = value;
   }
-  if (kv) {
+  // The full policy over the whole budget is the plain cache (bit for bit, tests/kv-cache), which
+  // also runs on backends that keep the cache in device memory.
+  const bool plain = kv && kv->policy == "full" && kv->options.empty() &&
+                     kv->budget.unit == KvBudget::Unit::fraction && kv->budget.fraction == 1.0;
+  if (kv && !plain) {
     options.kv_policy = loaded.registry->kv_policy(kv->policy);
     options.kv_budget = kv->budget;
     options.kv_options = kv->options;

@@ -7,6 +7,8 @@
 #include <hearth/plugin_registry.hpp>
 #include <hearth/session.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <memory>
@@ -128,6 +130,51 @@ TEST(KvCache, TruncateDropsLaterSlots) {
   session.truncate(5);
   const ModelHyperparams& hp = stories()->hparams();
   EXPECT_EQ(session.kv_usage().slots, 5u * static_cast<uint64_t>(hp.n_layer * hp.n_head_kv));
+}
+
+// q4 demotes every slot once it is stored: the records are requantized from 16 to 4 bits, the
+// bytes drop to the 4-bit size, and the logits stay close to the plain cache's.
+TEST(KvCache, DemotedSlotsTakeTheirTiersBytes) {
+  SessionOptions o;
+  o.n_ctx = 64;
+  o.kv_policy = plugins().kv_policy("q4");
+  Session q4(stories(), o);
+  SessionOptions plain_options;
+  plain_options.n_ctx = 64;
+  Session plain(stories(), plain_options);
+  const ModelHyperparams& hp = stories()->hparams();
+  const uint64_t heads = static_cast<uint64_t>(hp.n_layer * hp.n_head_kv);
+  const uint64_t record4 = hearth_kv_record_bytes(4, static_cast<uint32_t>(hp.head_dim),
+                                                  static_cast<uint32_t>(hp.head_dim));
+  int differing = 0, same_argmax = 0, steps = 0;
+  for (int32_t token : some_tokens(30)) {
+    const auto got = q4.decode(std::span(&token, 1));
+    const auto want = plain.decode(std::span(&token, 1));
+    differing += got != want;
+    same_argmax += std::max_element(got.begin(), got.end()) - got.begin() ==
+                   std::max_element(want.begin(), want.end()) - want.begin();
+    ++steps;
+    EXPECT_EQ(q4.kv_usage().bytes_used,
+              static_cast<uint64_t>(q4.n_past()) * heads * 2 * record4);
+  }
+  EXPECT_GT(differing, 0) << "4-bit slots changed nothing";
+  // stories260K's heads are 8 wide, so a 4-bit group carries a 4-byte header per 8 values; the
+  // model still picks the same next token almost always.
+  EXPECT_GE(same_argmax, steps * 8 / 10) << same_argmax << " of " << steps << " argmax agree";
+}
+
+// h2o at a budget of 10 tokens keeps exactly 10 slots per (layer, KV head), chosen per head.
+TEST(KvCache, EvictingPolicyKeepsTheBudgetPerHead) {
+  SessionOptions o;
+  o.n_ctx = 64;
+  o.kv_policy = plugins().kv_policy("h2o");
+  o.kv_budget = tokens(10);
+  Session session(stories(), o);
+  session.decode(some_tokens(8));
+  for (int32_t token : some_tokens(25)) session.decode(std::span(&token, 1));
+  const KvUsage usage = session.kv_usage();
+  EXPECT_EQ(usage.bytes_used, 10 * usage.slot_block_bytes);
+  EXPECT_EQ(usage.bytes_used, usage.budget_bytes);
 }
 
 TEST(KvCache, BudgetBelowOneTokenIsRefused) {

@@ -187,6 +187,40 @@ TEST(Session, KeepsAnF16KvCacheByDefaultAndF32WhenAsked) {
   }
 }
 
+// Partial offload's mechanics without a GPU: layers 0-2 on one cpu device and 3-4 on a second,
+// separately opened one (its own memory and threads). The residual stream crosses through the
+// host, exactly, so every logit equals the single-device run's; on a GPU machine the same split
+// of cuda + cpu is checked in docs/benchmarks.md.
+TEST(Model, LayersSplitAcrossTwoDevicesGiveTheSameLogits) {
+  const Reference ref = read_reference("stories260K");
+  auto whole = Model::load(model_path("stories260K"), plugins());
+  ModelOptions split_options;
+  split_options.layer_ranges = {{"cpu", 0, {}, 0, 2}, {"cpu", 0, {}, 3, 4}};
+  auto split = Model::load(model_path("stories260K"), plugins(), split_options);
+  ASSERT_EQ(split->device_count(), 2u);
+  EXPECT_EQ(split->device_index_of_layer(2), 0u);
+  EXPECT_EQ(split->device_index_of_layer(3), 1u);
+  EXPECT_EQ(split->output_device_index(), 1u);
+  Session a(whole, {.n_ctx = 64});
+  Session b(split, {.n_ctx = 64});
+  EXPECT_EQ(a.decode(ref.tokens, true), b.decode(ref.tokens, true));
+  for (int32_t token : {5, 17, 300}) {
+    const std::vector<int32_t> one = {token};
+    EXPECT_EQ(a.decode(one), b.decode(one));
+  }
+}
+
+TEST(Model, LayerRangesMustCoverEveryLayerOnce) {
+  ModelOptions gap;
+  gap.layer_ranges = {{"cpu", 0, {}, 0, 1}, {"cpu", 0, {}, 3, 4}};
+  EXPECT_THAT([&] { Model::load(model_path("stories260K"), plugins(), gap); },
+              ::testing::ThrowsMessage<Error>(::testing::HasSubstr("where layer 2 was expected")));
+  ModelOptions short_of;
+  short_of.layer_ranges = {{"cpu", 0, {}, 0, 3}};
+  EXPECT_THAT([&] { Model::load(model_path("stories260K"), plugins(), short_of); },
+              ::testing::ThrowsMessage<Error>(::testing::HasSubstr("has 5 layers")));
+}
+
 TEST(Model, AnUnsupportedArchitectureIsNamed) {
   GgufWriter writer;
   writer.set("general.architecture", gguf_string("mamba"));

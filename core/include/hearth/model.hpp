@@ -41,10 +41,24 @@ ModelHyperparams read_hyperparams(const GgufFile& file);
 // Called during loading with (what, done, total) for a progress line.
 using ProgressCallback = std::function<void(const std::string& what, size_t done, size_t total)>;
 
+// Layers first_layer..last_layer (inclusive) on one device: partial offload, like llama.cpp's
+// -ngl but per device. The output norm and head go with the last layer; the token embeddings are
+// looked up on the host.
+struct LayerRange {
+  std::string backend = "cpu";
+  uint32_t device_index = 0;
+  std::map<std::string, std::string> backend_options;
+  int64_t first_layer = 0;
+  int64_t last_layer = 0;
+};
+
 struct ModelOptions {
   std::string backend = "cpu";
   uint32_t device_index = 0;
   std::map<std::string, std::string> backend_options;  // e.g. {"threads", "4"}
+  // Several ranges split the layers across devices, in layer order, covering every layer once;
+  // empty: every layer on backend/device_index.
+  std::vector<LayerRange> layer_ranges;
   ProgressCallback progress;
   // Receives one line per notable decision (e.g. weights converted for a backend).
   std::function<void(const std::string&)> notice;
@@ -68,8 +82,14 @@ class Model {
   const GgufFile& gguf() const { return *file_; }
   // The GGUF's tokenizer.chat_template, if it has one.
   std::optional<std::string> chat_template() const;
-  BackendDevice& device() const { return *device_; }
-  const std::shared_ptr<BackendDevice>& device_ptr() const { return device_; }
+  // The device of layer 0 (the only one unless the layers are split).
+  BackendDevice& device() const { return *devices_.front(); }
+  // Every device the model runs on, in layer order, and which one runs layer il.
+  size_t device_count() const { return devices_.size(); }
+  BackendDevice& device_at(size_t index) const { return *devices_[index]; }
+  size_t device_index_of_layer(int64_t il) const { return layer_device_[static_cast<size_t>(il)]; }
+  // Runs the output norm and head: the last layer's device.
+  size_t output_device_index() const { return layer_device_.back(); }
   const detail::ModelWeights& weights() const { return *weights_; }
   const PluginRegistry& registry() const { return *registry_; }
 
@@ -79,7 +99,8 @@ class Model {
   std::unique_ptr<GgufFile> file_;
   ModelHyperparams hparams_;
   std::unique_ptr<Tokenizer> tokenizer_;
-  std::shared_ptr<BackendDevice> device_;
+  std::vector<std::shared_ptr<BackendDevice>> devices_;
+  std::vector<size_t> layer_device_;  // per layer: index into devices_
   std::unique_ptr<detail::ModelWeights> weights_;
 };
 

@@ -87,65 +87,103 @@ void attend_slots(BackendDevice& dev, KvSlotCache& cache, int64_t il, const hear
 hearth_dtype kv_cache_dtype(const Model& model, KvType requested) {
   if (requested == KvType::f32) return F32;
   const ModelHyperparams& hp = model.hparams();
-  BackendDevice& dev = model.device();
   const int64_t kv_dim = hp.n_head_kv * hp.head_dim;
   const auto q = make_tensor(nullptr, F32, {hp.head_dim, hp.n_head, 1});
   const auto kv = make_tensor(nullptr, F16, {hp.head_dim, hp.n_head_kv, 1});
   const auto pos = make_tensor(nullptr, I32, {1});
-  const bool attends = !dev.unsupported_reason(op_attention(q, q, kv, kv, pos, pos, 1.0f));
-  const bool stores = !dev.unsupported_reason(
-      op_copy(make_tensor(nullptr, F16, {kv_dim, 1}), make_tensor(nullptr, F32, {kv_dim, 1})));
-  return attends && stores ? F16 : F32;
+  for (size_t d = 0; d < model.device_count(); ++d) {
+    BackendDevice& dev = model.device_at(d);
+    const bool attends = !dev.unsupported_reason(op_attention(q, q, kv, kv, pos, pos, 1.0f));
+    const bool stores = !dev.unsupported_reason(
+        op_copy(make_tensor(nullptr, F16, {kv_dim, 1}), make_tensor(nullptr, F32, {kv_dim, 1})));
+    if (!attends || !stores) return F32;
+  }
+  return F16;
 }
 
 KvCache::KvCache(const Model& model, int64_t n_ctx_, hearth_dtype dtype_)
     : n_ctx(n_ctx_), dtype(dtype_) {
   const ModelHyperparams& hp = model.hparams();
-  BackendDevice& dev = model.device();
   const uint64_t element_bytes = dtype == F16 ? 2 : sizeof(float);
   const uint64_t kv_bytes =
       static_cast<uint64_t>(hp.n_head_kv * hp.head_dim * n_ctx) * element_bytes;
   for (int64_t il = 0; il < hp.n_layer; ++il) {
+    BackendDevice& dev = model.device_at(model.device_index_of_layer(il));
     k.push_back(dev.alloc(kv_bytes));
     v.push_back(dev.alloc(kv_bytes));
   }
   std::vector<int32_t> slots(static_cast<size_t>(n_ctx));
   std::iota(slots.begin(), slots.end(), 0);
-  key_positions = dev.alloc(slots.size() * sizeof(int32_t));
-  dev.copy_to_device(key_positions.data(), slots.data(), slots.size() * sizeof(int32_t));
+  for (size_t d = 0; d < model.device_count(); ++d) {
+    BackendDevice& dev = model.device_at(d);
+    key_positions.push_back(dev.alloc(slots.size() * sizeof(int32_t)));
+    dev.copy_to_device(key_positions.back().data(), slots.data(), slots.size() * sizeof(int32_t));
+  }
 }
 
 ForwardWorkspace::ForwardWorkspace(const Model& model, int64_t max_tokens_, int64_t max_logit_rows_)
     : max_tokens(max_tokens_), max_logit_rows(max_logit_rows_) {
   const ModelHyperparams& hp = model.hparams();
-  BackendDevice& dev = model.device();
   const uint64_t f = sizeof(float);
   const uint64_t b = static_cast<uint64_t>(max_tokens);
   const uint64_t kv_dim = static_cast<uint64_t>(hp.n_head_kv * hp.head_dim);
-  positions = dev.alloc(b * sizeof(int32_t));
-  x = dev.alloc(b * hp.n_embd * f);
-  norm = dev.alloc(b * hp.n_embd * f);
-  q = dev.alloc(b * hp.n_head * hp.head_dim * f);
-  k = dev.alloc(b * kv_dim * f);
-  v = dev.alloc(b * kv_dim * f);
-  attn = dev.alloc(b * hp.n_head * hp.head_dim * f);
-  proj = dev.alloc(b * hp.n_embd * f);
-  gate = dev.alloc(b * hp.n_ff * f);
-  up = dev.alloc(b * hp.n_ff * f);
-  logits = dev.alloc(static_cast<uint64_t>(max_logit_rows) * hp.n_vocab * f);
   const std::vector<float> zeros(kv_dim, 0.0f);
-  zero_kv = dev.alloc(kv_dim * f);
-  dev.copy_to_device(zero_kv.data(), zeros.data(), kv_dim * f);
+  for (size_t d = 0; d < model.device_count(); ++d) {
+    BackendDevice& dev = model.device_at(d);
+    DeviceActivations a;
+    a.positions = dev.alloc(b * sizeof(int32_t));
+    a.x = dev.alloc(b * hp.n_embd * f);
+    a.norm = dev.alloc(b * hp.n_embd * f);
+    a.q = dev.alloc(b * hp.n_head * hp.head_dim * f);
+    a.k = dev.alloc(b * kv_dim * f);
+    a.v = dev.alloc(b * kv_dim * f);
+    a.attn = dev.alloc(b * hp.n_head * hp.head_dim * f);
+    a.proj = dev.alloc(b * hp.n_embd * f);
+    a.gate = dev.alloc(b * hp.n_ff * f);
+    a.up = dev.alloc(b * hp.n_ff * f);
+    a.zero_kv = dev.alloc(kv_dim * f);
+    dev.copy_to_device(a.zero_kv.data(), zeros.data(), kv_dim * f);
+    on_device.push_back(std::move(a));
+  }
+  logits = model.device_at(model.output_device_index())
+               .alloc(static_cast<uint64_t>(max_logit_rows) * hp.n_vocab * f);
 }
+
+namespace {
+
+// Views of one device's activations for a pass of n tokens.
+struct ActivationViews {
+  hearth_tensor x, norm, q, k, q_2d, k_2d, v_2d, attn, proj, gate, up, pos_q, zero_kv;
+};
+
+ActivationViews views_of(const DeviceActivations& a, const ModelHyperparams& hp, int64_t n) {
+  const int64_t head_dim = hp.head_dim;
+  const int64_t q_dim = hp.n_head * head_dim, kv_dim = hp.n_head_kv * head_dim;
+  ActivationViews v;
+  v.x = make_tensor(a.x.data(), F32, {hp.n_embd, n});
+  v.norm = make_tensor(a.norm.data(), F32, {hp.n_embd, n});
+  v.q = make_tensor(a.q.data(), F32, {head_dim, hp.n_head, n});
+  v.k = make_tensor(a.k.data(), F32, {head_dim, hp.n_head_kv, n});
+  v.q_2d = make_tensor(a.q.data(), F32, {q_dim, n});
+  v.k_2d = make_tensor(a.k.data(), F32, {kv_dim, n});
+  v.v_2d = make_tensor(a.v.data(), F32, {kv_dim, n});
+  v.attn = make_tensor(a.attn.data(), F32, {head_dim, hp.n_head, n});
+  v.proj = make_tensor(a.proj.data(), F32, {hp.n_embd, n});
+  v.gate = make_tensor(a.gate.data(), F32, {hp.n_ff, n});
+  v.up = make_tensor(a.up.data(), F32, {hp.n_ff, n});
+  v.pos_q = make_tensor(a.positions.data(), I32, {n});
+  v.zero_kv = make_tensor(a.zero_kv.data(), F32, {kv_dim});
+  return v;
+}
+
+}  // namespace
 
 void forward(const Model& model, ForwardWorkspace& ws, std::span<const ForwardSequence> sequences) {
   const ModelHyperparams& hp = model.hparams();
   const auto& w = model.weights();
-  BackendDevice& dev = model.device();
   const int64_t n_embd = hp.n_embd, head_dim = hp.head_dim;
   const int64_t q_dim = hp.n_head * head_dim, kv_dim = hp.n_head_kv * head_dim;
   const float attn_scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
-  const hearth_tensor* freq_factors = w.rope_freqs ? &w.rope_freqs.t : nullptr;
 
   // Where each sequence's tokens start in the batch, and their positions.
   std::vector<int64_t> offsets;
@@ -157,26 +195,35 @@ void forward(const Model& model, ForwardWorkspace& ws, std::span<const ForwardSe
   }
   const int64_t n = static_cast<int64_t>(positions.size());
 
-  std::vector<float> embd_host(static_cast<size_t>(n * n_embd));
-  embed(model, sequences, embd_host);
-  dev.copy_to_device(ws.x.data(), embd_host.data(), embd_host.size() * sizeof(float));
-  dev.copy_to_device(ws.positions.data(), positions.data(), positions.size() * sizeof(int32_t));
-
-  const auto x = make_tensor(ws.x.data(), F32, {n_embd, n});
-  const auto norm = make_tensor(ws.norm.data(), F32, {n_embd, n});
-  const auto q = make_tensor(ws.q.data(), F32, {head_dim, hp.n_head, n});
-  const auto k = make_tensor(ws.k.data(), F32, {head_dim, hp.n_head_kv, n});
-  const auto q_2d = make_tensor(ws.q.data(), F32, {q_dim, n});
-  const auto k_2d = make_tensor(ws.k.data(), F32, {kv_dim, n});
-  const auto v_2d = make_tensor(ws.v.data(), F32, {kv_dim, n});
-  const auto attn = make_tensor(ws.attn.data(), F32, {head_dim, hp.n_head, n});
-  const auto proj = make_tensor(ws.proj.data(), F32, {n_embd, n});
-  const auto gate = make_tensor(ws.gate.data(), F32, {hp.n_ff, n});
-  const auto up = make_tensor(ws.up.data(), F32, {hp.n_ff, n});
-  const auto pos_q = make_tensor(ws.positions.data(), I32, {n});
-  const auto zero_kv = make_tensor(ws.zero_kv.data(), F32, {kv_dim});
+  std::vector<ActivationViews> views;
+  for (size_t d = 0; d < model.device_count(); ++d) {
+    views.push_back(views_of(ws.on_device[d], hp, n));
+    model.device_at(d).copy_to_device(ws.on_device[d].positions.data(), positions.data(),
+                                      positions.size() * sizeof(int32_t));
+  }
+  {
+    std::vector<float> embd_host(static_cast<size_t>(n * n_embd));
+    embed(model, sequences, embd_host);
+    const size_t first_device = model.device_index_of_layer(0);
+    model.device_at(first_device)
+        .copy_to_device(views[first_device].x.data, embd_host.data(),
+                        embd_host.size() * sizeof(float));
+  }
 
   for (int64_t il = 0; il < hp.n_layer; ++il) {
+    const size_t d = model.device_index_of_layer(il);
+    BackendDevice& dev = model.device_at(d);
+    if (il > 0 && model.device_index_of_layer(il - 1) != d) {
+      // The residual stream crosses to the next device through the host.
+      BackendDevice& from = model.device_at(model.device_index_of_layer(il - 1));
+      const uint64_t bytes = static_cast<uint64_t>(n * n_embd) * sizeof(float);
+      ws.x_host.resize(static_cast<size_t>(n * n_embd));
+      from.synchronize();
+      from.copy_to_host(ws.x_host.data(), views[model.device_index_of_layer(il - 1)].x.data, bytes);
+      dev.copy_to_device(views[d].x.data, ws.x_host.data(), bytes);
+    }
+    const auto& [x, norm, q, k, q_2d, k_2d, v_2d, attn, proj, gate, up, pos_q, zero_kv] = views[d];
+    const hearth_tensor* freq_factors = w.rope_freqs[d] ? &w.rope_freqs[d].t : nullptr;
     const auto& l = w.layers[static_cast<size_t>(il)];
     dev.run(op_rms_norm(norm, x, l.attn_norm.t, hp.rms_eps));
     dev.run(op_matmul(q_2d, l.wq.t, norm));
@@ -219,7 +266,7 @@ void forward(const Model& model, ForwardWorkspace& ws, std::span<const ForwardSe
         dev.run(op_add(k_slots, column_view(k_2d, first, count), zero_kv));
         dev.run(op_add(v_slots, column_view(v_2d, first, count), zero_kv));
       }
-      const auto pos_k = make_tensor(s.cache->key_positions.data(), I32, {n_kv});
+      const auto pos_k = make_tensor(s.cache->key_positions[d].data(), I32, {n_kv});
       dev.run(op_attention(column_view(attn, first, count), column_view(q, first, count), k_all,
                            v_all, column_view(pos_q, first, count), pos_k, attn_scale));
     }
@@ -235,7 +282,11 @@ void forward(const Model& model, ForwardWorkspace& ws, std::span<const ForwardSe
   }
 
   // Only the columns that want logits go through the output norm, packed side by side so one
-  // matmul makes all their logits.
+  // matmul makes all their logits. The last layer's device holds the output head.
+  const size_t out_d = model.output_device_index();
+  BackendDevice& dev = model.device_at(out_d);
+  const hearth_tensor& x = views[out_d].x;
+  const hearth_tensor& norm = views[out_d].norm;
   auto logit_rows = [](const ForwardSequence& s) -> int64_t {
     if (!s.logits_out) return 0;
     return s.all_logits ? static_cast<int64_t>(s.tokens.size()) : 1;
@@ -252,7 +303,7 @@ void forward(const Model& model, ForwardWorkspace& ws, std::span<const ForwardSe
   }
   if (rows > 0) {
     const auto logits = make_tensor(ws.logits.data(), F32, {hp.n_vocab, rows});
-    dev.run(op_matmul(logits, w.output.t, make_tensor(ws.norm.data(), F32, {n_embd, rows})));
+    dev.run(op_matmul(logits, w.output.t, make_tensor(norm.data, F32, {n_embd, rows})));
   }
   int64_t row = 0;
   for (const auto& s : sequences) {

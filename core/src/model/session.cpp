@@ -48,12 +48,14 @@ uint32_t quantization_group(int64_t head_dim) {
 }
 
 void check_device_runs_slots(const Model& model, const std::string& policy) {
-  const BackendDevice& dev = model.device();
-  if (dev.info().type != HEARTH_DEVICE_CPU)
+  for (size_t d = 0; d < model.device_count(); ++d) {
+    const BackendDevice& dev = model.device_at(d);
+    if (dev.info().type == HEARTH_DEVICE_CPU) continue;
     throw Error("KV policy '" + policy + "' keeps its cache in host memory, which device '" +
                 std::string(dev.info().name) +
                 "' cannot read; run the model on the cpu backend (KV policies on GPUs are not "
-                "implemented yet) or use the plain cache (policy = \"full\" is not needed)");
+                "implemented yet), or leave the kv policy out to use the plain cache");
+  }
   const ModelHyperparams& hp = model.hparams();
   hearth_kv_slot_head table{};
   int32_t position = 0;
@@ -67,9 +69,10 @@ void check_device_runs_slots(const Model& model, const std::string& policy) {
   op.n_src = 3;
   op.iparams[0] = static_cast<int32_t>(quantization_group(hp.head_dim));
   op.fparams[0] = 1.0f;
-  if (auto reason = model.device().unsupported_reason(op))
-    throw Error("KV policy '" + policy + "' needs ATTENTION_SLOTS, which the backend refuses: " +
-                *reason);
+  for (size_t d = 0; d < model.device_count(); ++d)
+    if (auto reason = model.device_at(d).unsupported_reason(op))
+      throw Error("KV policy '" + policy + "' needs ATTENTION_SLOTS, which backend " +
+                  model.device_at(d).backend_name() + " refuses: " + *reason);
 }
 
 }  // namespace

@@ -28,7 +28,8 @@ struct LayerWeights {
 struct ModelWeights {
   const GgufTensorInfo* token_embd = nullptr;  // looked up on the host, row by row
   std::optional<FormatPlugin> token_embd_format;
-  DeviceTensor output_norm, output, rope_freqs;
+  DeviceTensor output_norm, output;
+  std::vector<DeviceTensor> rope_freqs;  // per model device (absent: empty tensors)
   std::vector<LayerWeights> layers;
 };
 
