@@ -8,6 +8,7 @@ namespace hearth::cli {
 
 using Argv = std::vector<std::string>;
 
+int cmd_convert(const Argv& args);
 int cmd_plugins(const Argv& args);
 int cmd_devices(const Argv& args);
 int cmd_run(const Argv& args);

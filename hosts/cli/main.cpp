@@ -8,8 +8,6 @@
 
 namespace hearth::cli {
 
-int cmd_convert(const Argv& args);  // cmd_convert.cpp
-
 const std::vector<Command>& commands() {
   static const std::vector<Command> all = {
       {"run", "generate text from a prompt", &cmd_run},
@@ -31,7 +29,8 @@ namespace {
 
 void print_usage(std::ostream& out) {
   out << "usage: hearth <command> [options]   (hearth <command> --help for details)\n\n";
-  for (const auto& c : commands()) out << "  " << c.name << std::string(12 - std::strlen(c.name), ' ') << c.summary << "\n";
+  for (const auto& c : commands())
+    out << "  " << c.name << std::string(12 - std::strlen(c.name), ' ') << c.summary << "\n";
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 // Google Benchmark: single-thread GEMV (one token) of a 4096 x 4096 matrix stored as CS256 (F16
 // values, vec 8) at 50/66/75 % sparsity against the dense F16 row kernel, both AVX2 when the CPU
-// has it. Timings are read by hand (docs/formats-cs256.md), never asserted.
+// has it. Timings are read by hand (docs/formats.md (CS256)), never asserted.
 #include <benchmark/benchmark.h>
 
 #include <hearth/sdk/half.hpp>
