@@ -44,6 +44,10 @@ std::string dtype_name(hearth_dtype dtype) {
       return "F64";
     case HEARTH_DTYPE_BF16:
       return "BF16";
+    case HEARTH_DTYPE_CS256:
+      return "CS256";
+    case HEARTH_DTYPE_NF4:
+      return "NF4";
     default:
       return "dtype " + std::to_string(dtype);
   }
@@ -69,6 +73,8 @@ DtypeLayout dtype_layout(hearth_dtype dtype) {
       return {256, 176};
     case HEARTH_DTYPE_Q6_K:
       return {256, 210};
+    case HEARTH_DTYPE_NF4:
+      return {64, 36};
     default:
       return {0, 0};
   }

@@ -3,8 +3,10 @@
 // activation columns, accumulating in float; a warp reduction finishes each dot product.
 // Decode (one token) streams every weight byte once; several tokens reuse each decoded group
 // kTokensPerPass times before the next pass over the row.
+#include "cs256_matmul.hpp"
 #include "dequant.cuh"
 #include "kernels.hpp"
+#include "nf4_kernels.hpp"
 
 namespace hearth::backend_gpu {
 namespace {
@@ -78,6 +80,8 @@ void launch_for(const hearth_op& op, int64_t n_tok, bool grouped, cudaStream_t s
 cudaError_t launch_matmul(const hearth_op& op, cudaStream_t stream) {
   const hearth_tensor& w = op.src[0];
   const hearth_tensor& x = op.src[1];
+  if (w.dtype == HEARTH_DTYPE_CS256) return launch_cs256_matmul(op, stream);
+  if (w.dtype == HEARTH_DTYPE_NF4) return launch_nf4_matmul(op, stream);
   const int64_t n_tok = x.ne[1] * x.ne[2] * x.ne[3];
   if (w.ne[1] == 0 || n_tok == 0) return cudaSuccess;
   const bool aligned =

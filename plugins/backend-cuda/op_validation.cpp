@@ -126,6 +126,10 @@ constexpr std::initializer_list<hearth_dtype> kI32 = {HEARTH_DTYPE_I32};
 constexpr std::initializer_list<hearth_dtype> kWeights = {
     HEARTH_DTYPE_F32,  HEARTH_DTYPE_F16,  HEARTH_DTYPE_BF16, HEARTH_DTYPE_Q8_0,
     HEARTH_DTYPE_Q4_0, HEARTH_DTYPE_Q4_K, HEARTH_DTYPE_Q5_K, HEARTH_DTYPE_Q6_K};
+// MATMUL also reads NF4 blocks (nf4_matmul.cu); EMBEDDING does not.
+constexpr std::initializer_list<hearth_dtype> kMatmulWeights = {
+    HEARTH_DTYPE_F32,  HEARTH_DTYPE_F16,  HEARTH_DTYPE_BF16, HEARTH_DTYPE_Q8_0, HEARTH_DTYPE_Q4_0,
+    HEARTH_DTYPE_Q4_K, HEARTH_DTYPE_Q5_K, HEARTH_DTYPE_Q6_K, HEARTH_DTYPE_NF4};
 constexpr const char* kConvertAdvice = " (convert the weight to one of these first)";
 
 // Returns the first unsupported reason among the checks, in order.
@@ -170,7 +174,11 @@ std::optional<std::string> check_rms_norm(const hearth_op& op, const Checker& c)
 
 std::optional<std::string> check_matmul(const Checker& c) {
   c.require_src_count(2, 2, "2 sources (weight, activations)");
-  HEARTH_GPU_RETURN_IF(c.require_dtype(c.src(0), "weight src[0]", kWeights, kConvertAdvice));
+  if (c.src(0).dtype == HEARTH_DTYPE_CS256)  // one blob: nb[] has no meaning (abi.h)
+    c.require_well_formed(c.src(0), "weight src[0]");
+  else
+    HEARTH_GPU_RETURN_IF(
+        c.require_dtype(c.src(0), "weight src[0]", kMatmulWeights, kConvertAdvice));
   HEARTH_GPU_RETURN_IF(c.require_dtype(c.src(1), "activations src[1]", kF32));
   HEARTH_GPU_RETURN_IF(c.require_dtype(c.dst(), "dst", kF32));
   c.require_max_dims(c.src(0), "weight src[0]", 2, "[n_in, n_out]");

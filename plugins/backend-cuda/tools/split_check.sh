@@ -60,7 +60,7 @@ log "speed: TinyLlama-1.1B shape Q4_K_M, random weights; 1277-token prompt, 64 g
 cd /tmp
 timeout 240 python3 $root/build-gpu-carry/synth_gguf.py tinyllama-1.1b $models/stories260K.gguf /tmp/tl-F16.gguf >"$OUT/synth.log" 2>&1 &&
   timeout 240 $bin/hearth quantize /tmp/tl-F16.gguf /tmp/tl-Q4_K_M.gguf Q4_K_M >"$OUT/quantize.log" 2>&1 ||
-  log "synth/quantize failed: $(tail -3 "$OUT/synth.log" "$OUT/quantize.log")"
+  log "synth/quantize failed: $(tail -n 3 "$OUT/synth.log" "$OUT/quantize.log")"
 head -c 2600 $models/tinystories/validation_100.txt >/tmp/pp.txt
 split_config /tmp/split-tl.toml 10
 for placement in cuda split cpu; do
