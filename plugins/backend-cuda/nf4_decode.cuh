@@ -5,33 +5,20 @@
 // "unit" of work is one code word = 8 consecutive weights.
 #pragma once
 
+#include <hearth/sdk/abi.h>
+
 #include "gpu_device_code.cuh"
 
 namespace hearth::backend_gpu {
 
-inline constexpr int kNf4BlockElems = 64;
-inline constexpr int kNf4BlockBytes = 36;
+inline constexpr int kNf4BlockElems = HEARTH_NF4_BLOCK_ELEMS;
+inline constexpr int kNf4BlockBytes = HEARTH_NF4_BLOCK_BYTES;
 inline constexpr int kNf4UnitElems = 8;
 inline constexpr int kNf4UnitsPerBlock = kNf4BlockElems / kNf4UnitElems;
 
 // The spec §1 table (bitsandbytes get_4bit_type("nf4")); each literal is an exact float32.
 __device__ __forceinline__ float nf4_value(int code) {
-  constexpr float kValues[16] = {-1.0f,
-                                 -0.6961928009986877f,
-                                 -0.5250730514526367f,
-                                 -0.39491748809814453f,
-                                 -0.28444138169288635f,
-                                 -0.18477343022823334f,
-                                 -0.09105003625154495f,
-                                 0.0f,
-                                 0.07958029955625534f,
-                                 0.16093020141124725f,
-                                 0.24611230194568634f,
-                                 0.33791524171829224f,
-                                 0.44070982933044434f,
-                                 0.5626170039176941f,
-                                 0.7229568362236023f,
-                                 1.0f};
+  constexpr float kValues[16] = HEARTH_NF4_CODEBOOK;
   return kValues[code];
 }
 

@@ -7,6 +7,8 @@
 // -ffp-contract=off (CMakeLists.txt does) so a*b+c never becomes an FMA.
 #pragma once
 
+#include <hearth/sdk/abi.h>
+
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -21,22 +23,7 @@ inline constexpr int64_t kBlockElems = 64;
 inline constexpr int64_t kNestedBlock = 256;
 
 // get_4bit_type("nf4"): index = 4-bit code, sorted ascending.
-inline constexpr std::array<float, 16> kNf4Values = {-1.0f,
-                                                     -0.6961928009986877f,
-                                                     -0.5250730514526367f,
-                                                     -0.39491748809814453f,
-                                                     -0.28444138169288635f,
-                                                     -0.18477343022823334f,
-                                                     -0.09105003625154495f,
-                                                     0.0f,
-                                                     0.07958029955625534f,
-                                                     0.16093020141124725f,
-                                                     0.24611230194568634f,
-                                                     0.33791524171829224f,
-                                                     0.44070982933044434f,
-                                                     0.5626170039176941f,
-                                                     0.7229568362236023f,
-                                                     1.0f};
+inline constexpr std::array<float, 16> kNf4Values = HEARTH_NF4_CODEBOOK;
 
 using DynamicMap = std::array<float, 256>;
 

@@ -2,6 +2,7 @@
 // block keeps bnb's packed bytes unchanged (same nibble order) and stores the block's absmax
 // reconstructed exactly as bnb does (code2[q] * absmax2 + offset in float32), so the result
 // dequantizes to bnb's values bit for bit while every row stays self-contained.
+#include <hearth/sdk/abi.h>
 #include <hearth/safetensors.hpp>
 
 #include <algorithm>
@@ -18,22 +19,7 @@ constexpr int64_t kBlockBytes = 36;
 constexpr std::string_view kStatePrefix = ".quant_state.bitsandbytes__";
 
 // get_4bit_type("nf4") (spec §1); a checkpoint's quant_map must equal it bit for bit.
-constexpr std::array<float, 16> kNf4 = {-1.0f,
-                                        -0.6961928009986877f,
-                                        -0.5250730514526367f,
-                                        -0.39491748809814453f,
-                                        -0.28444138169288635f,
-                                        -0.18477343022823334f,
-                                        -0.09105003625154495f,
-                                        0.0f,
-                                        0.07958029955625534f,
-                                        0.16093020141124725f,
-                                        0.24611230194568634f,
-                                        0.33791524171829224f,
-                                        0.44070982933044434f,
-                                        0.5626170039176941f,
-                                        0.7229568362236023f,
-                                        1.0f};
+constexpr std::array<float, 16> kNf4 = HEARTH_NF4_CODEBOOK;
 
 class Converter {
  public:

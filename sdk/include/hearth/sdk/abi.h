@@ -110,6 +110,19 @@ typedef uint32_t hearth_dtype;
 #define HEARTH_DTYPE_NF4 1024u
 #define HEARTH_DTYPE_CS256 1025u
 
+/* NF4's code book, index = 4-bit code: bitsandbytes get_4bit_type("nf4")
+ * (../shared/specs/nf4.md §1), each literal an exact float32. An initializer, so host tables,
+ * std::array and CUDA device-local arrays all spell it once: `float t[16] = HEARTH_NF4_CODEBOOK;`.
+ * Hearth's NF4 block: HEARTH_NF4_BLOCK_ELEMS weights in HEARTH_NF4_BLOCK_BYTES bytes
+ * (plugins/format-nf4/README.md). */
+#define HEARTH_NF4_BLOCK_ELEMS 64
+#define HEARTH_NF4_BLOCK_BYTES 36
+#define HEARTH_NF4_CODEBOOK                                                                  \
+  {-1.0f, -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f,                  \
+   -0.28444138169288635f, -0.18477343022823334f, -0.09105003625154495f, 0.0f,                \
+   0.07958029955625534f, 0.16093020141124725f, 0.24611230194568634f, 0.33791524171829224f,    \
+   0.44070982933044434f, 0.5626170039176941f, 0.7229568362236023f, 1.0f}
+
 #define HEARTH_MAX_DIMS 4
 
 /* A view of memory owned by someone else (a backend buffer, a mapped file).
