@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "convert/calibration_norms.hpp"
+#include "quantize/tensor_values.hpp"
 
 namespace hearth {
 namespace {
@@ -38,21 +39,6 @@ bool is_prunable(const GgufTensorInfo& t) {
   static const std::regex linear(
       R"(blk\.\d+\.(attn_q|attn_k|attn_v|attn_output|ffn_gate|ffn_up|ffn_down)\.weight)");
   return t.ne.size() == 2 && std::regex_match(t.name, linear);
-}
-
-std::vector<float> to_f32(const GgufTensorInfo& t, const PluginRegistry& registry,
-                          const std::string& file) {
-  std::vector<float> values(static_cast<size_t>(t.n_elements()));
-  if (t.type == HEARTH_DTYPE_F32) {
-    std::memcpy(values.data(), t.data, values.size() * sizeof(float));
-    return values;
-  }
-  auto format = registry.format_for(t.type);
-  if (!format)
-    throw Error(file + ": tensor '" + t.name + "' has type " + std::to_string(t.type) +
-                " and no loaded format plugin can read it; check `hearth plugins`");
-  format->dequantize(t.type, t.data, values.data(), t.n_elements());
-  return values;
 }
 
 std::string read_text(const std::filesystem::path& path) {
@@ -123,7 +109,7 @@ ConvertReport convert_model(const std::filesystem::path& input, const std::files
       report.bytes_out += t.nbytes;
       continue;
     }
-    const std::vector<float> values = to_f32(t, registry, in.name());
+    const std::vector<float> values = detail::tensor_values_f32(t, registry, in.name());
     const float* importance = nullptr;
     if (options.calib) {
       auto it = calibration.norms.find(t.name);

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "quantize/tensor_type_choice.hpp"
+#include "quantize/tensor_values.hpp"
 
 namespace hearth {
 
@@ -14,40 +15,17 @@ std::vector<QuantizeRecipe> quantize_recipes() {
   return out;
 }
 
-namespace {
-
-std::string type_name(uint32_t type) {
-  auto layout = gguf_builtin_type_layout(type);
-  return layout ? layout->name : "type " + std::to_string(type);
-}
-
-std::vector<float> dequantize_all(const GgufTensorInfo& t, const PluginRegistry& registry,
-                                  const std::string& file) {
-  std::vector<float> values(static_cast<size_t>(t.n_elements()));
-  if (t.type == HEARTH_DTYPE_F32) {
-    std::memcpy(values.data(), t.data, values.size() * sizeof(float));
-    return values;
-  }
-  auto format = registry.format_for(t.type);
-  if (!format)
-    throw Error(file + ": tensor '" + t.name + "' is " + type_name(t.type) +
-                " and no loaded format plugin can read it; check `hearth plugins`");
-  format->dequantize(t.type, t.data, values.data(), t.n_elements());
-  return values;
-}
-
-}  // namespace
-
-QuantizeReport quantize_model(const std::filesystem::path& input, const std::filesystem::path& output,
-                              const std::string& recipe_name, const PluginRegistry& registry,
-                              const QuantizeProgress& progress) {
+QuantizeReport quantize_model(const std::filesystem::path& input,
+                              const std::filesystem::path& output, const std::string& recipe_name,
+                              const PluginRegistry& registry, const QuantizeProgress& progress) {
   const detail::RecipeRule* recipe = nullptr;
   std::string known;
   for (const auto& r : detail::recipe_rules()) {
     if (r.name == recipe_name) recipe = &r;
     known += (known.empty() ? "" : ", ") + r.name;
   }
-  if (!recipe) throw Error("unknown quantization type '" + recipe_name + "' (known: " + known + ")");
+  if (!recipe)
+    throw Error("unknown quantization type '" + recipe_name + "' (known: " + known + ")");
   if (std::filesystem::exists(output) && std::filesystem::equivalent(input, output))
     throw Error("the output file is the input file; write to a new file");
 
@@ -73,13 +51,13 @@ QuantizeReport quantize_model(const std::filesystem::path& input, const std::fil
     const auto chosen = detail::choose_type(*recipe, t.name, t.ne, n_layer);
     const hearth_dtype target = chosen.value_or(HEARTH_DTYPE_F32);
     if (chosen && *chosen != recipe->base && detail::fit_row(recipe->base, t.ne[0]) != recipe->base)
-      report.fallbacks.push_back(t.name + " -> " + type_name(*chosen));
+      report.fallbacks.push_back(t.name + " -> " + detail::tensor_type_name(*chosen));
     if (target == t.type) {
       writer.add_tensor(t.name, t.type, t.ne, std::span(t.data, t.nbytes));
       report.bytes_out += t.nbytes;
       continue;
     }
-    std::vector<float> values = dequantize_all(t, registry, in.name());
+    std::vector<float> values = detail::tensor_values_f32(t, registry, in.name());
     const int64_t n_per_row = t.ne[0];
     const int64_t n_rows = t.n_elements() / n_per_row;
     std::vector<std::byte> data;
@@ -89,9 +67,11 @@ QuantizeReport quantize_model(const std::filesystem::path& input, const std::fil
     } else {
       auto format = registry.format_for(target);
       if (!format)
-        throw Error("no loaded format plugin can write " + type_name(target) + "; check `hearth plugins`");
+        throw Error("no loaded format plugin can write " + detail::tensor_type_name(target) +
+                    "; check `hearth plugins`");
       const auto* type = format->find(target);
-      data.resize(static_cast<size_t>(n_rows * (n_per_row / type->block_elems) * type->block_bytes));
+      data.resize(
+          static_cast<size_t>(n_rows * (n_per_row / type->block_elems) * type->block_bytes));
       format->quantize(target, values.data(), data.data(), n_rows, n_per_row, nullptr);
     }
     writer.add_tensor(t.name, target, t.ne, data);
