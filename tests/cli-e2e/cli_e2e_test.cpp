@@ -261,14 +261,51 @@ TEST(CliConfig, ASplitAcrossDevicesRunsEachRangeOnItsDevice) {
   const fs::path config = dir.path() / "split.toml";
   std::ofstream(config) << "[[device]]\nmatch = \"cpu\"\nlayers = \"0-2\"\n"
                            "[[device]]\nmatch = \"cpu\"\nlayers = \"rest\"\n";
-  const auto r = run_command(hearth("run -m " + sh_quote(kStories) + " --config " +
-                                    sh_quote(config.string()) +
-                                    " -p 'Once upon a time' -n 40 --temp 0 2>&1"));
+  const auto r =
+      run_command(hearth("run -m " + sh_quote(kStories) + " --config " + sh_quote(config.string()) +
+                         " -p 'Once upon a time' -n 40 --temp 0 2>&1"));
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("layers 0-2"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("layers 3-4"), std::string::npos) << r.output;
   const std::string reference = read_file(kShared + "/reference/stories260K.greedy-100.txt");
   EXPECT_NE(r.output.find(reference.substr(0, 120)), std::string::npos) << r.output;
+}
+
+// A KV policy from the command line and from a config's kv table reaches the session: `run -v`
+// reports the policy and exactly the budget's bytes (16 tokens x 640 bytes on stories260K), and
+// perplexity runs under it.
+TEST(CliKvPolicy, FlagsAndConfigSetThePolicyAndBudget) {
+  const auto flags = run_command(hearth("run -m " + sh_quote(kStories) +
+                                        " -p 'Once upon a time' -n 30 --temp 0 -v --kv-policy "
+                                        "window --kv-budget '16 tokens' 2>&1"));
+  ASSERT_EQ(flags.exit_code, 0) << flags.output;
+  EXPECT_NE(flags.output.find("KV cache (policy window): 10240 bytes used"), std::string::npos)
+      << flags.output;
+
+  ScratchDir dir;
+  const fs::path config = dir.path() / "kv.toml";
+  std::ofstream(config) << "[[device]]\nmatch = \"cpu\"\nlayers = \"all\"\n"
+                           "kv = { policy = \"h2o\", budget = \"16 tokens\", recent = 0.5 }\n";
+  const auto configured =
+      run_command(hearth("run -m " + sh_quote(kStories) + " --config " + sh_quote(config.string()) +
+                         " -p 'Once upon a time' -n 30 --temp 0 -v 2>&1"));
+  ASSERT_EQ(configured.exit_code, 0) << configured.output;
+  EXPECT_NE(configured.output.find("KV cache (policy h2o): 10240 bytes used"), std::string::npos)
+      << configured.output;
+
+  const fs::path text = dir.path() / "text.txt";
+  std::ofstream(text) << read_file(kValidation).substr(0, 3000);
+  const auto ppl =
+      run_command(hearth("perplexity -m " + sh_quote(kStories) + " -f " + sh_quote(text.string()) +
+                         " -c 64 --kv-policy h2o --kv-budget 0.5 2>/dev/null"));
+  ASSERT_EQ(ppl.exit_code, 0) << ppl.output;
+  EXPECT_GT(parse_perplexity(ppl.output), 1.0) << ppl.output;
+  EXPECT_NE(ppl.output.find("KV cache (policy h2o): at most"), std::string::npos) << ppl.output;
+
+  const auto bad = run_command(hearth("run -m " + sh_quote(kStories) +
+                                      " -p x -n 1 --kv-policy h2o --kv-option recnet=0.3 2>&1"));
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.output.find("recnet"), std::string::npos) << bad.output;
 }
 
 TEST(EmbedExample, StreamsTheSameGreedyTextAsTheCli) {
