@@ -11,6 +11,8 @@
 
 #include <cstdint>
 
+#include "quant_tiles.hpp"
+
 namespace hearth::backend_cpu {
 
 // n elements of a weight row (raw blocks) dotted with n activations quantized to the matching
@@ -25,6 +27,9 @@ struct QuantTypeKernels {
   int64_t activation_block_bytes;
   QuantizeRowFn quantize_activations;
   QuantDotFn dot;
+  // Several rows times several tokens per call (quant_tiles.hpp); null where the type has none,
+  // and MATMUL then calls dot per (row, token).
+  QuantTileFn tile;
 };
 
 // Kernels for weight dtype (any of Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K..Q6_K), or null.

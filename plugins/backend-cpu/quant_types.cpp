@@ -11,27 +11,31 @@ struct KernelPair {
   QuantTypeKernels simd;
 };
 
-constexpr QuantTypeKernels q8_0(QuantDotFn dot) {
-  return {HEARTH_DTYPE_Q8_0, kQK, sizeof(BlockQ8_0), quantize_row_q8_0, dot};
+constexpr QuantTypeKernels q8_0(QuantDotFn dot, QuantTileFn tile = nullptr) {
+  return {HEARTH_DTYPE_Q8_0, kQK, sizeof(BlockQ8_0), quantize_row_q8_0, dot, tile};
 }
-constexpr QuantTypeKernels q8_1(QuantDotFn dot) {
-  return {HEARTH_DTYPE_Q8_1, kQK, sizeof(BlockQ8_1), quantize_row_q8_1, dot};
+constexpr QuantTypeKernels q8_1(QuantDotFn dot, QuantTileFn tile = nullptr) {
+  return {HEARTH_DTYPE_Q8_1, kQK, sizeof(BlockQ8_1), quantize_row_q8_1, dot, tile};
 }
-constexpr QuantTypeKernels q8_k(QuantDotFn dot) {
-  return {HEARTH_DTYPE_Q8_K, kQK_K, sizeof(BlockQ8_K), quantize_row_q8_k, dot};
+constexpr QuantTypeKernels q8_k(QuantDotFn dot, QuantTileFn tile = nullptr) {
+  return {HEARTH_DTYPE_Q8_K, kQK_K, sizeof(BlockQ8_K), quantize_row_q8_k, dot, tile};
 }
 
 const KernelPair* kernel_pair(hearth_dtype dtype) {
-  static constexpr KernelPair kQ4_0{q8_0(dot_q4_0_q8_0), q8_0(dot_q4_0_q8_0_avx2)};
+  static constexpr KernelPair kQ4_0{q8_0(dot_q4_0_q8_0),
+                                    q8_0(dot_q4_0_q8_0_avx2, tile_q4_0_q8_0_avx2)};
   static constexpr KernelPair kQ4_1{q8_1(dot_q4_1_q8_1), q8_1(dot_q4_1_q8_1_avx2)};
   static constexpr KernelPair kQ5_0{q8_0(dot_q5_0_q8_0), q8_0(dot_q5_0_q8_0_avx2)};
   static constexpr KernelPair kQ5_1{q8_1(dot_q5_1_q8_1), q8_1(dot_q5_1_q8_1_avx2)};
-  static constexpr KernelPair kQ8_0{q8_0(dot_q8_0_q8_0), q8_0(dot_q8_0_q8_0_avx2)};
+  static constexpr KernelPair kQ8_0{q8_0(dot_q8_0_q8_0),
+                                    q8_0(dot_q8_0_q8_0_avx2, tile_q8_0_q8_0_avx2)};
   static constexpr KernelPair kQ2_K{q8_k(dot_q2_k_q8_k), q8_k(dot_q2_k_q8_k_avx2)};
   static constexpr KernelPair kQ3_K{q8_k(dot_q3_k_q8_k), q8_k(dot_q3_k_q8_k_avx2)};
-  static constexpr KernelPair kQ4_K{q8_k(dot_q4_k_q8_k), q8_k(dot_q4_k_q8_k_avx2)};
+  static constexpr KernelPair kQ4_K{q8_k(dot_q4_k_q8_k),
+                                    q8_k(dot_q4_k_q8_k_avx2, tile_q4_k_q8_k_avx2)};
   static constexpr KernelPair kQ5_K{q8_k(dot_q5_k_q8_k), q8_k(dot_q5_k_q8_k_avx2)};
-  static constexpr KernelPair kQ6_K{q8_k(dot_q6_k_q8_k), q8_k(dot_q6_k_q8_k_avx2)};
+  static constexpr KernelPair kQ6_K{q8_k(dot_q6_k_q8_k),
+                                    q8_k(dot_q6_k_q8_k_avx2, tile_q6_k_q8_k_avx2)};
   switch (dtype) {
     case HEARTH_DTYPE_Q4_0:
       return &kQ4_0;

@@ -3,7 +3,9 @@
 //   reference code (itself checked bit-exact against ggml's outputs);
 // - each scalar quantized dot equals "dequantized weight row . dequantized quantized activation"
 //   computed in double, within float rounding (relative 1e-5 of the sum of |terms|);
-// - each AVX2 kernel equals the scalar one within the same bound (skipped without AVX2).
+// - each AVX2 kernel equals the scalar one within the same bound (skipped without AVX2);
+// - each AVX2 tile (several rows x several tokens) equals the scalar dot of every (row, token)
+//   within that bound, and gives bit-identical values however the rows and tokens are tiled.
 #include <gtest/gtest.h>
 
 #include <hearth/sdk/half.hpp>
@@ -22,6 +24,7 @@
 #include "float_dot.hpp"
 #include "quant_blocks.hpp"
 #include "quant_kernels.hpp"
+#include "quant_tiles.hpp"
 #include "random_blocks.hpp"
 #include "weight_rows.hpp"
 
@@ -237,6 +240,102 @@ TEST_F(QuantKernels, Avx2FloatDotsEqualTheScalarOnes) {
       for (int64_t i = 0; i < n; ++i) magnitude += std::fabs(static_cast<double>(wf[i]) * x[i]);
       EXPECT_NEAR(dot_weight_row(dtype, row.data(), x.data(), n, true),
                   dot_weight_row(dtype, row.data(), x.data(), n, false), 1e-5 * magnitude);
+    }
+  }
+}
+
+// n_out weight rows and n_tok quantized activation rows for the tile tests.
+struct TileProblem {
+  int64_t n, n_out, n_tok;
+  std::vector<std::byte> w;
+  std::vector<std::vector<std::byte>> act;
+  int64_t row_bytes() const { return static_cast<int64_t>(w.size()) / n_out; }
+};
+
+TileProblem tile_problem(std::mt19937_64& rng, const TypeCase& t, const QuantTypeKernels& k,
+                         int64_t n, int64_t n_out, int64_t n_tok) {
+  TileProblem p{n, n_out, n_tok, test::random_blocks(rng, t.dtype, n, n_out), {}};
+  for (int64_t j = 0; j < n_tok; ++j) p.act.push_back(quantized(k, random_activations(rng, n, j == 1)));
+  return p;
+}
+
+// Rows [r0, r1) x tokens [t0, t1) through one tile call, into out[t][r].
+void run_tile(QuantTileFn fn, const TileProblem& p, int64_t r0, int64_t r1, int64_t t0, int64_t t1,
+              std::vector<std::vector<float>>& out) {
+  std::vector<const char*> act;
+  std::vector<float*> dst;
+  for (int64_t t = t0; t < t1; ++t) {
+    act.push_back(reinterpret_cast<const char*>(p.act[static_cast<size_t>(t)].data()));
+    dst.push_back(out[static_cast<size_t>(t)].data() + r0);
+  }
+  const QuantTile tile{reinterpret_cast<const char*>(p.w.data()) + r0 * p.row_bytes(), p.row_bytes(),
+                       r1 - r0, act.data(), dst.data(), t1 - t0};
+  fn(p.n, tile);
+}
+
+std::vector<std::vector<float>> tile_output(const TileProblem& p) {
+  return std::vector<std::vector<float>>(static_cast<size_t>(p.n_tok),
+                                         std::vector<float>(static_cast<size_t>(p.n_out), NAN));
+}
+
+TEST_F(QuantKernels, Avx2TilesEqualTheScalarDots) {
+  if (!cpu_has_avx2()) GTEST_SKIP() << "this CPU has no AVX2+FMA+F16C";
+  int tiled_types = 0;
+  for (const TypeCase& t : kTypes) {
+    const QuantTypeKernels* scalar = quant_type_kernels(t.dtype, false);
+    const QuantTileFn fn = quant_type_kernels(t.dtype, true)->tile;
+    if (fn == nullptr) continue;
+    ++tiled_types;
+    for (int64_t n : {256, 768, 2304}) {
+      for (int64_t n_out : {1, 3, 6, 13}) {
+        const int64_t n_tok = 9;
+        SCOPED_TRACE(std::string(t.name) + " n=" + std::to_string(n) + " n_out=" +
+                     std::to_string(n_out) + " " + conformance::seed_note());
+        const TileProblem p = tile_problem(rng_, t, *scalar, n, n_out, n_tok);
+        for (int64_t tokens = 1; tokens <= n_tok; ++tokens) {
+          auto out = tile_output(p);
+          run_tile(fn, p, 0, n_out, 0, tokens, out);
+          for (int64_t tok = 0; tok < tokens; ++tok) {
+            for (int64_t r = 0; r < n_out; ++r) {
+              std::vector<std::byte> row(p.w.begin() + r * p.row_bytes(),
+                                         p.w.begin() + (r + 1) * p.row_bytes());
+              const auto& a = p.act[static_cast<size_t>(tok)];
+              const Reference ref = reference_dot(t, row, a, scalar->activation_dtype, n);
+              ASSERT_NEAR(out[static_cast<size_t>(tok)][static_cast<size_t>(r)],
+                          scalar->dot(n, row.data(), a.data()), ref.bound)
+                  << "tokens=" << tokens << " row " << r << " token " << tok;
+            }
+          }
+        }
+      }
+    }
+  }
+  EXPECT_GE(tiled_types, 4) << "Q4_0, Q8_0, Q4_K and Q6_K have tiles";
+}
+
+// What a thread split or token grouping changes (which rows share a tile, which tokens share a
+// call) must not change any value: every tiling gives the same bits as one row x one token.
+TEST_F(QuantKernels, Avx2TileValuesDoNotDependOnTheTiling) {
+  if (!cpu_has_avx2()) GTEST_SKIP() << "this CPU has no AVX2+FMA+F16C";
+  for (const TypeCase& t : kTypes) {
+    const QuantTileFn fn = quant_type_kernels(t.dtype, true)->tile;
+    if (fn == nullptr) continue;
+    SCOPED_TRACE(std::string(t.name) + " " + conformance::seed_note());
+    const TileProblem p = tile_problem(rng_, t, *quant_type_kernels(t.dtype, false), 512, 11, 9);
+    auto single = tile_output(p);
+    for (int64_t r = 0; r < p.n_out; ++r)
+      for (int64_t tok = 0; tok < p.n_tok; ++tok) run_tile(fn, p, r, r + 1, tok, tok + 1, single);
+    auto whole = tile_output(p);
+    run_tile(fn, p, 0, p.n_out, 0, p.n_tok, whole);
+    auto split = tile_output(p);  // odd row and token boundaries
+    for (auto [r0, r1] : {std::pair<int64_t, int64_t>{0, 3}, {3, 10}, {10, 11}})
+      for (auto [t0, t1] : {std::pair<int64_t, int64_t>{0, 5}, {5, 6}, {6, 9}})
+        run_tile(fn, p, r0, r1, t0, t1, split);
+    for (size_t tok = 0; tok < single.size(); ++tok) {
+      for (size_t r = 0; r < single[tok].size(); ++r) {
+        EXPECT_EQ(whole[tok][r], single[tok][r]) << "row " << r << " token " << tok;
+        EXPECT_EQ(split[tok][r], single[tok][r]) << "row " << r << " token " << tok;
+      }
     }
   }
 }

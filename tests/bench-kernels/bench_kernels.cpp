@@ -5,6 +5,7 @@
 // n_tok per second. Run: bench_kernels --benchmark_repetitions=3 --benchmark_report_aggregates_only
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <random>
@@ -16,6 +17,7 @@
 #include "../conformance/device_under_test.hpp"
 #include "nf4_kernels.hpp"
 #include "quant_kernels.hpp"
+#include "quant_tiles.hpp"
 
 namespace hearth::backend_cpu {
 namespace {
@@ -174,6 +176,81 @@ void gemv_shapes(benchmark::internal::Benchmark* b) {
 
 BENCHMARK_CAPTURE(bm_gemv_one_thread, NF4, HEARTH_DTYPE_NF4)->Apply(gemv_shapes);
 BENCHMARK_CAPTURE(bm_gemv_one_thread, Q4_0, HEARTH_DTYPE_Q4_0)->Apply(gemv_shapes);
+
+// One thread, activations already quantized: the per-(row, token) dot kernel (what MATMUL ran
+// before the tiles) against the type's register-blocked tile, over all n_out rows and n_tok
+// tokens (the tile walks 16 rows x 8 tokens at a time, as MATMUL does). Same machine load for
+// both, so their ratio is the tiles' gain.
+void bm_quant_one_thread(benchmark::State& state, hearth_dtype dtype, bool tiles) {
+  const int64_t n_in = state.range(0), n_out = state.range(1), n_tok = state.range(2);
+  const QuantTypeKernels* q = quant_type_kernels(dtype);
+  if (tiles && q->tile == nullptr) {
+    state.SkipWithError("no tile kernel for this type on this CPU");
+    return;
+  }
+  std::mt19937_64 rng(42);
+  const auto w = random_weights(rng, dtype, n_in, n_out);
+  const int64_t row_bytes = weight_row_bytes(dtype, n_in);
+  const int64_t act_bytes = activation_row_bytes(dtype, n_in);
+  std::vector<float> x(static_cast<size_t>(n_in));
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<char> act(static_cast<size_t>(act_bytes * n_tok));
+  for (int64_t t = 0; t < n_tok; ++t) {
+    for (auto& v : x) v = normal(rng);
+    q->quantize_activations(x.data(), act.data() + t * act_bytes, n_in);
+  }
+  std::vector<float> y(static_cast<size_t>(n_out * n_tok));
+  std::vector<const char*> act_rows;
+  std::vector<float*> out_rows;
+  for (int64_t t = 0; t < n_tok; ++t) {
+    act_rows.push_back(act.data() + t * act_bytes);
+    out_rows.push_back(y.data() + t * n_out);
+  }
+  constexpr int64_t kRows = 16, kTokens = 8;
+  const auto* weights = reinterpret_cast<const char*>(w.data());
+  for (auto _ : state) {
+    for (int64_t r0 = 0; r0 < n_out; r0 += kRows) {
+      const int64_t r1 = std::min(n_out, r0 + kRows);
+      for (int64_t t0 = 0; t0 < n_tok; t0 += kTokens) {
+        const int64_t t1 = std::min(n_tok, t0 + kTokens);
+        if (tiles) {
+          float* out[kTokens];
+          for (int64_t t = t0; t < t1; ++t) out[t - t0] = out_rows[static_cast<size_t>(t)] + r0;
+          q->tile(n_in, {weights + r0 * row_bytes, row_bytes, r1 - r0, act_rows.data() + t0, out,
+                         t1 - t0});
+        } else {
+          for (int64_t r = r0; r < r1; ++r)
+            for (int64_t t = t0; t < t1; ++t)
+              out_rows[static_cast<size_t>(t)][r] =
+                  q->dot(n_in, weights + r * row_bytes, act_rows[static_cast<size_t>(t)]);
+        }
+      }
+    }
+    benchmark::DoNotOptimize(y.data());
+  }
+  const double iterations = static_cast<double>(state.iterations());
+  state.counters["weight_GBps"] = benchmark::Counter(
+      static_cast<double>(w.size()) * iterations / 1e9, benchmark::Counter::kIsRate);
+  state.counters["GFLOPs"] =
+      benchmark::Counter(2.0 * static_cast<double>(n_in * n_out * n_tok) * iterations / 1e9,
+                         benchmark::Counter::kIsRate);
+}
+
+void one_thread_shapes(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"n_in", "n_out", "n_tok"});
+  for (int64_t n_tok : {1, 32, 128}) b->Args({2048, 5632, n_tok});
+  b->Unit(benchmark::kMicrosecond)->UseRealTime();
+}
+
+#define HEARTH_BENCH_ONE_THREAD(NAME)                                                       \
+  BENCHMARK_CAPTURE(bm_quant_one_thread, NAME##_dot, HEARTH_DTYPE_##NAME, false)            \
+      ->Apply(one_thread_shapes);                                                           \
+  BENCHMARK_CAPTURE(bm_quant_one_thread, NAME##_tile, HEARTH_DTYPE_##NAME, true)->Apply(one_thread_shapes)
+
+HEARTH_BENCH_ONE_THREAD(Q4_0);
+HEARTH_BENCH_ONE_THREAD(Q8_0);
+HEARTH_BENCH_ONE_THREAD(Q4_K);
+HEARTH_BENCH_ONE_THREAD(Q6_K);
 
 }  // namespace
 }  // namespace hearth::backend_cpu
