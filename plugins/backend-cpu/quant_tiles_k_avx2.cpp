@@ -115,7 +115,9 @@ HEARTH_AVX2 void q6_k_rows(int64_t n, const char* const (&rows)[kTileRows], cons
 #pragma GCC unroll 8
       for (int h = 0; h < 2; ++h) {
         // Scales 8h..8h+7 in both 128-bit halves.
-        const __m256i sc_half = _mm256_permute2x128_si256(sc16, sc16, h == 0 ? 0x00 : 0x11);
+        // (The immediate must be a constant even at -O0, where the loop is not unrolled.)
+        const __m256i sc_half = h == 0 ? _mm256_permute2x128_si256(sc16, sc16, 0x00)
+                                       : _mm256_permute2x128_si256(sc16, sc16, 0x11);
         const __m256i ql0 = load32(x.ql + 64 * h);
         const __m256i ql1 = load32(x.ql + 64 * h + 32);
         const __m256i qh = load32(x.qh + 32 * h);
