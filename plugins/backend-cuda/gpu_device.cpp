@@ -1,10 +1,15 @@
 #include "gpu_device.hpp"
 
-#include <vector>
+#include <charconv>
+#include <cstdlib>
+#include <cstring>
+#include <string_view>
 
 #include "backend_name.hpp"
+#include "dtype_info.hpp"
 #include "kernels.hpp"
 #include "op_validation.hpp"
+#include "tensor_view.hpp"
 
 namespace hearth::backend_gpu {
 namespace {
@@ -16,13 +21,31 @@ constexpr uint64_t kHeadroomBytes = uint64_t{64} << 20;
 // cudaMalloc's alignment; a zero-byte request still gets a distinct pointer.
 constexpr uint64_t kMinAllocation = 256;
 
+#if !defined(HEARTH_GPU_HIP)
+// Below this many tokens the built-in kernel, which reads each weight byte once in place, beats
+// decoding the weight to F16 before the GEMM. gemm_bench on an H200 (Llama-2-7B layer shapes,
+// Q4_K): a layer's seven matmuls take 241 us by kernel vs 364 us by cuBLAS at 4 tokens, 422 vs
+// 365 us at 8. Re-measure when the kernel changes.
+constexpr int64_t kDefaultCublasMinTokens = 8;
+constexpr const char* kCublasMinTokensVariable = "HEARTH_CUDA_CUBLAS_MIN_TOKENS";
+#endif
+
 std::string mib(uint64_t bytes) { return std::to_string(bytes >> 20) + " MiB"; }
 
-void require_pointers(const std::string& what, void* dst, const void* src, uint64_t bytes) {
-  if (bytes > 0 && (dst == nullptr || src == nullptr))
-    throw PluginError(HEARTH_ERR_INVALID_ARGUMENT, what + " of " + std::to_string(bytes) +
-                                                       " bytes with a null " +
-                                                       (dst == nullptr ? "destination" : "source"));
+// What check_op_data checks, without building its messages: null data, misaligned plain types.
+bool data_pointer_usable(const hearth_tensor& t) {
+  if (element_count(t) == 0) return true;
+  if (t.data == nullptr) return false;
+  const DtypeLayout layout = dtype_layout(t.dtype);
+  return layout.block_elems != 1 ||
+         reinterpret_cast<uintptr_t>(t.data) % static_cast<uintptr_t>(layout.block_bytes) == 0;
+}
+
+bool data_pointers_usable(const hearth_op& op) {
+  if (!data_pointer_usable(op.dst)) return false;
+  for (uint32_t i = 0; i < op.n_src; ++i)
+    if (!data_pointer_usable(op.src[i])) return false;
+  return true;
 }
 
 }  // namespace
@@ -33,16 +56,57 @@ void check_runtime(cudaError_t status, const std::string& what) {
                                            cudaGetErrorName(status) + ")");
 }
 
+// ------------------------------------------------------------------ CheckedOpCache
+
+CheckedOpCache::CheckedOpCache() : entries_(kEntries) {}
+
+hearth_op CheckedOpCache::key_of(const hearth_op& op) {
+  hearth_op key;
+  std::memcpy(&key, &op, sizeof key);  // bytewise, so padding compares as the host wrote it
+  key.dst.data = nullptr;
+  for (auto& src : key.src) src.data = nullptr;
+  return key;
+}
+
+size_t CheckedOpCache::slot_of(const hearth_op& key) {
+  // FNV-1a over the descriptor bytes.
+  uint64_t h = 1469598103934665603ull;
+  const auto* bytes = reinterpret_cast<const unsigned char*>(&key);
+  for (size_t i = 0; i < sizeof key; ++i) h = (h ^ bytes[i]) * 1099511628211ull;
+  return static_cast<size_t>(h % kEntries);
+}
+
+bool CheckedOpCache::contains(const hearth_op& op) const {
+  const hearth_op key = key_of(op);
+  const Entry& e = entries_[slot_of(key)];
+  return e.used && std::memcmp(&e.key, &key, sizeof key) == 0;
+}
+
+void CheckedOpCache::remember(const hearth_op& op) {
+  const hearth_op key = key_of(op);
+  Entry& e = entries_[slot_of(key)];
+  e.used = true;
+  std::memcpy(&e.key, &key, sizeof key);
+}
+
+// ------------------------------------------------------------------ GpuDevice
+
 GpuDevice::GpuDevice(const hearth_host_api* host, int index) : host_(host), index_(index) {
   check_runtime(cudaSetDevice(index_), name() + ": selecting the device");
   check_runtime(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking),
                 name() + ": creating a stream");
+#if !defined(HEARTH_GPU_HIP)
+  open_cublas();
+#endif
 }
 
 GpuDevice::~GpuDevice() {
   // Errors here have no one to go to: the device is being closed either way.
   static_cast<void>(cudaSetDevice(index_));
   if (stream_) static_cast<void>(cudaStreamSynchronize(stream_));
+#if !defined(HEARTH_GPU_HIP)
+  cublas_.reset();  // its handle uses the stream and the workspace below
+#endif
   for (auto& [ptr, bytes] : allocations_) static_cast<void>(cudaFree(ptr));
   if (stream_) static_cast<void>(cudaStreamDestroy(stream_));
 }
@@ -102,13 +166,18 @@ void GpuDevice::free(void* ptr) noexcept {
 }
 
 void GpuDevice::copy(void* dst, const void* src, uint64_t bytes, const char* what) {
-  require_pointers(name() + ": " + what, dst, src, bytes);
   if (bytes == 0) return;
+  if (dst == nullptr || src == nullptr)
+    throw PluginError(HEARTH_ERR_INVALID_ARGUMENT,
+                      name() + ": " + what + " of " + std::to_string(bytes) +
+                          " bytes with a null " + (dst == nullptr ? "destination" : "source"));
   // cudaMemcpyDefault: unified addressing tells host from device pointers. The caller may reuse
   // its host buffer as soon as we return, so the copy completes first.
-  check_runtime(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, stream_),
-                name() + ": " + what + " of " + std::to_string(bytes) + " bytes");
-  check_runtime(cudaStreamSynchronize(stream_), name() + ": " + what);
+  if (const cudaError_t st = cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, stream_);
+      st != cudaSuccess)
+    check_runtime(st, name() + ": " + what + " of " + std::to_string(bytes) + " bytes");
+  if (const cudaError_t st = cudaStreamSynchronize(stream_); st != cudaSuccess)
+    check_runtime(st, name() + ": " + what);
 }
 
 void GpuDevice::copy_to_device(void* dst, const void* src, uint64_t bytes) {
@@ -120,7 +189,8 @@ void GpuDevice::copy_to_host(void* dst, const void* src, uint64_t bytes) {
 }
 
 void GpuDevice::synchronize() {
-  check_runtime(cudaStreamSynchronize(stream_), name() + ": synchronize (an earlier kernel)");
+  if (const cudaError_t st = cudaStreamSynchronize(stream_); st != cudaSuccess)
+    check_runtime(st, name() + ": synchronize (an earlier kernel)");
 }
 
 std::optional<std::string> GpuDevice::unsupported_reason(const hearth_op& op) const {
@@ -132,35 +202,129 @@ std::optional<std::string> GpuDevice::unsupported_reason(const hearth_op& op) co
   return std::nullopt;
 }
 
+void GpuDevice::validate(const hearth_op& op) {
+  // check_op builds its messages as it goes, so a descriptor seen before skips it; one that
+  // fails is never remembered and is checked (and refused) again every time.
+  if (!checked_ops_.contains(op)) {
+    if (auto reason = unsupported_reason(op)) throw PluginError(HEARTH_ERR_UNSUPPORTED, *reason);
+    checked_ops_.remember(op);
+  }
+  if (!data_pointers_usable(op)) check_op_data(op);  // throws, saying which pointer and why
+}
+
+void GpuDevice::check_launch(cudaError_t status, const hearth_op& op) const {
+  if (status != cudaSuccess)
+    check_runtime(status, name() + ": " + op_name(raw_kind(op)) + " kernel launch");
+}
+
 void GpuDevice::run(const hearth_op& op) {
-  if (auto reason = unsupported_reason(op)) throw PluginError(HEARTH_ERR_UNSUPPORTED, *reason);
-  check_op_data(op);
-  const std::string what = name() + ": " + op_name(raw_kind(op)) + " kernel launch";
+  validate(op);
   switch (raw_kind(op)) {
     case HEARTH_OP_EMBEDDING: {
       // Ids out of range would read outside the table; they are few, so check them on the host.
-      std::vector<int32_t> ids(static_cast<size_t>(op.src[1].ne[0]));
-      copy(ids.data(), op.src[1].data, ids.size() * sizeof(int32_t), "reading EMBEDDING ids");
-      check_embedding_ids(op, ids);
-      return check_runtime(launch_embedding(op, stream_), what);
+      embedding_ids_.resize(static_cast<size_t>(op.src[1].ne[0]));
+      copy(embedding_ids_.data(), op.src[1].data, embedding_ids_.size() * sizeof(int32_t),
+           "reading EMBEDDING ids");
+      check_embedding_ids(op, embedding_ids_);
+      return check_launch(launch_embedding(op, stream_), op);
     }
     case HEARTH_OP_RMS_NORM:
-      return check_runtime(launch_rms_norm(op, stream_), what);
+      return check_launch(launch_rms_norm(op, stream_), op);
     case HEARTH_OP_MATMUL:
-      return check_runtime(launch_matmul(op, stream_), what);
+#if !defined(HEARTH_GPU_HIP)
+      if (run_cublas_matmul(op)) return;
+#endif
+      return check_launch(launch_matmul(op, stream_), op);
     case HEARTH_OP_ROPE:
-      return check_runtime(launch_rope(op, stream_), what);
+      return check_launch(launch_rope(op, stream_), op);
     case HEARTH_OP_ATTENTION:
-      return check_runtime(launch_attention(op, stream_), what);
+      return check_launch(launch_attention(op, stream_), op);
     case HEARTH_OP_SWIGLU:
     case HEARTH_OP_ADD:
     case HEARTH_OP_MUL:
-      return check_runtime(launch_elementwise(op, stream_), what);
+      return check_launch(launch_elementwise(op, stream_), op);
     case HEARTH_OP_SOFTMAX:
-      return check_runtime(launch_softmax(op, stream_), what);
+      return check_launch(launch_softmax(op, stream_), op);
   }
   throw PluginError(HEARTH_ERR_INTERNAL,
                     name() + ": " + op_name(raw_kind(op)) + " passed checks but has no kernel");
 }
+
+#if !defined(HEARTH_GPU_HIP)
+
+void GpuDevice::open_cublas() {
+  cublas_min_tokens_ = kDefaultCublasMinTokens;
+  if (const char* value = std::getenv(kCublasMinTokensVariable)) {
+    const std::string_view text(value);
+    int64_t parsed = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), parsed);
+    if (ec == std::errc() && end == text.data() + text.size() && parsed >= 0) {
+      cublas_min_tokens_ = parsed;
+    } else {
+      log(HEARTH_LOG_WARN, name() + ": " + kCublasMinTokensVariable + "=\"" + value +
+                               "\" is not a token count; using " +
+                               std::to_string(kDefaultCublasMinTokens) + " (0 turns cuBLAS off)");
+    }
+  }
+  if (cublas_min_tokens_ == 0) {
+    log(HEARTH_LOG_INFO,
+        name() + ": " + kCublasMinTokensVariable + "=0: prefill matmuls use the built-in kernel");
+    return;
+  }
+  std::string why_not;
+  cublas_ = CublasMatmul::open(stream_, why_not);
+  if (!cublas_) {
+    log(HEARTH_LOG_INFO, name() + ": " + why_not +
+                             "; prefill matmuls use the built-in kernel (install the CUDA 13 "
+                             "cuBLAS library for tensor-core prefill)");
+    return;
+  }
+  log(HEARTH_LOG_INFO, name() + ": matmuls of " + std::to_string(cublas_min_tokens_) +
+                           " or more tokens go through cuBLAS (" + cublas_->library_name() + ")");
+}
+
+void* GpuDevice::scratch(uint64_t bytes) {
+  if (bytes <= scratch_bytes_) return scratch_;
+  // free() waits for queued work that may still read the old scratch.
+  free(scratch_);
+  scratch_ = nullptr;
+  scratch_bytes_ = 0;
+  scratch_ = alloc(bytes);
+  scratch_bytes_ = bytes;
+  return scratch_;
+}
+
+bool GpuDevice::run_cublas_matmul(const hearth_op& op) {
+  if (!cublas_ || row_count(op.src[1]) < cublas_min_tokens_) return false;
+  const auto plan = plan_cublas_matmul(op);
+  if (!plan) return false;
+  void* buffer = nullptr;
+  try {
+    if (!workspace_tried_) {
+      workspace_tried_ = true;
+      // Without one cuBLAS allocates its own, outside this device's accounting.
+      void* workspace = alloc(CublasMatmul::kWorkspaceBytes);
+      if (!cublas_->set_workspace(workspace, CublasMatmul::kWorkspaceBytes)) {
+        free(workspace);
+        log(HEARTH_LOG_WARN,
+            name() + ": cuBLAS refused the workspace; it allocates its own beyond the accounting");
+      }
+    }
+    if (plan->scratch_bytes() > 0) buffer = scratch(plan->scratch_bytes());
+  } catch (const PluginError& e) {
+    if (e.code() != HEARTH_ERR_OUT_OF_MEMORY) throw;
+    if (!told_scratch_failure_)
+      log(HEARTH_LOG_WARN, name() + ": no room for the cuBLAS scratch (" + e.what() +
+                               "); such matmuls use the built-in kernel");
+    told_scratch_failure_ = true;
+    return false;
+  }
+  if (auto error = cublas_->run(op, *plan, buffer))
+    throw PluginError(HEARTH_ERR_DEVICE, name() + ": MATMUL through cuBLAS: " + error->stage +
+                                             " failed: " + error->detail);
+  return true;
+}
+
+#endif  // !HEARTH_GPU_HIP
 
 }  // namespace hearth::backend_gpu

@@ -6,17 +6,43 @@
 #include <hearth/sdk/plugin.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "gpu_runtime.hpp"
+
+#if !defined(HEARTH_GPU_HIP)
+#include "cublas_matmul.hpp"
+#endif
 
 namespace hearth::backend_gpu {
 
 // Throws sdk::PluginError(HEARTH_ERR_DEVICE) naming what failed when status is an error.
 void check_runtime(cudaError_t status, const std::string& what);
+
+// Op descriptors (everything but the data pointers) that passed check_op, so a decode step that
+// repeats the same shapes is checked once per shape instead of once per op. Direct-mapped: a
+// colliding descriptor evicts the old one, which is only checked again.
+class CheckedOpCache {
+ public:
+  CheckedOpCache();
+  bool contains(const hearth_op& op) const;
+  void remember(const hearth_op& op);
+
+ private:
+  struct Entry {
+    bool used = false;
+    hearth_op key{};
+  };
+  static constexpr size_t kEntries = 128;
+  static hearth_op key_of(const hearth_op& op);
+  static size_t slot_of(const hearth_op& key);
+  std::vector<Entry> entries_;
+};
 
 class GpuDevice final : public sdk::Device {
  public:
@@ -37,6 +63,19 @@ class GpuDevice final : public sdk::Device {
   void log(hearth_log_level level, const std::string& message) const;
   void copy(void* dst, const void* src, uint64_t bytes, const char* what);
   std::string name() const;
+  // Throws the reason op cannot run; returns quietly (and allocation-free) when it can.
+  void validate(const hearth_op& op);
+  // Throws HEARTH_ERR_DEVICE naming the op when a launch failed.
+  void check_launch(cudaError_t status, const hearth_op& op) const;
+
+#if !defined(HEARTH_GPU_HIP)
+  void open_cublas();
+  // Runs op through cuBLAS when it has enough tokens and a GEMM layout; false leaves it to the
+  // built-in kernel.
+  bool run_cublas_matmul(const hearth_op& op);
+  // The device's scratch, grown (through alloc, so accounted) to at least bytes.
+  void* scratch(uint64_t bytes);
+#endif
 
   const hearth_host_api* host_;
   int index_;
@@ -44,6 +83,17 @@ class GpuDevice final : public sdk::Device {
   std::mutex allocations_mutex_;
   std::unordered_map<void*, uint64_t> allocations_;
   uint64_t held_bytes_ = 0;
+  CheckedOpCache checked_ops_;
+  std::vector<int32_t> embedding_ids_;  // reused so EMBEDDING allocates only when it grows
+
+#if !defined(HEARTH_GPU_HIP)
+  std::unique_ptr<CublasMatmul> cublas_;  // null when libcublas is missing
+  int64_t cublas_min_tokens_ = 0;         // MATMULs with fewer tokens use the kernel
+  void* scratch_ = nullptr;
+  uint64_t scratch_bytes_ = 0;
+  bool workspace_tried_ = false;
+  bool told_scratch_failure_ = false;
+#endif
 };
 
 }  // namespace hearth::backend_gpu
