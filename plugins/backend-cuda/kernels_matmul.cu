@@ -1,10 +1,12 @@
-// MATMUL: one warp per weight row. The warp walks the row in groups of 8 elements (a lane per
+// MATMUL. 1..8 tokens with aligned operands go to the decode GEMV (gemv_kernels.cuh). The rest
+// (more tokens, unaligned activation views, plain rows not a multiple of 8) take the generic
+// kernel: one warp per weight row. The warp walks the row in groups of 8 elements (a lane per
 // group), decodes each group in registers once and multiplies it into up to kTokensPerPass
 // activation columns, accumulating in float; a warp reduction finishes each dot product.
-// Decode (one token) streams every weight byte once; several tokens reuse each decoded group
-// kTokensPerPass times before the next pass over the row.
+// Several tokens reuse each decoded group kTokensPerPass times before the next pass over the row.
 #include "cs256_matmul.hpp"
 #include "dequant.cuh"
+#include "gemv_kernels.cuh"
 #include "kernels.hpp"
 #include "nf4_kernels.hpp"
 
@@ -88,6 +90,7 @@ cudaError_t launch_matmul(const hearth_op& op, cudaStream_t stream) {
       reinterpret_cast<uintptr_t>(w.data) % 16 == 0 && (w.ne[1] == 1 || w.nb[1] % 16 == 0);
   const bool grouped = w.ne[0] % 8 == 0 && aligned;
   dispatch_weight_type(w.dtype, [&]<uint32_t DT>() {
+    if (gemv_accepts<DT>(op, n_tok)) return launch_gemv<DT>(op, n_tok, stream);
     const bool use_groups = kIsBlockType<DT> || grouped;
     if (n_tok == 1)
       launch_for<DT, 1>(op, n_tok, use_groups, stream);

@@ -44,6 +44,12 @@ std::string dtype_label(hearth_dtype dtype) {
       return "Q8_0";
     case HEARTH_DTYPE_Q4_0:
       return "Q4_0";
+    case HEARTH_DTYPE_Q4_K:
+      return "Q4_K";
+    case HEARTH_DTYPE_Q5_K:
+      return "Q5_K";
+    case HEARTH_DTYPE_Q6_K:
+      return "Q6_K";
     default:
       return "dtype " + std::to_string(dtype);
   }
@@ -209,24 +215,41 @@ TEST_P(Conformance, RmsNormInPlace) {
 
 void Conformance::check_matmul(hearth_dtype dtype, bool optional) {
   const bool blocks = dtype == HEARTH_DTYPE_Q8_0 || dtype == HEARTH_DTYPE_Q4_0;
+  const bool k_quant =
+      dtype == HEARTH_DTYPE_Q4_K || dtype == HEARTH_DTYPE_Q5_K || dtype == HEARTH_DTYPE_Q6_K;
   if (optional) {
-    const auto w = HostTensor::raw(dtype, {64, 4, 1, 1}, 2, row_bytes(dtype, 64));
+    const int64_t n = k_quant ? 256 : 64;
+    const auto w = HostTensor::raw(dtype, {n, 4, 1, 1}, 2, row_bytes(dtype, n));
     const auto probe =
         make_op(HEARTH_OP_MATMUL, HostTensor::output({4, 1, 1, 1}, 2).descriptor(nullptr),
-                {w.descriptor(nullptr), HostTensor::output({64, 1, 1, 1}, 2).descriptor(nullptr)});
+                {w.descriptor(nullptr), HostTensor::output({n, 1, 1, 1}, 2).descriptor(nullptr)});
     if (auto why = declined(probe)) GTEST_SKIP() << *why;
   }
   struct Case {
     int64_t n_in, n_out, n_tok, x_row_pad, dst_row_pad;
   };
   std::vector<Case> cases;
-  for (int64_t n_in :
-       blocks ? std::vector<int64_t>{32, 96, 288} : std::vector<int64_t>{1, 7, 33, 100, 257})
+  // Row lengths: any for plain types, whole 32-blocks for Q8_0/Q4_0, 256-blocks for K-quants.
+  const auto n_in_of = [&](int64_t k, int64_t block, int64_t plain) {
+    return k_quant ? k : blocks ? block : plain;
+  };
+  const std::vector<int64_t> n_ins = k_quant  ? std::vector<int64_t>{256, 768}
+                                     : blocks ? std::vector<int64_t>{32, 96, 288}
+                                              : std::vector<int64_t>{1, 7, 33, 100, 257};
+  for (int64_t n_in : n_ins)
     for (int64_t n_out : {1, 5, 67})
       for (int64_t n_tok : {1, 2, 17}) cases.push_back({n_in, n_out, n_tok, 0, 0});
+  // Decode batches of 3..8 tokens (the GPU decode kernels specialise by token count); plain rows
+  // a multiple of 8 long, as those kernels take them.
+  for (int64_t n_tok : {3, 4, 5, 8}) cases.push_back({n_in_of(512, 128, 136), 37, n_tok, 0, 0});
   cases.push_back({256, 130, 40, 0, 0});  // big enough for a blocked prompt-processing path
-  cases.push_back({blocks ? 64 : 40, 9, 1, 3, 5});  // activations and dst as views with row gaps
-  cases.push_back({blocks ? 64 : 40, 9, 6, 3, 5});
+  // A GEMM route (CUDA's cuBLAS from 16 tokens): odd sizes, and views whose row gaps the GEMM
+  // must stride over.
+  cases.push_back({n_in_of(512, 160, 77), 37, 19, 0, 0});
+  cases.push_back({n_in_of(256, 96, 45), 23, 33, 3, 5});
+  // Activations and dst as views with row gaps.
+  cases.push_back({n_in_of(256, 64, 40), 9, 1, 3, 5});
+  cases.push_back({n_in_of(256, 64, 40), 9, 6, 3, 5});
   for (const Case& c : cases) {
     SCOPED_TRACE("MATMUL " + dtype_label(dtype) + " n_in=" + std::to_string(c.n_in) +
                  " n_out=" + std::to_string(c.n_out) + " n_tok=" + std::to_string(c.n_tok) +
@@ -247,6 +270,9 @@ TEST_P(Conformance, MatmulF16) { check_matmul(HEARTH_DTYPE_F16, false); }
 TEST_P(Conformance, MatmulBF16) { check_matmul(HEARTH_DTYPE_BF16, true); }
 TEST_P(Conformance, MatmulQ8_0) { check_matmul(HEARTH_DTYPE_Q8_0, true); }
 TEST_P(Conformance, MatmulQ4_0) { check_matmul(HEARTH_DTYPE_Q4_0, true); }
+TEST_P(Conformance, MatmulQ4_K) { check_matmul(HEARTH_DTYPE_Q4_K, true); }
+TEST_P(Conformance, MatmulQ5_K) { check_matmul(HEARTH_DTYPE_Q5_K, true); }
+TEST_P(Conformance, MatmulQ6_K) { check_matmul(HEARTH_DTYPE_Q6_K, true); }
 
 // ------------------------------------------------------------------ ROPE
 
@@ -578,8 +604,8 @@ TEST_P(Conformance, AttentionSlotsAt16BitsEqualF16Cache) {
   for (const auto& c : attention_cases()) {
     const auto& s = c.shape;
     const float scale = 1.0f / std::sqrt(static_cast<float>(s.head_dim));
-    SCOPED_TRACE(std::string("ATTENTION_SLOTS 16-bit ") + c.name + " head_dim=" +
-                 std::to_string(s.head_dim) + " n_head=" + std::to_string(s.n_head) +
+    SCOPED_TRACE(std::string("ATTENTION_SLOTS 16-bit ") + c.name +
+                 " head_dim=" + std::to_string(s.head_dim) + " n_head=" + std::to_string(s.n_head) +
                  " n_head_kv=" + std::to_string(s.n_head_kv));
     const auto q = normal_floats(rng_, s.head_dim * s.n_head * s.n_q, 1.0f);
     const auto k = f16_values(rng_, s.head_dim * s.n_head_kv * s.n_kv);
@@ -588,7 +614,8 @@ TEST_P(Conformance, AttentionSlotsAt16BitsEqualF16Cache) {
     const auto group = static_cast<uint32_t>(s.head_dim);
     auto cache = build_slot_cache(*device_, k, v, c.pos_k,
                                   std::vector<uint32_t>(static_cast<size_t>(s.n_kv), 16), s, group);
-    auto table = upload(raw_bytes(cache.table.data(), cache.table.size() * sizeof(hearth_kv_slot_head)));
+    auto table =
+        upload(raw_bytes(cache.table.data(), cache.table.size() * sizeof(hearth_kv_slot_head)));
     auto q_t = upload(HostTensor::f32({s.head_dim, s.n_head, s.n_q, 1}, 3, q));
     auto k_t = upload(HostTensor::floats(HEARTH_DTYPE_F16, kv_shape, 3, k));
     auto v_t = upload(HostTensor::floats(HEARTH_DTYPE_F16, kv_shape, 3, v));
@@ -598,8 +625,8 @@ TEST_P(Conformance, AttentionSlotsAt16BitsEqualF16Cache) {
     auto slots_out = upload(HostTensor::output({s.head_dim, s.n_head, s.n_q, 1}, 3));
     auto mass = upload(HostTensor::output({s.n_kv + 2, s.n_head_kv, s.n_q, 1}, 3));
     auto plain = make_op(HEARTH_OP_ATTENTION, plain_out.descriptor(),
-                         {q_t.descriptor(), k_t.descriptor(), v_t.descriptor(),
-                          pq_t.descriptor(), pk_t.descriptor()});
+                         {q_t.descriptor(), k_t.descriptor(), v_t.descriptor(), pq_t.descriptor(),
+                          pk_t.descriptor()});
     plain.fparams[0] = scale;
     auto op = slots_op(slots_out, q_t, table, pq_t, &mass, s.n_head_kv, group, scale);
     if (auto why = declined(op)) GTEST_SKIP() << *why;
@@ -635,8 +662,8 @@ TEST_P(Conformance, AttentionSlotsMixedTiers) {
   for (const auto& c : attention_cases()) {
     const auto& s = c.shape;
     const float scale = 1.0f / std::sqrt(static_cast<float>(s.head_dim));
-    SCOPED_TRACE(std::string("ATTENTION_SLOTS mixed ") + c.name + " head_dim=" +
-                 std::to_string(s.head_dim) + " n_head=" + std::to_string(s.n_head) +
+    SCOPED_TRACE(std::string("ATTENTION_SLOTS mixed ") + c.name +
+                 " head_dim=" + std::to_string(s.head_dim) + " n_head=" + std::to_string(s.n_head) +
                  " n_head_kv=" + std::to_string(s.n_head_kv));
     const auto q = normal_floats(rng_, s.head_dim * s.n_head * s.n_q, 1.0f);
     const auto k = normal_floats(rng_, s.head_dim * s.n_head_kv * s.n_kv, 1.0f);
@@ -646,7 +673,8 @@ TEST_P(Conformance, AttentionSlotsMixedTiers) {
     // Groups smaller than the head where the head splits evenly, else one group per head.
     const auto group = static_cast<uint32_t>(s.head_dim % 4 == 0 ? s.head_dim / 2 : s.head_dim);
     auto cache = build_slot_cache(*device_, k, v, c.pos_k, bits, s, group);
-    auto table = upload(raw_bytes(cache.table.data(), cache.table.size() * sizeof(hearth_kv_slot_head)));
+    auto table =
+        upload(raw_bytes(cache.table.data(), cache.table.size() * sizeof(hearth_kv_slot_head)));
     auto q_t = upload(HostTensor::f32({s.head_dim, s.n_head, s.n_q, 1}, 3, q));
     auto pq_t = upload(HostTensor::i32(c.pos_q));
     auto out = upload(HostTensor::output({s.head_dim, s.n_head, s.n_q, 1}, 3));

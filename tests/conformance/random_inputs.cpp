@@ -93,6 +93,25 @@ WeightMatrix random_weights(std::mt19937_64& rng, hearth_dtype dtype, int64_t n_
       }
       break;
     }
+    case HEARTH_DTYPE_Q4_K:
+    case HEARTH_DTYPE_Q5_K:
+    case HEARTH_DTYPE_Q6_K: {
+      // Random quants and packed scales; the f16 super-block scales (d and dmin at the start of
+      // Q4_K/Q5_K, d at the end of Q6_K) are set to small positive values.
+      const size_t block_bytes = static_cast<size_t>(row_bytes(dtype, 256));
+      for (size_t b = 0; b < n / 256; ++b) {
+        uint8_t* block = w.bytes.data() + b * block_bytes;
+        for (size_t j = 0; j < block_bytes; ++j) block[j] = static_cast<uint8_t>(byte(rng));
+        const float small = dtype == HEARTH_DTYPE_Q6_K ? 0.02f : 0.05f;
+        if (dtype == HEARTH_DTYPE_Q6_K) {
+          put16(b * block_bytes + 208, sdk::fp32_to_fp16(small * scale(rng)));
+        } else {
+          put16(b * block_bytes, sdk::fp32_to_fp16(small * scale(rng)));
+          put16(b * block_bytes + 2, sdk::fp32_to_fp16(small * scale(rng)));
+        }
+      }
+      break;
+    }
     default:
       throw std::invalid_argument("random_weights: unsupported dtype");
   }

@@ -13,6 +13,22 @@ namespace {
 
 constexpr double kU = 1.0 / (1 << 24);  // float unit roundoff
 constexpr int64_t kBlock = 32;
+constexpr int64_t kSuperBlock = 256;  // K-quants
+
+bool is_k_quant(hearth_dtype dtype) {
+  return dtype == HEARTH_DTYPE_Q4_K || dtype == HEARTH_DTYPE_Q5_K || dtype == HEARTH_DTYPE_Q6_K;
+}
+
+// Q4_K / Q5_K: the 6-bit scale and min of sub-block s from the 12 packed bytes q (gguf.md §4.3).
+void k4_scale_min(const uint8_t* q, int s, int& sc, int& mn) {
+  if (s < 4) {
+    sc = q[s] & 63;
+    mn = q[s + 4] & 63;
+  } else {
+    sc = (q[s + 4] & 0x0F) | ((q[s - 4] >> 6) << 4);
+    mn = (q[s + 4] >> 4) | ((q[s] >> 6) << 4);
+  }
+}
 
 uint16_t load_u16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
 
@@ -37,6 +53,23 @@ std::vector<double> rounded_activations(hearth_dtype weight_dtype, const float* 
         const double stored_d = fp16_value(sdk::fp32_to_fp16(d));
         for (int64_t j = 0; j < kBlock; ++j)
           r[b * kBlock + j] = std::round(x[b * kBlock + j] * id) * stored_d;
+      }
+      break;
+    case HEARTH_DTYPE_Q4_K:
+    case HEARTH_DTYPE_Q5_K:
+    case HEARTH_DTYPE_Q6_K:
+      // ggml's quantize_row_q8_K_ref: d = max / -127 (float) with max the signed value of
+      // largest magnitude, q = nearest (half to even) of x / d, at most 127.
+      for (int64_t b = 0; b < n / kSuperBlock; ++b) {
+        const float* xb = x + b * kSuperBlock;
+        float max = 0.0f, amax = 0.0f;
+        for (int64_t j = 0; j < kSuperBlock; ++j)
+          if (std::fabs(xb[j]) > amax) amax = std::fabs(xb[j]), max = xb[j];
+        const float iscale = amax != 0.0f ? -127.0f / max : 0.0f;
+        const double d = amax != 0.0f ? static_cast<double>(1.0f / iscale) : 0.0;
+        for (int64_t j = 0; j < kSuperBlock; ++j)
+          r[b * kSuperBlock + j] =
+              std::min(127.0, static_cast<double>(std::nearbyint(iscale * xb[j]))) * d;
       }
       break;
     default:
@@ -87,6 +120,12 @@ int64_t row_bytes(hearth_dtype dtype, int64_t n) {
       return n / kBlock * 34;
     case HEARTH_DTYPE_Q4_0:
       return n / kBlock * 18;
+    case HEARTH_DTYPE_Q4_K:
+      return n / kSuperBlock * 144;
+    case HEARTH_DTYPE_Q5_K:
+      return n / kSuperBlock * 176;
+    case HEARTH_DTYPE_Q6_K:
+      return n / kSuperBlock * 210;
     default:
       throw std::invalid_argument("reference: no layout for dtype " + std::to_string(dtype));
   }
@@ -151,6 +190,39 @@ std::vector<double> dequantize_row(hearth_dtype dtype, const uint8_t* row, int64
         }
       }
       break;
+    case HEARTH_DTYPE_Q4_K:    // d, dmin, scales[12], qs[128]: d sc q - dmin mn
+    case HEARTH_DTYPE_Q5_K: {  // d, dmin, scales[12], qh[32], qs[128]: q gains bit 2c+t of qh[l]
+      const bool q5 = dtype == HEARTH_DTYPE_Q5_K;
+      for (int64_t b = 0; b < n / kSuperBlock; ++b) {
+        const uint8_t* block = row + b * (q5 ? 176 : 144);
+        const double d = fp16_value(load_u16(block));
+        const double dmin = fp16_value(load_u16(block + 2));
+        for (int e = 0; e < kSuperBlock; ++e) {  // e = 64c + 32t + l
+          const int c = e / 64, t = (e / 32) % 2, l = e % 32;
+          const uint8_t byte = block[(q5 ? 48 : 16) + 32 * c + l];
+          int q = t == 0 ? (byte & 0x0F) : (byte >> 4);
+          if (q5) q += 16 * ((block[16 + l] >> (2 * c + t)) & 1);
+          int sc, mn;
+          k4_scale_min(block + 4, 2 * c + t, sc, mn);
+          out[b * kSuperBlock + e] = d * sc * q - dmin * mn;
+        }
+      }
+      break;
+    }
+    case HEARTH_DTYPE_Q6_K:  // ql[128], qh[64], scales[16] (int8), d: d scales[e/16] (q - 32)
+      for (int64_t b = 0; b < n / kSuperBlock; ++b) {
+        const uint8_t* block = row + b * 210;
+        const double d = fp16_value(load_u16(block + 208));
+        for (int e = 0; e < kSuperBlock; ++e) {  // e = 128h + 32k + l
+          const int h = e / 128, k = (e / 32) % 4, l = e % 32;
+          const uint8_t low_byte = block[64 * h + (k % 2) * 32 + l];
+          const int low = k < 2 ? (low_byte & 0x0F) : (low_byte >> 4);
+          const int high = (block[128 + 32 * h + l] >> (2 * k)) & 3;
+          out[b * kSuperBlock + e] =
+              d * static_cast<int8_t>(block[192 + e / 16]) * ((low | (high << 4)) - 32);
+        }
+      }
+      break;
     default:
       throw std::invalid_argument("reference: cannot dequantize dtype " + std::to_string(dtype));
   }
@@ -194,27 +266,42 @@ Expected matmul(const WeightMatrix& w, const std::vector<float>& x, int64_t n_to
   std::vector<std::vector<double>> rows;
   for (int64_t o = 0; o < w.n_out; ++o)
     rows.push_back(dequantize_row(w.dtype, w.bytes.data() + o * w.row_bytes(), n_in));
-  const bool block_activations = w.dtype == HEARTH_DTYPE_Q8_0 || w.dtype == HEARTH_DTYPE_Q4_0;
+  const bool block_activations =
+      w.dtype == HEARTH_DTYPE_Q8_0 || w.dtype == HEARTH_DTYPE_Q4_0 || is_k_quant(w.dtype);
+  const int64_t act_block = is_k_quant(w.dtype) ? kSuperBlock : kBlock;  // Q8_K or Q8_0 blocks
+  // With two or more tokens a GPU backend may take a GEMM route instead (cuBLAS, as llama.cpp's
+  // prompt path): the block weight decoded to F16 and the activations rounded to F16, products
+  // exact in F32, F32 accumulation. That adds |w|·|x - f16(x)| + |w - f16(w)|·|f16(x)| per term
+  // to the block-activation error. F16, BF16 and F32 weights round their activations there as
+  // in the dot products, which `rounding` already covers.
+  const bool half_gemm = block_activations && n_tok >= 2;
   for (int64_t t = 0; t < n_tok; ++t) {
     const float* xt = x.data() + t * n_in;
     const auto rounded = rounded_activations(w.dtype, xt, n_in);
     for (int64_t o = 0; o < w.n_out; ++o) {
-      double sum = 0.0, magnitude = 0.0, rounding = 0.0, largest_step = 0.0;
+      double sum = 0.0, magnitude = 0.0, rounding = 0.0, largest_step = 0.0, half_rounding = 0.0;
       for (int64_t i = 0; i < n_in; ++i) {
         const double wi = rows[o][i];
         sum += wi * xt[i];
         magnitude += std::fabs(wi * xt[i]);
         rounding += std::fabs(wi) * std::fabs(xt[i] - rounded[i]);
+        if (half_gemm) {
+          const double xh = fp16_value(sdk::fp32_to_fp16(xt[i]));
+          const double wh = fp16_value(sdk::fp32_to_fp16(static_cast<float>(wi)));
+          half_rounding +=
+              std::fabs(wi) * std::fabs(xt[i] - xh) + std::fabs(wi - wh) * std::fabs(xh);
+        }
         if (block_activations) {
           float amax = 0.0f;
-          for (int64_t j = i / kBlock * kBlock; j < (i / kBlock + 1) * kBlock; ++j)
+          for (int64_t j = i / act_block * act_block; j < (i / act_block + 1) * act_block; ++j)
             amax = std::max(amax, std::fabs(xt[j]));
           largest_step = std::max(largest_step, std::fabs(wi) * amax / 127.0);
         }
       }
       e.value[t * w.n_out + o] = sum;
-      e.tolerance[t * w.n_out + o] = magnitude * static_cast<double>(n_in + 4) * kU +
-                                     (block_activations ? 1.1 * rounding + largest_step : rounding);
+      e.tolerance[t * w.n_out + o] =
+          magnitude * static_cast<double>(n_in + 4) * kU +
+          (block_activations ? 1.1 * rounding + largest_step + half_rounding : rounding);
     }
   }
   return e;
