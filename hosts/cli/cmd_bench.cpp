@@ -2,6 +2,8 @@
 // llama-bench measures it, so the two tools' tables can be compared line by line.
 //   ppN: N prompt tokens in one decode call, from an empty context.
 //   tgN: N decode calls of one token each, from an empty context.
+//   "... @ dD" (-d D): the same after D random tokens were decoded, untimed (llama-bench's -d),
+//   which is how a KV-cache policy's cost at a long context shows.
 // Each test runs once untimed (warm-up), then -r times timed.
 #include <hearth/model.hpp>
 #include <hearth/session.hpp>
@@ -27,9 +29,10 @@ namespace hearth::cli {
 namespace {
 
 struct BenchTest {
-  std::string name;  // "pp512", "tg128"
+  std::string name;  // "pp512", "tg128", "tg128 @ d4096"
   int64_t n_prompt = 0;
   int64_t n_gen = 0;
+  int64_t n_depth = 0;
 };
 
 struct ModelSummary {
@@ -115,10 +118,14 @@ ModelSummary summarize(const Model& model, const std::string& path) {
   return s;
 }
 
-// Seconds one run of the test takes; the context starts empty.
+// Seconds one run of the test takes; the context starts empty, then holds n_depth tokens
+// (decoded in the session's batches) before the clock starts.
 double run_once(Session& session, const BenchTest& test, std::mt19937& rng, int64_t n_vocab) {
   std::uniform_int_distribution<int32_t> token(0, static_cast<int32_t>(n_vocab - 1));
   session.clear();
+  std::vector<int32_t> depth(static_cast<size_t>(test.n_depth));
+  for (auto& t : depth) t = token(rng);
+  if (!depth.empty()) session.decode(depth);
   std::vector<int32_t> prompt(static_cast<size_t>(test.n_prompt));
   for (auto& t : prompt) t = token(rng);
   std::vector<int32_t> generated(static_cast<size_t>(test.n_gen));
@@ -193,8 +200,11 @@ int cmd_bench(const Argv& argv) {
       .option("threads", "t", "N", "CPU threads; 0 = one per physical core", "0")
       .option("backend", "", "NAME", "backend plugin to run on", "cpu")
       .option("device", "", "INDEX", "device index within the backend", "0")
+      .option("n-depth", "d", "N[,N...]",
+              "tokens already in the context when each test starts (untimed)", "0")
       .option("kv-type", "", "TYPE", "KV cache type: f16 (llama.cpp's default) or f32", "f16")
       .flag("json", "", "print a JSON array (with every repetition's sample) instead of a table");
+  add_kv_policy_options(args);
   add_plugin_options(args);
   if (!args.parse(argv)) return 0;
 
@@ -208,10 +218,13 @@ int cmd_bench(const Argv& argv) {
   if (args.get_int("threads") < 0)
     throw UsageError("--threads must be >= 0 (0 = one per physical core)");
   std::vector<BenchTest> tests;
-  for (int64_t n : parse_counts(args, "n-prompt"))
-    if (n > 0) tests.push_back({"pp" + std::to_string(n), n, 0});
-  for (int64_t n : parse_counts(args, "n-gen"))
-    if (n > 0) tests.push_back({"tg" + std::to_string(n), 0, n});
+  for (int64_t d : parse_counts(args, "n-depth")) {
+    const std::string at = d > 0 ? " @ d" + std::to_string(d) : "";
+    for (int64_t n : parse_counts(args, "n-prompt"))
+      if (n > 0) tests.push_back({"pp" + std::to_string(n) + at, n, 0, d});
+    for (int64_t n : parse_counts(args, "n-gen"))
+      if (n > 0) tests.push_back({"tg" + std::to_string(n) + at, 0, n, d});
+  }
   if (tests.empty()) throw UsageError("nothing to measure: every -p and -n value is 0");
 
   const LoadedModel loaded = load_model(args);
@@ -229,8 +242,9 @@ int cmd_bench(const Argv& argv) {
   for (const BenchTest& test : tests) {
     SessionOptions options;
     options.kv_type = kv_type;
-    options.n_ctx = test.n_prompt + test.n_gen;
-    options.n_batch = std::max<int64_t>(test.n_prompt, 1);
+    options.n_ctx = test.n_depth + test.n_prompt + test.n_gen;
+    options.n_batch = std::max({test.n_prompt, std::min<int64_t>(test.n_depth, 512), int64_t{1}});
+    apply_kv_policy(args, loaded, options);
     Session session(loaded.model, options);
     std::fprintf(stderr, "bench: %s warm-up\n", test.name.c_str());
     run_once(session, test, rng, model.hparams().n_vocab);

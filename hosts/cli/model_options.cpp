@@ -19,15 +19,8 @@ void add_model_options(Args& args) {
       .option("kv-type", "", "TYPE",
               "KV cache element type: f16 (llama.cpp's default; f32 where the backend has no "
               "F16 cache) or f32",
-              "f16")
-      .option("kv-policy", "", "NAME",
-              "KV-cache policy plugin: full, window, h2o, bias-window, qdrop, q8, q4 (`hearth "
-              "plugins`); default: the plain cache")
-      .option("kv-budget", "", "B",
-              "KV budget for the policy: a fraction of the full cache (0.2), \"20%\", "
-              "\"64MiB\" or \"4096 tokens\"",
-              "1")
-      .option("kv-option", "", "K=V[,K=V]", "options for the KV policy plugin, e.g. recent=0.5", "");
+              "f16");
+  add_kv_policy_options(args);
   add_plugin_options(args);
 }
 
@@ -121,7 +114,8 @@ std::map<std::string, std::string> parse_kv_options(const std::string& text) {
     const std::string item = text.substr(start, end - start);
     const size_t eq = item.find('=');
     if (eq == std::string::npos || eq == 0)
-      throw UsageError("--kv-option: '" + item + "' is not KEY=VALUE (e.g. --kv-option recent=0.5,sinks=4)");
+      throw UsageError("--kv-option: '" + item +
+                       "' is not KEY=VALUE (e.g. --kv-option recent=0.5,sinks=4)");
     out[item.substr(0, eq)] = item.substr(eq + 1);
     start = end + 1;
   }
@@ -129,6 +123,38 @@ std::map<std::string, std::string> parse_kv_options(const std::string& text) {
 }
 
 }  // namespace
+
+void add_kv_policy_options(Args& args) {
+  args.option("kv-policy", "", "NAME",
+              "KV-cache policy plugin: full, window, h2o, bias-window, qdrop, q8, q4 (`hearth "
+              "plugins`); default: the plain cache")
+      .option("kv-budget", "", "B",
+              "KV budget for the policy: a fraction of the full cache (0.2), \"20%\", "
+              "\"64MiB\" or \"4096 tokens\"",
+              "1")
+      .option("kv-option", "", "K=V[,K=V]", "options for the KV policy plugin, e.g. recent=0.5",
+              "");
+}
+
+void apply_kv_policy(const Args& args, const LoadedModel& loaded, SessionOptions& options) {
+  std::optional<KvConfig> kv = loaded.kv;
+  if (args.has("kv-policy") || args.has("kv-budget") || args.has("kv-option")) {
+    if (!kv) kv = KvConfig{};
+    if (args.has("kv-policy")) kv->policy = args.get("kv-policy");
+    if (args.has("kv-budget")) kv->budget = parse_kv_budget(args.get("kv-budget"));
+    for (const auto& [key, value] : parse_kv_options(args.get("kv-option")))
+      kv->options[key] = value;
+  }
+  // The full policy over the whole budget is the plain cache (bit for bit, tests/kv-cache), which
+  // also runs on backends that keep the cache in device memory.
+  const bool plain = kv && kv->policy == "full" && kv->options.empty() &&
+                     kv->budget.unit == KvBudget::Unit::fraction && kv->budget.fraction == 1.0;
+  if (kv && !plain) {
+    options.kv_policy = loaded.registry->kv_policy(kv->policy);
+    options.kv_budget = kv->budget;
+    options.kv_options = kv->options;
+  }
+}
 
 SessionOptions session_options(const Args& args, const LoadedModel& loaded) {
   const Model& model = *loaded.model;
@@ -152,22 +178,7 @@ SessionOptions session_options(const Args& args, const LoadedModel& loaded) {
   else
     throw UsageError("--kv-type must be f16 or f32, got '" + kv_type + "'");
 
-  std::optional<KvConfig> kv = loaded.kv;
-  if (args.has("kv-policy") || args.has("kv-budget") || args.has("kv-option")) {
-    if (!kv) kv = KvConfig{};
-    if (args.has("kv-policy")) kv->policy = args.get("kv-policy");
-    if (args.has("kv-budget")) kv->budget = parse_kv_budget(args.get("kv-budget"));
-    for (const auto& [key, value] : parse_kv_options(args.get("kv-option"))) kv->options[key] = value;
-  }
-  // The full policy over the whole budget is the plain cache (bit for bit, tests/kv-cache), which
-  // also runs on backends that keep the cache in device memory.
-  const bool plain = kv && kv->policy == "full" && kv->options.empty() &&
-                     kv->budget.unit == KvBudget::Unit::fraction && kv->budget.fraction == 1.0;
-  if (kv && !plain) {
-    options.kv_policy = loaded.registry->kv_policy(kv->policy);
-    options.kv_budget = kv->budget;
-    options.kv_options = kv->options;
-  }
+  apply_kv_policy(args, loaded, options);
   return options;
 }
 

@@ -31,4 +31,9 @@ LoadedModel load_model(const Args& args);
 SessionOptions session_options(const Args& args, const LoadedModel& loaded);
 SamplerParams sampler_params(const Args& args);
 
+// --kv-policy, --kv-budget, --kv-option; and what they (over the config's kv table) ask of a
+// session: the policy plugin, its budget and options, or nothing for the plain cache.
+void add_kv_policy_options(Args& args);
+void apply_kv_policy(const Args& args, const LoadedModel& loaded, SessionOptions& options);
+
 }  // namespace hearth::cli
