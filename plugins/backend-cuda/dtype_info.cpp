@@ -59,6 +59,8 @@ DtypeLayout dtype_layout(hearth_dtype dtype) {
       return {1, 4};
     case HEARTH_DTYPE_I32:
       return {1, 4};
+    case HEARTH_DTYPE_I8:  // ATTENTION_SLOTS' table travels as bytes
+      return {1, 1};
     case HEARTH_DTYPE_F16:
       return {1, 2};
     case HEARTH_DTYPE_BF16:

@@ -95,9 +95,24 @@ GpuDevice::GpuDevice(const hearth_host_api* host, int index) : host_(host), inde
   check_runtime(cudaSetDevice(index_), name() + ": selecting the device");
   check_runtime(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking),
                 name() + ": creating a stream");
+  cudaDeviceProp properties{};
+  check_runtime(cudaGetDeviceProperties(&properties, index_), name() + ": reading properties");
+  sm_count_ = properties.multiProcessorCount;
 #if !defined(HEARTH_GPU_HIP)
   open_cublas();
 #endif
+}
+
+float* GpuDevice::attention_scratch(uint64_t bytes) {
+  if (bytes == 0) return nullptr;
+  if (attention_scratch_bytes_ < bytes) {
+    if (attention_scratch_) free(attention_scratch_);
+    attention_scratch_ = nullptr;
+    attention_scratch_bytes_ = 0;
+    attention_scratch_ = alloc(bytes);
+    attention_scratch_bytes_ = bytes;
+  }
+  return static_cast<float*>(attention_scratch_);
 }
 
 GpuDevice::~GpuDevice() {
@@ -199,6 +214,7 @@ std::optional<std::string> GpuDevice::unsupported_reason(const hearth_op& op) co
     return std::string(kBackendName) + ": ATTENTION: head_dim " + std::to_string(op.src[0].ne[0]) +
            " is larger than the " + std::to_string(kMaxAttentionHeadDim) +
            " this backend's attention kernel holds per head";
+  if (raw_kind(op) == HEARTH_OP_ATTENTION_SLOTS) return SlotAttention::unsupported_reason(op);
   return std::nullopt;
 }
 
@@ -237,14 +253,19 @@ void GpuDevice::run(const hearth_op& op) {
       return check_launch(launch_matmul(op, stream_), op);
     case HEARTH_OP_ROPE:
       return check_launch(launch_rope(op, stream_), op);
-    case HEARTH_OP_ATTENTION:
-      return check_launch(launch_attention(op, stream_), op);
+    case HEARTH_OP_ATTENTION: {
+      const int64_t splits = attention_splits(op, sm_count_);
+      float* scratch = attention_scratch(attention_scratch_bytes(op, splits));
+      return check_launch(launch_attention(op, splits, scratch, stream_), op);
+    }
     case HEARTH_OP_SWIGLU:
     case HEARTH_OP_ADD:
     case HEARTH_OP_MUL:
       return check_launch(launch_elementwise(op, stream_), op);
     case HEARTH_OP_SOFTMAX:
       return check_launch(launch_softmax(op, stream_), op);
+    case HEARTH_OP_ATTENTION_SLOTS:
+      return slot_attention_.run(op, stream_);
   }
   throw PluginError(HEARTH_ERR_INTERNAL,
                     name() + ": " + op_name(raw_kind(op)) + " passed checks but has no kernel");

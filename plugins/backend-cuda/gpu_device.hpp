@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "attention_slots.hpp"
 #include "gpu_runtime.hpp"
 
 #if !defined(HEARTH_GPU_HIP)
@@ -62,6 +63,8 @@ class GpuDevice final : public sdk::Device {
  private:
   void log(hearth_log_level level, const std::string& message) const;
   void copy(void* dst, const void* src, uint64_t bytes, const char* what);
+  // ATTENTION's scratch for split key ranges, grown on demand (freed with the device).
+  float* attention_scratch(uint64_t bytes);
   std::string name() const;
   // Throws the reason op cannot run; returns quietly (and allocation-free) when it can.
   void validate(const hearth_op& op);
@@ -80,6 +83,7 @@ class GpuDevice final : public sdk::Device {
   const hearth_host_api* host_;
   int index_;
   cudaStream_t stream_ = nullptr;
+  int sm_count_ = 0;
   std::mutex allocations_mutex_;
   std::unordered_map<void*, uint64_t> allocations_;
   uint64_t held_bytes_ = 0;
@@ -94,6 +98,10 @@ class GpuDevice final : public sdk::Device {
   bool workspace_tried_ = false;
   bool told_scratch_failure_ = false;
 #endif
+  void* attention_scratch_ = nullptr;
+  uint64_t attention_scratch_bytes_ = 0;
+  // After allocations_: its buffers are the device's, freed by the destructor's body.
+  SlotAttention slot_attention_{*this};
 };
 
 }  // namespace hearth::backend_gpu

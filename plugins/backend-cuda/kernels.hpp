@@ -13,7 +13,12 @@ cudaError_t launch_embedding(const hearth_op& op, cudaStream_t stream);
 cudaError_t launch_rms_norm(const hearth_op& op, cudaStream_t stream);
 cudaError_t launch_matmul(const hearth_op& op, cudaStream_t stream);
 cudaError_t launch_rope(const hearth_op& op, cudaStream_t stream);
-cudaError_t launch_attention(const hearth_op& op, cudaStream_t stream);
+// Key ranges ATTENTION splits into on a device of sm_count SMs (1: no split), and the scratch
+// bytes those ranges' partial results take; launch_attention merges them (no scratch: no split).
+int64_t attention_splits(const hearth_op& op, int sm_count);
+uint64_t attention_scratch_bytes(const hearth_op& op, int64_t n_splits);
+cudaError_t launch_attention(const hearth_op& op, int64_t n_splits, float* scratch,
+                             cudaStream_t stream);
 // SWIGLU, ADD and MUL.
 cudaError_t launch_elementwise(const hearth_op& op, cudaStream_t stream);
 cudaError_t launch_softmax(const hearth_op& op, cudaStream_t stream);

@@ -111,6 +111,9 @@ class Checker {
                 std::to_string(d) + "] must be 1)");
   }
 
+  int32_t iparam(int index) const { return op_.iparams[index]; }
+  uint32_t n_src() const { return op_.n_src; }
+
   void require_finite_param(int index, const char* name) const {
     if (!std::isfinite(op_.fparams[index]))
       invalid("fparams[" + std::to_string(index) + "] (" + name + ") is not finite");
@@ -123,6 +126,7 @@ class Checker {
 
 constexpr std::initializer_list<hearth_dtype> kF32 = {HEARTH_DTYPE_F32};
 constexpr std::initializer_list<hearth_dtype> kI32 = {HEARTH_DTYPE_I32};
+constexpr std::initializer_list<hearth_dtype> kI8 = {HEARTH_DTYPE_I8};
 constexpr std::initializer_list<hearth_dtype> kWeights = {
     HEARTH_DTYPE_F32,  HEARTH_DTYPE_F16,  HEARTH_DTYPE_BF16, HEARTH_DTYPE_Q8_0,
     HEARTH_DTYPE_Q4_0, HEARTH_DTYPE_Q4_K, HEARTH_DTYPE_Q5_K, HEARTH_DTYPE_Q6_K};
@@ -269,6 +273,42 @@ std::optional<std::string> check_attention(const Checker& c) {
   return std::nullopt;
 }
 
+std::optional<std::string> check_attention_slots(const Checker& c) {
+  c.require_src_count(3, 4,
+                      "3 or 4 sources (q, the slot table, query positions[, attention mass out])");
+  HEARTH_GPU_RETURN_IF(c.require_dtype(c.src(0), "q src[0]", kF32));
+  HEARTH_GPU_RETURN_IF(c.require_dtype(c.src(1), "slot table src[1]", kI8));
+  HEARTH_GPU_RETURN_IF(c.require_dtype(c.src(2), "query positions src[2]", kI32));
+  HEARTH_GPU_RETURN_IF(c.require_dtype(c.dst(), "dst", kF32));
+  const auto& q = c.src(0);
+  c.require_max_dims(q, "q src[0]", 3, "[head_dim, n_head, n_q]");
+  c.require_max_dims(c.src(1), "slot table src[1]", 1, "[n_head_kv]");
+  c.require_same_shape(c.dst(), "dst", q, "q src[0]");
+  const int64_t n_head_kv = c.src(1).ne[0];
+  if (n_head_kv < 1 || q.ne[1] % n_head_kv != 0)
+    c.invalid("n_head = " + std::to_string(q.ne[1]) + " (q " + describe_tensor(q) +
+              ") is not a multiple of n_head_kv = " + std::to_string(n_head_kv) +
+              " (the slot table's ne[0])");
+  c.require_max_dims(c.src(2), "query positions src[2]", 1, "[n_q]");
+  if (c.src(2).ne[0] != q.ne[2])
+    c.invalid("query positions src[2] " + describe_tensor(c.src(2)) + " must have n_q = " +
+              std::to_string(q.ne[2]) + " entries for q " + describe_tensor(q));
+  const int64_t group_size = c.iparam(0);
+  if (group_size < 1 || q.ne[0] % group_size != 0)
+    c.invalid("group_size iparams[0] = " + std::to_string(group_size) +
+              " must be >= 1 and divide head_dim = " + std::to_string(q.ne[0]));
+  if (c.n_src() == 4) {
+    const auto& mass = c.src(3);
+    HEARTH_GPU_RETURN_IF(c.require_dtype(mass, "attention mass src[3]", kF32));
+    c.require_max_dims(mass, "attention mass src[3]", 3, "[max_slots, n_head_kv, n_q]");
+    if (mass.ne[1] != n_head_kv || mass.ne[2] != q.ne[2])
+      c.invalid("attention mass src[3] " + describe_tensor(mass) + " must be [max_slots, " +
+                std::to_string(n_head_kv) + ", " + std::to_string(q.ne[2]) + "]");
+  }
+  c.require_finite_param(0, "scale");
+  return std::nullopt;
+}
+
 std::optional<std::string> check_elementwise(const Checker& c, bool broadcast) {
   c.require_src_count(2, 2, "2 sources");
   HEARTH_GPU_RETURN_IF(c.require_dtype(c.src(0), "src[0]", kF32));
@@ -327,6 +367,8 @@ std::string op_name(uint32_t kind) {
       return "ROPE";
     case HEARTH_OP_ATTENTION:
       return "ATTENTION";
+    case HEARTH_OP_ATTENTION_SLOTS:
+      return "ATTENTION_SLOTS";
     case HEARTH_OP_SWIGLU:
       return "SWIGLU";
     case HEARTH_OP_ADD:
@@ -381,6 +423,8 @@ std::optional<std::string> check_op(const hearth_op& op) {
       return check_rope(op, c);
     case HEARTH_OP_ATTENTION:
       return check_attention(c);
+    case HEARTH_OP_ATTENTION_SLOTS:
+      return check_attention_slots(c);
     case HEARTH_OP_SWIGLU:
       return check_elementwise(c, false);
     case HEARTH_OP_ADD:
@@ -392,7 +436,7 @@ std::optional<std::string> check_op(const hearth_op& op) {
     default:
       return std::string(kBackendName) + ": " + op_name(raw_kind(op)) +
              " is not an op this backend knows (it runs EMBEDDING, RMS_NORM, MATMUL, ROPE, "
-             "ATTENTION, SWIGLU, ADD, SOFTMAX, MUL)";
+             "ATTENTION, ATTENTION_SLOTS, SWIGLU, ADD, SOFTMAX, MUL)";
   }
 }
 

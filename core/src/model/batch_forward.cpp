@@ -46,8 +46,8 @@ void embed(const Model& model, std::span<const ForwardSequence> sequences,
 
 // Attention for one sequence whose cache a policy manages: the new keys and values go into its
 // slots, ATTENTION_SLOTS runs over them and reports each slot's attention mass, and the policy
-// then evicts or demotes. The slots live in host memory (KvSlotCache), which the session checked
-// the device can address.
+// then evicts or demotes. The slots and the mass live in host memory (KvSlotCache); abi.h lets
+// the table, records and mass of this op be host memory for any backend.
 void attend_slots(BackendDevice& dev, KvSlotCache& cache, int64_t il, const hearth_tensor& attn,
                   const hearth_tensor& q, const hearth_tensor& k, const hearth_tensor& v,
                   std::span<const int32_t> positions, const hearth_tensor& pos_q, float scale) {

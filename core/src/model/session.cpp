@@ -14,7 +14,9 @@ namespace hearth {
 namespace {
 
 // Bytes one token takes in one (layer, KV head) at 16 bits: its K and V records.
-uint64_t slot16_bytes(const ModelHyperparams& hp) { return 2 * 2 * static_cast<uint64_t>(hp.head_dim); }
+uint64_t slot16_bytes(const ModelHyperparams& hp) {
+  return 2 * 2 * static_cast<uint64_t>(hp.head_dim);
+}
 
 uint64_t budget_per_head(const ModelHyperparams& hp, int64_t n_ctx, const KvBudget& budget) {
   const uint64_t heads = static_cast<uint64_t>(hp.n_layer * hp.n_head_kv);
@@ -47,15 +49,9 @@ uint32_t quantization_group(int64_t head_dim) {
   return static_cast<uint32_t>(head_dim);
 }
 
+// Every device of the model must run ATTENTION_SLOTS over a cache in host memory (the slots
+// live in KvSlotCache; a GPU backend gathers them to the device per op).
 void check_device_runs_slots(const Model& model, const std::string& policy) {
-  for (size_t d = 0; d < model.device_count(); ++d) {
-    const BackendDevice& dev = model.device_at(d);
-    if (dev.info().type == HEARTH_DEVICE_CPU) continue;
-    throw Error("KV policy '" + policy + "' keeps its cache in host memory, which device '" +
-                std::string(dev.info().name) +
-                "' cannot read; run the model on the cpu backend (KV policies on GPUs are not "
-                "implemented yet), or leave the kv policy out to use the plain cache");
-  }
   const ModelHyperparams& hp = model.hparams();
   hearth_kv_slot_head table{};
   int32_t position = 0;

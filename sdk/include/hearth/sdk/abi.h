@@ -202,6 +202,9 @@ typedef struct hearth_device_info {
  *            i gave slot s of KV head g, summed over the query heads of g's group; slots are
  *            numbered through the tiers in order; entries past a head's slot count are zeroed.
  *            dst [head_dim, n_head, n_q]; fparams[0] scale; iparams[0] group_size.
+ *            The table, the positions and records it points to, and the mass may be host memory
+ *            or the device's own (core keeps them in host memory; a GPU backend copies them);
+ *            q, dst and the query positions are device memory as for every op.
  *            Query i sees slot s iff position(s) <= pos_q[i]. 16-bit slots follow ATTENTION's F16
  *            numerics; quantized slots are dequantized to F32 (HEARTH_KV_* layout below) and
  *            their probabilities stay F32.

@@ -1,0 +1,164 @@
+// ATTENTION_SLOTS on the GPU: one block per (KV head, query). Its warps score every slot of the
+// head for all the query heads of the group (each record is decoded once per group), the block
+// normalises each query head's scores, sums them over the group into the attention mass, and
+// finally each thread accumulates (query head, channel) outputs over the slots.
+//
+// Numerics follow the CPU kernel (plugins/backend-cpu/kernel_attention_slots.cpp): 16-bit slots
+// are scored against the query rounded to F16 and weighted by the probability rounded to F16, as
+// ATTENTION over an F16 cache; quantized slots are decoded to F32 (code * scale + min, rounded
+// as sdk/kv_quant.hpp does) and scored against the F32 query.
+#include "attention_slots_kernel.hpp"
+#include "gpu_device_code.cuh"
+
+namespace hearth::backend_gpu {
+namespace {
+
+constexpr int kThreads = 256;
+constexpr int kWarps = kThreads / kWarp;
+constexpr int kValuesPerLane = 8;  // head_dim <= 256
+
+__device__ __forceinline__ float round_to_f16(float x) { return __half2float(__float2half_rn(x)); }
+
+// Channel d of a record at `bits`.
+__device__ __forceinline__ float decode_channel(const uint8_t* record, uint32_t bits, uint32_t d,
+                                                uint32_t head_dim, uint32_t group_size) {
+  if (bits == 16) return half_bits_to_float(reinterpret_cast<const uint16_t*>(record)[d]);
+  const uint32_t group = d / group_size;
+  const float scale = f16_at(record + 4 * group);
+  const float min = f16_at(record + 4 * group + 2);
+  const uint8_t* codes = record + 4 * (head_dim / group_size);
+  const uint32_t bit = d * bits;
+  const uint32_t code = (codes[bit / 8] >> (bit % 8)) & ((1u << bits) - 1u);
+  return __fadd_rn(__fmul_rn(static_cast<float>(code), scale), min);
+}
+
+__global__ void __launch_bounds__(kThreads)
+    attention_slots_kernel(const uint8_t* staging, hearth_tensor q, hearth_tensor dst,
+                           const int32_t* pos_q, float* mass, int64_t mass_stride, float* scores,
+                           int64_t max_slots, uint32_t group_size, float scale, int64_t q_begin) {
+  extern __shared__ float shared[];
+  const int64_t g = blockIdx.x;
+  const int64_t i_local = blockIdx.y;
+  const int64_t i = q_begin + i_local;
+  const int64_t n_head_kv = gridDim.x;
+  const auto head_dim = static_cast<uint32_t>(q.ne[0]);
+  const int64_t group = q.ne[1] / n_head_kv;
+  const int lane = static_cast<int>(threadIdx.x) % kWarp;
+  const int warp = static_cast<int>(threadIdx.x) / kWarp;
+  const auto& head = reinterpret_cast<const SlotHeadOnDevice*>(staging)[g];
+  const int64_t n = head.n_slots;
+  const int32_t query_pos = pos_q[i];
+
+  float* q32 = shared;                     // [group][head_dim]
+  float* q16 = shared + group * head_dim;  // the same, rounded to F16
+  float* reduce = q16 + group * head_dim;  // 32 floats
+  for (int64_t e = threadIdx.x; e < group * head_dim; e += kThreads) {
+    const int64_t h = e / head_dim;
+    const float x =
+        at_offset<const float>(q, (g * group + h) * q.nb[1] + i * q.nb[2])[e % head_dim];
+    q32[e] = x;
+    q16[e] = round_to_f16(x);
+  }
+  __syncthreads();
+
+  float* sc = scores + (i_local * n_head_kv + g) * group * max_slots;  // [group][max_slots]
+  for (uint32_t t = 0; t < head.n_tiers; ++t) {
+    const SlotTierOnDevice& tier = head.tiers[t];
+    const auto* positions = reinterpret_cast<const int32_t*>(staging + tier.positions);
+    const float* qh = tier.bits == 16 ? q16 : q32;
+    for (uint32_t idx = warp; idx < tier.n_slots; idx += kWarps) {
+      const int64_t s = tier.first_slot + idx;
+      if (positions[idx] > query_pos) {
+        if (lane < group)
+          for (int64_t h = lane; h < group; h += kWarp) sc[h * max_slots + s] = -INFINITY;
+        continue;
+      }
+      const uint8_t* k = staging + tier.k + static_cast<uint64_t>(idx) * tier.record_bytes;
+      float kv[kValuesPerLane];
+#pragma unroll
+      for (int c = 0; c < kValuesPerLane; ++c) {
+        const uint32_t d = lane + c * kWarp;
+        kv[c] = d < head_dim ? decode_channel(k, tier.bits, d, head_dim, group_size) : 0.0f;
+      }
+      for (int64_t h = 0; h < group; ++h) {
+        float dot = 0.0f;
+#pragma unroll
+        for (int c = 0; c < kValuesPerLane; ++c) {
+          const uint32_t d = lane + c * kWarp;
+          if (d < head_dim) dot += qh[h * head_dim + d] * kv[c];
+        }
+        dot = warp_sum(dot);
+        if (lane == 0) sc[h * max_slots + s] = dot * scale;
+      }
+    }
+  }
+  __syncthreads();
+
+  // Softmax per query head over the visible slots; hidden ones are -inf and come out 0.
+  for (int64_t h = 0; h < group; ++h) {
+    float* row = sc + h * max_slots;
+    float local_max = -INFINITY;
+    for (int64_t s = threadIdx.x; s < n; s += kThreads) local_max = fmaxf(local_max, row[s]);
+    const float max = block_max(local_max, reduce);
+    if (max == -INFINITY) {  // this query sees no slot
+      for (int64_t s = threadIdx.x; s < n; s += kThreads) row[s] = 0.0f;
+      __syncthreads();
+      continue;
+    }
+    float local_sum = 0.0f;
+    for (int64_t s = threadIdx.x; s < n; s += kThreads) {
+      const float e = expf(row[s] - max);
+      row[s] = e;
+      local_sum += e;
+    }
+    const float inv = 1.0f / block_sum(local_sum, reduce);
+    for (int64_t s = threadIdx.x; s < n; s += kThreads) row[s] *= inv;
+    __syncthreads();
+  }
+
+  if (mass) {
+    float* m = mass + (i * n_head_kv + g) * mass_stride;
+    for (int64_t s = threadIdx.x; s < mass_stride; s += kThreads) {
+      float sum = 0.0f;
+      if (s < n)
+        for (int64_t h = 0; h < group; ++h) sum += sc[h * max_slots + s];
+      m[s] = sum;
+    }
+  }
+
+  for (int64_t e = threadIdx.x; e < group * head_dim; e += kThreads) {
+    const int64_t h = e / head_dim;
+    const auto d = static_cast<uint32_t>(e % head_dim);
+    const float* p_row = sc + h * max_slots;
+    float acc = 0.0f;
+    for (uint32_t t = 0; t < head.n_tiers; ++t) {
+      const SlotTierOnDevice& tier = head.tiers[t];
+      const uint8_t* v = staging + tier.v;
+      for (uint32_t idx = 0; idx < tier.n_slots; ++idx) {
+        float p = p_row[tier.first_slot + idx];
+        if (tier.bits == 16) p = round_to_f16(p);
+        if (p == 0.0f) continue;
+        acc += p * decode_channel(v + static_cast<uint64_t>(idx) * tier.record_bytes, tier.bits, d,
+                                  head_dim, group_size);
+      }
+    }
+    at_offset<float>(dst, (g * group + h) * dst.nb[1] + i * dst.nb[2])[d] = acc;
+  }
+}
+
+}  // namespace
+
+size_t attention_slots_shared_bytes(int64_t group, int64_t head_dim) {
+  return static_cast<size_t>(2 * group * head_dim + kWarp) * sizeof(float);
+}
+
+cudaError_t launch_attention_slots_kernel(const AttentionSlotsLaunch& l, cudaStream_t stream) {
+  const dim3 grid(static_cast<unsigned>(l.n_head_kv), static_cast<unsigned>(l.n_q));
+  const int64_t group = l.q.ne[1] / l.n_head_kv;
+  attention_slots_kernel<<<grid, kThreads, attention_slots_shared_bytes(group, l.q.ne[0]),
+                           stream>>>(l.staging, l.q, l.dst, l.pos_q, l.mass, l.mass_stride,
+                                     l.scores, l.max_slots, l.group_size, l.scale, l.q_begin);
+  return cudaGetLastError();
+}
+
+}  // namespace hearth::backend_gpu
