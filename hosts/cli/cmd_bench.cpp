@@ -167,24 +167,27 @@ std::string right_aligned(const std::string& text, size_t width) {
 
 class Table {
  public:
-  explicit Table(size_t model_width) : model_width_(std::max<size_t>(model_width, 5)) {}
+  Table(size_t model_width, size_t test_width)
+      : model_width_(std::max<size_t>(model_width, 5)),
+        test_width_(std::max<size_t>(test_width, 7)) {}
   void header() const {
     row("model", "size", "params", "backend", "threads", "test", "t/s");
     std::printf(
-        "| %s | ---------: | ---------: | ------- | ------: | ------: | ------------------: |\n",
-        std::string(model_width_, '-').c_str());
+        "| %s | ---------: | ---------: | ------- | ------: | %s: | ------------------: |\n",
+        std::string(model_width_, '-').c_str(), std::string(test_width_ - 1, '-').c_str());
   }
   void row(const std::string& model, const std::string& size, const std::string& params,
            const std::string& backend, const std::string& threads, const std::string& test,
            const std::string& speed) const {
-    std::printf("| %-*s | %10s | %10s | %-7s | %7s | %7s | %s |\n", static_cast<int>(model_width_),
+    std::printf("| %-*s | %10s | %10s | %-7s | %7s | %*s | %s |\n", static_cast<int>(model_width_),
                 model.c_str(), size.c_str(), params.c_str(), backend.c_str(), threads.c_str(),
-                test.c_str(), right_aligned(speed, 19).c_str());
+                static_cast<int>(test_width_), test.c_str(), right_aligned(speed, 19).c_str());
     std::fflush(stdout);
   }
 
  private:
   size_t model_width_;
+  size_t test_width_;
 };
 
 }  // namespace
@@ -234,7 +237,9 @@ int cmd_bench(const Argv& argv) {
   const long long threads = args.get_int("threads");
   const std::string threads_text = threads == 0 ? "auto" : std::to_string(threads);
   const std::string backend = model.device().backend_name();
-  const Table table(summary.label.size());
+  size_t test_width = 0;
+  for (const BenchTest& test : tests) test_width = std::max(test_width, test.name.size());
+  const Table table(summary.label.size(), test_width);
   if (!json) table.header();
 
   nlohmann::json results = nlohmann::json::array();

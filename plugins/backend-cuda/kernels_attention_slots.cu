@@ -23,9 +23,12 @@ __device__ __forceinline__ float round_to_f16(float x) { return __half2float(__f
 __device__ __forceinline__ float decode_channel(const uint8_t* record, uint32_t bits, uint32_t d,
                                                 uint32_t head_dim, uint32_t group_size) {
   if (bits == 16) return half_bits_to_float(reinterpret_cast<const uint16_t*>(record)[d]);
+  // Quantized records may start at any byte (5 bytes for 1-bit codes of 8 channels): read the
+  // F16 scale and min a byte at a time.
   const uint32_t group = d / group_size;
-  const float scale = f16_at(record + 4 * group);
-  const float min = f16_at(record + 4 * group + 2);
+  const uint8_t* meta = record + 4 * group;
+  const float scale = half_bits_to_float(static_cast<uint16_t>(meta[0] | (meta[1] << 8)));
+  const float min = half_bits_to_float(static_cast<uint16_t>(meta[2] | (meta[3] << 8)));
   const uint8_t* codes = record + 4 * (head_dim / group_size);
   const uint32_t bit = d * bits;
   const uint32_t code = (codes[bit / 8] >> (bit % 8)) & ((1u << bits) - 1u);
