@@ -282,6 +282,8 @@ int cmd_bench(const Argv& argv) {
                        {"test", test.name},
                        {"n_prompt", test.n_prompt},
                        {"n_gen", test.n_gen},
+                       {"n_depth", test.n_depth},
+                       {"kv_policy", args.has("kv-policy") ? args.get("kv-policy") : ""},
                        {"repetitions", repetitions},
                        {"test_time", utc_now()},
                        {"avg_ns", mean(samples.ns)},

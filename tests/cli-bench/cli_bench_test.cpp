@@ -138,6 +138,25 @@ TEST(CliBench, PrintsAMarkdownTableAndSkipsZeroCounts) {
   EXPECT_THAT(r.output, ::testing::Not(HasSubstr("tg")));
 }
 
+// -d fills the context before each test (llama-bench's depth); a KV policy applies to every test.
+TEST(CliBench, DepthAndKvPolicyNameTheTests) {
+  auto r = run_command(hearth() + " bench -m " + kShared +
+                       "/models/stories260K.gguf -p 0 -n 4 -d 0,40 -r 1 -t 1 --kv-policy h2o "
+                       "--kv-budget 0.5 --json 2>/dev/null");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto json = nlohmann::json::parse(r.output);
+  ASSERT_EQ(json.size(), 2u);
+  EXPECT_EQ(json[0]["test"], "tg4");
+  EXPECT_EQ(json[0]["n_depth"], 0);
+  EXPECT_EQ(json[1]["test"], "tg4 @ d40");
+  EXPECT_EQ(json[1]["n_depth"], 40);
+  EXPECT_EQ(json[1]["kv_policy"], "h2o");
+  r = run_command(hearth() + " bench -m " + kShared +
+                  "/models/stories260K.gguf -p 0 -n 2 -d 8 -r 1 -t 1 2>/dev/null");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("| tg2 @ d8 |"));
+}
+
 TEST(CliBenchErrors, BadArgumentsSayWhatIsWrong) {
   const std::string model = " -m " + kShared + "/models/stories260K.gguf";
   auto r = run_command(hearth() + " bench" + model + " -r 0 2>&1");
@@ -146,6 +165,12 @@ TEST(CliBenchErrors, BadArgumentsSayWhatIsWrong) {
   r = run_command(hearth() + " bench" + model + " -p 12,x 2>&1");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.output, HasSubstr("--n-prompt takes token counts"));
+  r = run_command(hearth() + " bench" + model + " -d 1,y 2>&1");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.output, HasSubstr("--n-depth takes token counts"));
+  r = run_command(hearth() + " bench" + model + " -n 2 -p 0 --kv-policy nosuch 2>&1");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.output, HasSubstr("nosuch"));
   r = run_command(hearth() + " bench" + model + " -p 0 -n 0 2>&1");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.output, HasSubstr("nothing to measure"));
