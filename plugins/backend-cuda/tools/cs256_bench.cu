@@ -291,11 +291,41 @@ const char* kernel_name(Cs256Kernel k) {
       return "spmv-wide(16 lanes)";
     case Cs256Kernel::kSpmm8Quad:
       return "spmm8-quad(8 tok)";
+    case Cs256Kernel::kSpmvWarp:
+      return "spmv-warp(U4)";
+    case Cs256Kernel::kSpmvWarpLight:
+      return "spmv-warp-light(U2)";
+    case Cs256Kernel::kSpmvWarpResident:
+      return "spmv-warp-resident";
+    case Cs256Kernel::kSpmmWarp2:
+      return "spmm-warp(2 tok)";
+    case Cs256Kernel::kSpmmWarp4:
+      return "spmm-warp(4 tok)";
+    case Cs256Kernel::kSpmmWarp8:
+      return "spmm-warp(8 tok)";
   }
   return "?";
 }
-constexpr Cs256Kernel kAllKernels[] = {Cs256Kernel::kSpmvQuad, Cs256Kernel::kSpmvWide,
-                                       Cs256Kernel::kSpmm8Quad};
+constexpr Cs256Kernel kAllKernels[] = {
+    Cs256Kernel::kSpmvQuad,  Cs256Kernel::kSpmvWide,      Cs256Kernel::kSpmm8Quad,
+    Cs256Kernel::kSpmvWarp,  Cs256Kernel::kSpmvWarpLight, Cs256Kernel::kSpmvWarpResident,
+    Cs256Kernel::kSpmmWarp2, Cs256Kernel::kSpmmWarp4,     Cs256Kernel::kSpmmWarp8};
+
+// Token counts a kernel is timed at: one pass of it, and 8 tokens for the multi-token ones.
+std::vector<int> timed_tokens(Cs256Kernel k) {
+  switch (k) {
+    case Cs256Kernel::kSpmm8Quad:
+    case Cs256Kernel::kSpmmWarp8:
+      return {8};
+    case Cs256Kernel::kSpmmWarp4:
+      return {4, 8};
+    case Cs256Kernel::kSpmmWarp2:
+      return {2, 8};
+    default:
+      return {1};
+  }
+}
+constexpr int kTimedTokenCounts[] = {1, 2, 4, 8};
 
 void report(bool pass, const std::string& what, const std::string& detail) {
   std::printf("%s  %s%s%s\n", pass ? "PASS" : "FAIL", what.c_str(), detail.empty() ? "" : ": ",
@@ -361,11 +391,20 @@ void check_matrix(const std::string& name, const HostCs256& s) {
     std::vector<double> abs_sum;
     const std::vector<double> ref = reference(s, x, n_tok, &abs_sum);
     for (Cs256Kernel k : kAllKernels) {
+      if (!hearth::backend_gpu::cs256_kernel_takes(k, s.n)) continue;  // checked below
       std::string detail;
       const bool ok =
           compare(&s, run_kernel(k, d_blob, s.m, s.n, d_x, n_tok), ref, abs_sum, s.m, s.n, detail);
       report(ok, name + " " + kernel_name(k) + " n_tok=" + std::to_string(n_tok), detail);
     }
+  }
+  // A kernel that does not take n_in refuses before launching anything.
+  for (Cs256Kernel k : kAllKernels) {
+    if (hearth::backend_gpu::cs256_kernel_takes(k, s.n)) continue;
+    DeviceBuffer d_x(static_cast<size_t>(s.n) * 4), d_y(static_cast<size_t>(s.m) * 4);
+    const hearth_op op = matmul_op(d_blob.get(), s.m, s.n, d_x.get<float>(), d_y.get<float>(), 1);
+    report(hearth::backend_gpu::launch_cs256_matmul_with(k, op, nullptr) == cudaErrorInvalidValue,
+           name + " " + kernel_name(k) + " refuses n_in " + std::to_string(s.n), "");
   }
 }
 
@@ -378,6 +417,14 @@ void correctness_cases() {
   check_matrix("33x600 f16 vec8 wide", random_matrix(33, 600, 8, HEARTH_DTYPE_F16, true, 5));
   check_matrix("1x100 f16 vec4", random_matrix(1, 100, 4, HEARTH_DTYPE_F16, false, 6));
   check_matrix("300x8192 f16 vec8", random_matrix(300, 8192, 8, HEARTH_DTYPE_F16, false, 7));
+  // The warp-row kernels: counts that no vector width divides (their 1-entry path), rows of
+  // 33..48 tiles (a lane's second tile), more rows than one wave of resident blocks (the
+  // resident variant's grid stride), and inputs past their 48-tile limit (refused).
+  check_matrix("37x700 f16 vec1", random_matrix(37, 700, 1, HEARTH_DTYPE_F16, false, 10));
+  check_matrix("70x12288 bf16 vec8", random_matrix(70, 12288, 8, HEARTH_DTYPE_BF16, false, 11));
+  check_matrix("45x11008 i8 vec8 wide", random_matrix(45, 11008, 8, HEARTH_DTYPE_I8, true, 12));
+  check_matrix("9000x512 f16 vec8", random_matrix(9000, 512, 8, HEARTH_DTYPE_F16, false, 13));
+  check_matrix("20x12300 f16 vec8", random_matrix(20, 12300, 8, HEARTH_DTYPE_F16, false, 14));
 
   // A header that disagrees with the tensor's shape: NaN outputs, no stray reads.
   const HostCs256 s = random_matrix(64, 512, 8, HEARTH_DTYPE_F16, false, 8);
@@ -698,7 +745,32 @@ HostCs256 prune(const DenseLayer& d, double sparsity) {
   return s;
 }
 
-void bench_shape(uint32_t m, uint32_t n, const CopyBandwidth& bw, Timer& ev, const Cublas& blas) {
+// The fastest CS256 kernel of one shape, sparsity and token count, for the closing table.
+struct SummaryRow {
+  std::string shape_sparsity;
+  int n_tok;
+  std::string kernel;
+  double ms, gbs, copy_pct, dense_ms;  // dense_ms: the best dense F16 time at n_tok (0: none)
+  double chosen_ms;                    // the kernel launch_cs256_matmul picks for n_tok
+};
+void print_summary(const std::vector<SummaryRow>& summary) {
+  std::printf(
+      "\n== summary: fastest CS256 kernel per shape, sparsity and token count (us, GB/s of blob "
+      "+ activations, %% of copy, speed-up vs the best dense F16 time at the same token count: "
+      "our GEMV or cuBLAS at 1 token, cuBLAS above; 'chosen' = the kernel the plugin picks) "
+      "==\n");
+  std::printf(
+      "| layer, sparsity | tok | fastest kernel | us | GB/s | %% copy | vs dense | chosen us"
+      " | chosen vs dense |\n|---|---|---|---|---|---|---|---|---|\n");
+  for (const SummaryRow& r : summary)
+    std::printf("| %s | %d | %s | %.1f | %.0f | %.1f | %.2fx | %.1f | %.2fx |\n",
+                r.shape_sparsity.c_str(), r.n_tok, r.kernel.c_str(), r.ms * 1e3, r.gbs, r.copy_pct,
+                r.dense_ms > 0 ? r.dense_ms / r.ms : 0.0, r.chosen_ms * 1e3,
+                r.chosen_ms > 0 && r.dense_ms > 0 ? r.dense_ms / r.chosen_ms : 0.0);
+}
+
+void bench_shape(uint32_t m, uint32_t n, const CopyBandwidth& bw, Timer& ev, const Cublas& blas,
+                 std::vector<SummaryRow>& summary) {
   const DenseLayer layer = make_layer(m, n, 42 + m + n);
   const std::vector<float> x = random_activations(n, 8, 77);
   DeviceBuffer d_x(x.size() * 4), d_y(static_cast<size_t>(m) * 8 * 4);
@@ -750,10 +822,10 @@ void bench_shape(uint32_t m, uint32_t n, const CopyBandwidth& bw, Timer& ev, con
                                                 static_cast<int>(m), static_cast<int>(n));
     check_cuda(cudaGetLastError(), "dense_f16_gemv launch");
   });
-  double best_dense1 = t_dense, best_dense8 = 0;
-  print_row("dense-f16-gemv", m, n, "0%", 1, dense_bytes + io1, t_dense, bw, best_dense1);
+  double best_dense[9] = {0, t_dense};  // by token count; 0 = not measured
+  print_row("dense-f16-gemv", m, n, "0%", 1, dense_bytes + io1, t_dense, bw, t_dense);
   if (blas.ok()) {
-    for (int n_tok : {1, 8}) {
+    for (int n_tok : kTimedTokenCounts) {
       bool blas_failed = false;
       const double t = ev.median_ms(dense_copies, kReps, [&](int c, cudaStream_t st) {
         blas_failed |= blas.gemv(dense[static_cast<size_t>(c)].get<const __half>(),
@@ -764,10 +836,9 @@ void bench_shape(uint32_t m, uint32_t n, const CopyBandwidth& bw, Timer& ev, con
         report(false, "cuBLAS GemmEx timing, n_tok=" + std::to_string(n_tok), "a call failed");
         continue;
       }
-      if (n_tok == 1) best_dense1 = std::min(best_dense1, t);
-      if (n_tok == 8) best_dense8 = t;
+      best_dense[n_tok] = n_tok == 1 ? std::min(best_dense[1], t) : t;
       print_row("cublas-gemmex-f16", m, n, "0%", n_tok, dense_bytes + n_tok * (n * 2.0 + m * 4.0),
-                t, bw, n_tok == 1 ? best_dense1 : t);
+                t, bw, best_dense[n_tok]);
     }
   }
   dense.clear();
@@ -784,24 +855,38 @@ void bench_shape(uint32_t m, uint32_t n, const CopyBandwidth& bw, Timer& ev, con
       blobs.emplace_back(blob.size());
       blobs.back().upload(blob.data(), blob.size());
     }
-    std::vector<double> abs1, abs8;
-    const std::vector<double> ref1 = reference(s, x, 1, &abs1);
-    const std::vector<double> ref8 = reference(s, x, 8, &abs8);
+    std::vector<double> ref[9], abs[9];  // by token count
+    for (int n_tok : kTimedTokenCounts) ref[n_tok] = reference(s, x, n_tok, &abs[n_tok]);
+    SummaryRow best[9]{};
+    for (int n_tok : kTimedTokenCounts)
+      best[n_tok] = SummaryRow{name, n_tok, "", 0, 0, 0, best_dense[n_tok], 0};
     for (Cs256Kernel k : kAllKernels) {
-      const int n_tok = k == Cs256Kernel::kSpmm8Quad ? 8 : 1;
-      std::string detail;
-      const bool ok = compare(&s, run_kernel(k, blobs[0], m, n, d_x, n_tok),
-                              n_tok == 1 ? ref1 : ref8, n_tok == 1 ? abs1 : abs8, m, n, detail);
-      report(ok, name + " " + kernel_name(k), detail);
-      const hearth_op base = matmul_op(nullptr, m, n, d_x.get<float>(), d_y.get<float>(), n_tok);
-      const double t = ev.median_ms(copies, kReps, [&](int c, cudaStream_t st) {
-        hearth_op op = base;
-        op.src[0].data = blobs[static_cast<size_t>(c)].get();
-        check_cuda(hearth::backend_gpu::launch_cs256_matmul_with(k, op, st), kernel_name(k));
-      });
-      print_row(kernel_name(k), m, n, label, n_tok, blob.size() + n_tok * (n * 4.0 + m * 4.0), t,
-                bw, n_tok == 1 ? best_dense1 : best_dense8);
+      if (!hearth::backend_gpu::cs256_kernel_takes(k, n)) continue;
+      for (int n_tok : timed_tokens(k)) {
+        const std::string what = name + " " + kernel_name(k) + " n_tok=" + std::to_string(n_tok);
+        std::string detail;
+        report(compare(&s, run_kernel(k, blobs[0], m, n, d_x, n_tok), ref[n_tok], abs[n_tok], m, n,
+                       detail),
+               what, detail);
+        const hearth_op base = matmul_op(nullptr, m, n, d_x.get<float>(), d_y.get<float>(), n_tok);
+        const double t = ev.median_ms(copies, kReps, [&](int c, cudaStream_t st) {
+          hearth_op op = base;
+          op.src[0].data = blobs[static_cast<size_t>(c)].get();
+          check_cuda(hearth::backend_gpu::launch_cs256_matmul_with(k, op, st), kernel_name(k));
+        });
+        const double bytes = blob.size() + n_tok * (n * 4.0 + m * 4.0);
+        print_row(kernel_name(k), m, n, label, n_tok, bytes, t, bw, best_dense[n_tok]);
+        SummaryRow& b = best[n_tok];
+        if (b.ms == 0 || t < b.ms) {
+          b.kernel = kernel_name(k);
+          b.ms = t;
+          b.gbs = bytes / (t * 1e6);
+          b.copy_pct = 100.0 * b.gbs / bw.best();
+        }
+        if (k == hearth::backend_gpu::choose_cs256_kernel(n_tok, n)) b.chosen_ms = t;
+      }
     }
+    for (int n_tok : kTimedTokenCounts) summary.push_back(best[n_tok]);
     std::printf("   %s: nnz %llu (density %.3f), blob %.2f MB = %.3f of dense F16\n", name.c_str(),
                 static_cast<unsigned long long>(s.nnz()),
                 static_cast<double>(s.nnz()) / (static_cast<double>(m) * n), blob.size() / 1e6,
@@ -833,9 +918,11 @@ int main() {
   std::printf(
       "(vs dense: best dense F16 time of the same token count / this time; bound = bytes "
       "/ copy bandwidth)\n");
+  std::vector<SummaryRow> summary;
   for (const auto& [m, n] :
        {std::pair<uint32_t, uint32_t>{4096, 4096}, {11008, 4096}, {4096, 11008}})
-    bench_shape(m, n, bw, ev, blas);
+    bench_shape(m, n, bw, ev, blas, summary);
+  print_summary(summary);
 
   std::printf("\n%s: %d failure(s)\n", g_failures == 0 ? "ALL PASS" : "FAILURES", g_failures);
   return g_failures == 0 ? 0 : 1;
