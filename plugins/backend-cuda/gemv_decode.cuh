@@ -161,4 +161,134 @@ __device__ __forceinline__ void gemv_group_factored(const uint8_t* row, int64_t 
   }
 }
 
+// ------------------------------------------------------------------ q8 route
+// The quantized types' decode GEMV against activations quantized to q8 blocks (gemv_kernels.cuh).
+// A "chunk" is the work of one lane step: 16 bytes of quants, i.e. 32 weights of the 4/5/6-bit
+// types (two halves of 16 weights, each from its own scale) or 16 weights of Q8_0 (one half).
+// Each half is 4 words of 4 int8 weights (unsigned 0..63 or signed), a weight scale sw and offset
+// mw (w = sw * q + mw), and 16 activations: half `half` of q8 activation block `blk`.
+
+template <uint32_t DT>
+inline constexpr bool kQ8Route =
+    DT == HEARTH_DTYPE_Q8_0 || DT == HEARTH_DTYPE_Q4_0 || DT == HEARTH_DTYPE_Q4_K ||
+    DT == HEARTH_DTYPE_Q5_K || DT == HEARTH_DTYPE_Q6_K;
+
+template <uint32_t DT>
+inline constexpr int kQ8Halves = DT == HEARTH_DTYPE_Q8_0 ? 1 : 2;
+
+// Weights per chunk; a row of n weights has n / kQ8ChunkWeights chunks.
+template <uint32_t DT>
+inline constexpr int64_t kQ8ChunkWeights = 16 * kQ8Halves<DT>;
+
+// Q8_0's weights are symmetric: no offset term.
+template <uint32_t DT>
+inline constexpr bool kQ8HasOffset = DT != HEARTH_DTYPE_Q8_0;
+
+struct Q8Chunk {
+  int v[2][4];
+  float sw[2], mw[2];
+};
+
+// Activation block and half of each half of chunk c (the same for every row).
+template <uint32_t DT>
+__device__ __forceinline__ void q8_chunk_activations(int64_t c, int64_t (&blk)[2], int (&half)[2]) {
+  if constexpr (DT == HEARTH_DTYPE_Q8_0) {
+    blk[0] = blk[1] = c >> 1;
+    half[0] = half[1] = static_cast<int>(c & 1);
+  } else if constexpr (DT == HEARTH_DTYPE_Q4_0) {  // low nibbles: elements 0-15, high: 16-31
+    blk[0] = blk[1] = c;
+    half[0] = 0, half[1] = 1;
+  } else if constexpr (DT == HEARTH_DTYPE_Q4_K || DT == HEARTH_DTYPE_Q5_K) {
+    // Chunk k of a super-block: bytes 16k..16k+15 of qs, i.e. elements 16j.. of sub-blocks 2q
+    // (low nibbles) and 2q + 1 (high nibbles), q = k / 2, j = k % 2.
+    const int64_t sb = c >> 3;
+    const int k = static_cast<int>(c & 7);
+    blk[0] = sb * 8 + (k >> 1) * 2;
+    blk[1] = blk[0] + 1;
+    half[0] = half[1] = k & 1;
+  } else {  // Q6_K: ql bytes 16k.., elements 16j.. of runs kp (low) and kp + 2 (high) of half h
+    const int64_t sb = c >> 3;
+    const int k = static_cast<int>(c & 7);
+    blk[0] = sb * 8 + (k >> 2) * 4 + ((k >> 1) & 1);
+    blk[1] = blk[0] + 2;
+    half[0] = half[1] = k & 1;
+  }
+}
+
+// Chunk c of a row. Q4_K/Q5_K rows must be 16-byte aligned (uint4 loads), the others 2-byte.
+template <uint32_t DT>
+__device__ __forceinline__ void q8_chunk(const uint8_t* row, int64_t c, Q8Chunk& o) {
+  if constexpr (DT == HEARTH_DTYPE_Q8_0) {
+    const uint8_t* block = row + (c >> 1) * 34;
+    const uint8_t* qs = block + 2 + (c & 1) * 16;
+#pragma unroll
+    for (int i = 0; i < 4; ++i) o.v[0][i] = static_cast<int>(u32_at_2aligned(qs + 4 * i));
+    o.sw[0] = f16_at(block);
+    o.mw[0] = 0.0f;
+  } else if constexpr (DT == HEARTH_DTYPE_Q4_0) {
+    const uint8_t* block = row + c * 18;
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const uint32_t u = u32_at_2aligned(block + 2 + 4 * i);
+      o.v[0][i] = static_cast<int>(u & 0x0F0F0F0Fu);
+      o.v[1][i] = static_cast<int>((u >> 4) & 0x0F0F0F0Fu);
+    }
+    o.sw[0] = o.sw[1] = f16_at(block);
+    o.mw[0] = o.mw[1] = -8.0f * o.sw[0];
+  } else if constexpr (DT == HEARTH_DTYPE_Q4_K || DT == HEARTH_DTYPE_Q5_K) {
+    constexpr bool kQ5 = DT == HEARTH_DTYPE_Q5_K;
+    const uint8_t* block = row + (c >> 3) * (kQ5 ? 176 : 144);
+    const int k = static_cast<int>(c & 7);
+    const int q = k >> 1;
+    const int j = k & 1;
+    const uint4 head = *reinterpret_cast<const uint4*>(block);  // d, dmin, scales[12]
+    const uint4 qs = *reinterpret_cast<const uint4*>(block + (kQ5 ? 48 : 16) + 16 * k);
+    float sc0, mn0, sc1, mn1;
+    scale_min_words(head.y, head.z, head.w, 2 * q, sc0, mn0);
+    scale_min_words(head.y, head.z, head.w, 2 * q + 1, sc1, mn1);
+    const float d = half_bits_to_float(static_cast<uint16_t>(head.x & 0xFFFFu));
+    const float dmin = half_bits_to_float(static_cast<uint16_t>(head.x >> 16));
+    o.sw[0] = d * sc0, o.mw[0] = -dmin * mn0, o.sw[1] = d * sc1, o.mw[1] = -dmin * mn1;
+    const uint32_t words[4] = {qs.x, qs.y, qs.z, qs.w};
+    uint32_t high_bits[4] = {0, 0, 0, 0};
+    if constexpr (kQ5) {
+      const uint4 qh = *reinterpret_cast<const uint4*>(block + 16 + 16 * j);
+      high_bits[0] = qh.x, high_bits[1] = qh.y, high_bits[2] = qh.z, high_bits[3] = qh.w;
+    }
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      uint32_t lo = words[i] & 0x0F0F0F0Fu;
+      uint32_t hi = (words[i] >> 4) & 0x0F0F0F0Fu;
+      if constexpr (kQ5) {  // bit 2q (low run) and 2q + 1 (high run) of qh[l] become bit 4
+        lo |= ((high_bits[i] >> (2 * q)) & 0x01010101u) << 4;
+        hi |= ((high_bits[i] >> (2 * q + 1)) & 0x01010101u) << 4;
+      }
+      o.v[0][i] = static_cast<int>(lo);
+      o.v[1][i] = static_cast<int>(hi);
+    }
+  } else if constexpr (DT == HEARTH_DTYPE_Q6_K) {
+    const uint8_t* block = row + (c >> 3) * 210;
+    const int k = static_cast<int>(c & 7);
+    const int h = k >> 2;
+    const int kp = (k >> 1) & 1;
+    const int j = k & 1;
+    const uint8_t* ql = block + 16 * k;  // = 64h + 32kp + 16j
+    const uint8_t* qh = block + 128 + 32 * h + 16 * j;
+    const auto* scales = reinterpret_cast<const int8_t*>(block + 192);
+    const float d = f16_at(block + 208);
+    const int sub = 8 * h + 2 * kp + j;  // scale of 16 elements: (128h + 32kp + 16j) / 16
+    o.sw[0] = d * static_cast<float>(scales[sub]);
+    o.sw[1] = d * static_cast<float>(scales[sub + 4]);  // run kp + 2: 64 elements later
+    o.mw[0] = -32.0f * o.sw[0], o.mw[1] = -32.0f * o.sw[1];
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const uint32_t l = u32_at_2aligned(ql + 4 * i);
+      const uint32_t hb = u32_at_2aligned(qh + 4 * i);
+      o.v[0][i] = static_cast<int>((l & 0x0F0F0F0Fu) | (((hb >> (2 * kp)) & 0x03030303u) << 4));
+      o.v[1][i] =
+          static_cast<int>(((l >> 4) & 0x0F0F0F0Fu) | (((hb >> (2 * kp + 4)) & 0x03030303u) << 4));
+    }
+  }
+}
+
 }  // namespace hearth::backend_gpu

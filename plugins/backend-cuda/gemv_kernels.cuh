@@ -163,4 +163,171 @@ void launch_gemv(const hearth_op& op, int64_t n_tok, cudaStream_t stream) {
     launch_gemv_rows<DT, 8, 2>(op, n_tok, stream);
 }
 
+// ------------------------------------------------------------------ q8 route
+// The quantized types (kQ8Route) follow llama.cpp's mmvq recipe instead: the activations are
+// rounded once per op to q8 blocks of 32 (int8 values, float scale d = amax / 127 and, per half
+// of 16, d times the half's sum of values) in a device scratch; each lane then loads 16 bytes of
+// quants per step and multiplies them with __dp4a (four int8 products per instruction) against
+// the q8 activations, applying the weight's scale and offset once per 16 weights. The float
+// decode above spent more ALU per weight byte than the memory system allows at full bandwidth.
+// Scratch layout for T tokens of n inputs: T * n int8 values, then T * n / 32 float4 blocks
+// {d, d * sum(values 0..15), d * sum(values 16..31), 0}.
+
+inline constexpr int kQuantizeThreads = 256;
+
+inline uint64_t q8_activation_bytes(int64_t n_in, int64_t n_tok) {
+  return static_cast<uint64_t>(n_tok * n_in) + static_cast<uint64_t>(n_tok * (n_in / 32)) * 16;
+}
+
+// One lane per activation, one warp per q8 block: the rounding is ggml's quantize_row_q8_0_ref
+// (q = roundf(x * (1 / d))) with d kept in float.
+__global__ void __launch_bounds__(kQuantizeThreads)
+    quantize_q8_kernel(hearth_tensor x, int8_t* qs, float4* meta) {
+  const int64_t n_in = x.ne[0];
+  const int64_t t = blockIdx.y;
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * kQuantizeThreads + threadIdx.x;
+  if (i >= n_in) return;  // n_in is a multiple of 32: whole warps leave together
+  const float v = at_offset<const float>(x, flat_row_offset(x, t))[i];
+  const float amax = warp_max(fabsf(v));
+  const float d = amax / 127.0f;
+  const float id = d != 0.0f ? 1.0f / d : 0.0f;
+  const float q = roundf(v * id);
+  qs[t * n_in + i] = static_cast<int8_t>(q);
+  float half_sum = q;  // over the lane's 16-lane half of the block
+#pragma unroll
+  for (int mask = 8; mask > 0; mask >>= 1) half_sum += HEARTH_SHFL_XOR(half_sum, mask);
+  const float high_sum = HEARTH_SHFL_XOR(half_sum, 16);
+  if (threadIdx.x % kWarp == 0)
+    meta[t * (n_in / 32) + i / 32] = make_float4(d, d * half_sum, d * high_sum, 0.0f);
+}
+
+template <uint32_t DT, int NT, int R>
+__global__ void __launch_bounds__(kGemvThreads)
+    gemv_q8_kernel(hearth_tensor w, const int8_t* xq, const float4* xm, hearth_tensor dst, int nt) {
+  constexpr int H = kQ8Halves<DT>;
+  const int64_t row0 = static_cast<int64_t>(blockIdx.x) * R;
+  const int64_t n_in = w.ne[0];
+  const int64_t n_blocks = n_in / 32;
+  const int64_t n_chunks = n_in / kQ8ChunkWeights<DT>;
+  // Rows past the end read the last row (valid memory) and are not written.
+  const uint8_t* rows[R];
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+    const int64_t row = row0 + r < w.ne[1] ? row0 + r : w.ne[1] - 1;
+    rows[r] = static_cast<const uint8_t*>(w.data) + row * w.nb[1];
+  }
+  float acc[R][NT];
+#pragma unroll
+  for (int r = 0; r < R; ++r)
+#pragma unroll
+    for (int t = 0; t < NT; ++t) acc[r][t] = 0.0f;
+
+#pragma unroll 1
+  for (int64_t c = threadIdx.x; c < n_chunks; c += kGemvThreads) {
+    int64_t blk[2];
+    int half[2];
+    q8_chunk_activations<DT>(c, blk, half);
+    // The chunk's activations, loaded once and shared by the R rows (tokens past nt repeat
+    // token 0: valid memory, never written).
+    int4 a[NT][H];
+    float d8[NT][H], s8[NT][H];
+#pragma unroll
+    for (int t = 0; t < NT; ++t) {
+      const int64_t tt = t < nt ? t : 0;
+#pragma unroll
+      for (int h = 0; h < H; ++h) {
+        a[t][h] = *reinterpret_cast<const int4*>(xq + tt * n_in + blk[h] * 32 + half[h] * 16);
+        const float4 m = xm[tt * n_blocks + blk[h]];
+        d8[t][h] = m.x;
+        s8[t][h] = half[h] ? m.z : m.y;
+      }
+    }
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      Q8Chunk q;
+      q8_chunk<DT>(rows[r], c, q);
+#pragma unroll
+      for (int t = 0; t < NT; ++t) {
+        float s = acc[r][t];
+#pragma unroll
+        for (int h = 0; h < H; ++h) {
+          const int dot =
+              dot4_i8(q.v[h][3], a[t][h].w,
+                      dot4_i8(q.v[h][2], a[t][h].z,
+                              dot4_i8(q.v[h][1], a[t][h].y, dot4_i8(q.v[h][0], a[t][h].x, 0))));
+          s = fmaf(q.sw[h] * d8[t][h], static_cast<float>(dot), s);
+          if constexpr (kQ8HasOffset<DT>) s = fmaf(q.mw[h], s8[t][h], s);
+        }
+        acc[r][t] = s;
+      }
+    }
+  }
+
+  __shared__ float partial[kGemvWarps][R * NT];
+  const int lane = static_cast<int>(threadIdx.x) % kWarp;
+  const int warp = static_cast<int>(threadIdx.x) / kWarp;
+#pragma unroll
+  for (int r = 0; r < R; ++r)
+#pragma unroll
+    for (int t = 0; t < NT; ++t) {
+      const float s = warp_sum(acc[r][t]);
+      if (lane == 0) partial[warp][r * NT + t] = s;
+    }
+  __syncthreads();
+  const int i = static_cast<int>(threadIdx.x);
+  if (i < R * NT) {
+    const int r = i / NT;
+    const int t = i % NT;
+    float sum = 0.0f;
+#pragma unroll
+    for (int k = 0; k < kGemvWarps; ++k) sum += partial[k][i];
+    if (t < nt && row0 + r < w.ne[1])
+      at_offset<float>(dst, flat_row_offset(dst, t))[row0 + r] = sum;
+  }
+}
+
+// Whether the q8 route handles op: a kQ8Route type, 1..8 tokens, rows aligned for q8_chunk.
+template <uint32_t DT>
+bool gemv_q8_accepts(const hearth_op& op, int64_t n_tok) {
+  if constexpr (!kQ8Route<DT>) {
+    return false;
+  } else {
+    const hearth_tensor& w = op.src[0];
+    if (n_tok < 1 || n_tok > kGemvMaxTokens || w.ne[0] % 32 != 0) return false;
+    constexpr int64_t kRowAlign = DT == HEARTH_DTYPE_Q4_K || DT == HEARTH_DTYPE_Q5_K ? 16 : 2;
+    if (reinterpret_cast<uintptr_t>(w.data) % 16 != 0) return false;
+    return w.ne[1] == 1 || w.nb[1] % kRowAlign == 0;
+  }
+}
+
+template <uint32_t DT, int NT, int R>
+void launch_gemv_q8_rows(const hearth_op& op, int64_t n_tok, const int8_t* xq, const float4* xm,
+                         cudaStream_t stream) {
+  const dim3 grid(static_cast<unsigned>((op.src[0].ne[1] + R - 1) / R));
+  gemv_q8_kernel<DT, NT, R>
+      <<<grid, kGemvThreads, 0, stream>>>(op.src[0], xq, xm, op.dst, static_cast<int>(n_tok));
+}
+
+// scratch holds q8_activation_bytes(n_in, n_tok) bytes, 16-byte aligned.
+template <uint32_t DT>
+void launch_gemv_q8(const hearth_op& op, int64_t n_tok, void* scratch, cudaStream_t stream) {
+  const hearth_tensor& x = op.src[1];
+  const int64_t n_in = x.ne[0];
+  auto* xq = static_cast<int8_t*>(scratch);
+  auto* xm = reinterpret_cast<float4*>(xq + n_tok * n_in);
+  const dim3 qgrid(static_cast<unsigned>((n_in + kQuantizeThreads - 1) / kQuantizeThreads),
+                   static_cast<unsigned>(n_tok));
+  quantize_q8_kernel<<<qgrid, kQuantizeThreads, 0, stream>>>(x, xq, xm);
+  // Rows per block as launch_gemv: activations reused by several rows, few enough rows that the
+  // accumulators and the NT tokens' activations stay in registers.
+  if (n_tok == 1)
+    launch_gemv_q8_rows<DT, 1, 2>(op, n_tok, xq, xm, stream);
+  else if (n_tok == 2)
+    launch_gemv_q8_rows<DT, 2, 2>(op, n_tok, xq, xm, stream);
+  else if (n_tok <= 4)
+    launch_gemv_q8_rows<DT, 4, 2>(op, n_tok, xq, xm, stream);
+  else
+    launch_gemv_q8_rows<DT, 8, 1>(op, n_tok, xq, xm, stream);
+}
+
 }  // namespace hearth::backend_gpu

@@ -115,6 +115,27 @@ float* GpuDevice::attention_scratch(uint64_t bytes) {
   return static_cast<float*>(attention_scratch_);
 }
 
+void* GpuDevice::matmul_scratch(uint64_t bytes) {
+  if (bytes == 0) return nullptr;
+  if (matmul_scratch_bytes_ >= bytes) return matmul_scratch_;
+  // free() waits for queued work that may still read the old buffer.
+  if (matmul_scratch_) free(matmul_scratch_);
+  matmul_scratch_ = nullptr;
+  matmul_scratch_bytes_ = 0;
+  try {
+    matmul_scratch_ = alloc(bytes);
+  } catch (const PluginError& e) {
+    if (e.code() != HEARTH_ERR_OUT_OF_MEMORY) throw;
+    if (!told_matmul_scratch_failure_)
+      log(HEARTH_LOG_WARN, name() + ": no room for the MATMUL activation scratch (" + e.what() +
+                               "); quantized decode matmuls use the slower float kernel");
+    told_matmul_scratch_failure_ = true;
+    return nullptr;
+  }
+  matmul_scratch_bytes_ = bytes;
+  return matmul_scratch_;
+}
+
 GpuDevice::~GpuDevice() {
   // Errors here have no one to go to: the device is being closed either way.
   static_cast<void>(cudaSetDevice(index_));
@@ -246,11 +267,14 @@ void GpuDevice::run(const hearth_op& op) {
     }
     case HEARTH_OP_RMS_NORM:
       return check_launch(launch_rms_norm(op, stream_), op);
-    case HEARTH_OP_MATMUL:
+    case HEARTH_OP_MATMUL: {
 #if !defined(HEARTH_GPU_HIP)
       if (run_cublas_matmul(op)) return;
 #endif
-      return check_launch(launch_matmul(op, stream_), op);
+      const uint64_t bytes = matmul_scratch_bytes(op);
+      void* scratch = matmul_scratch(bytes);
+      return check_launch(launch_matmul(op, scratch, scratch ? bytes : 0, stream_), op);
+    }
     case HEARTH_OP_ROPE:
       return check_launch(launch_rope(op, stream_), op);
     case HEARTH_OP_ATTENTION: {

@@ -65,6 +65,9 @@ class GpuDevice final : public sdk::Device {
   void copy(void* dst, const void* src, uint64_t bytes, const char* what);
   // ATTENTION's scratch for split key ranges, grown on demand (freed with the device).
   float* attention_scratch(uint64_t bytes);
+  // MATMUL's quantized activations, grown on demand (freed with the device); null when there
+  // is no room, which sends the op to a kernel that needs none.
+  void* matmul_scratch(uint64_t bytes);
   std::string name() const;
   // Throws the reason op cannot run; returns quietly (and allocation-free) when it can.
   void validate(const hearth_op& op);
@@ -100,6 +103,9 @@ class GpuDevice final : public sdk::Device {
 #endif
   void* attention_scratch_ = nullptr;
   uint64_t attention_scratch_bytes_ = 0;
+  void* matmul_scratch_ = nullptr;
+  uint64_t matmul_scratch_bytes_ = 0;
+  bool told_matmul_scratch_failure_ = false;
   // After allocations_: its buffers are the device's, freed by the destructor's body.
   SlotAttention slot_attention_{*this};
 };

@@ -36,6 +36,23 @@ __device__ __forceinline__ float half_bits_to_float(uint16_t bits) {
   return __half2float(__ushort_as_half(bits));
 }
 
+// c + the dot product of the four signed bytes of a with those of b (one instruction on sm_61+
+// and on AMD targets with dot4 instructions; the quantized decode GEMV's inner product).
+__device__ __forceinline__ int dot4_i8(int a, int b, int c) {
+#if !defined(HEARTH_GPU_HIP)
+  return __dp4a(a, b, c);
+#elif defined(__gfx906__) || defined(__gfx908__) || defined(__gfx90a__) || defined(__gfx940__) || \
+    defined(__gfx941__) || defined(__gfx942__) || defined(__gfx1030__)
+  return __builtin_amdgcn_sdot4(a, b, c, false);
+#else
+  const auto byte = [](int v, int k) {
+    return static_cast<int>(static_cast<int8_t>(v >> (8 * k)));
+  };
+  for (int k = 0; k < 4; ++k) c += byte(a, k) * byte(b, k);
+  return c;
+#endif
+}
+
 __device__ __forceinline__ float bf16_bits_to_float(uint16_t bits) {
   return __uint_as_float(static_cast<uint32_t>(bits) << 16);
 }

@@ -11,7 +11,11 @@ namespace hearth::backend_gpu {
 
 cudaError_t launch_embedding(const hearth_op& op, cudaStream_t stream);
 cudaError_t launch_rms_norm(const hearth_op& op, cudaStream_t stream);
-cudaError_t launch_matmul(const hearth_op& op, cudaStream_t stream);
+// Scratch bytes launch_matmul's decode GEMV wants for op's quantized activations (0: none).
+// Given less (or a null scratch) it takes a route that needs none.
+uint64_t matmul_scratch_bytes(const hearth_op& op);
+cudaError_t launch_matmul(const hearth_op& op, void* scratch, uint64_t scratch_bytes,
+                          cudaStream_t stream);
 cudaError_t launch_rope(const hearth_op& op, cudaStream_t stream);
 // Key ranges ATTENTION splits into on a device of sm_count SMs (1: no split), and the scratch
 // bytes those ranges' partial results take; launch_attention merges them (no scratch: no split).

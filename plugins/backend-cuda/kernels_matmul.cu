@@ -1,4 +1,5 @@
-// MATMUL. 1..8 tokens with aligned operands go to the decode GEMV (gemv_kernels.cuh). The rest
+// MATMUL. 1..8 tokens with aligned operands go to the decode GEMV (gemv_kernels.cuh): the
+// quantized types through q8 activations when the caller passed the scratch for them. The rest
 // (more tokens, unaligned activation views, plain rows not a multiple of 8) take the generic
 // kernel: one warp per weight row. The warp walks the row in groups of 8 elements (a lane per
 // group), decodes each group in registers once and multiplies it into up to kTokensPerPass
@@ -79,7 +80,17 @@ void launch_for(const hearth_op& op, int64_t n_tok, bool grouped, cudaStream_t s
 
 }  // namespace
 
-cudaError_t launch_matmul(const hearth_op& op, cudaStream_t stream) {
+uint64_t matmul_scratch_bytes(const hearth_op& op) {
+  const int64_t n_tok = op.src[1].ne[1] * op.src[1].ne[2] * op.src[1].ne[3];
+  uint64_t bytes = 0;
+  dispatch_weight_type(op.src[0].dtype, [&]<uint32_t DT>() {
+    if (gemv_q8_accepts<DT>(op, n_tok)) bytes = q8_activation_bytes(op.src[0].ne[0], n_tok);
+  });
+  return bytes;
+}
+
+cudaError_t launch_matmul(const hearth_op& op, void* scratch, uint64_t scratch_bytes,
+                          cudaStream_t stream) {
   const hearth_tensor& w = op.src[0];
   const hearth_tensor& x = op.src[1];
   if (w.dtype == HEARTH_DTYPE_CS256) return launch_cs256_matmul(op, stream);
@@ -90,6 +101,10 @@ cudaError_t launch_matmul(const hearth_op& op, cudaStream_t stream) {
       reinterpret_cast<uintptr_t>(w.data) % 16 == 0 && (w.ne[1] == 1 || w.nb[1] % 16 == 0);
   const bool grouped = w.ne[0] % 8 == 0 && aligned;
   dispatch_weight_type(w.dtype, [&]<uint32_t DT>() {
+    if constexpr (kQ8Route<DT>)
+      if (scratch && gemv_q8_accepts<DT>(op, n_tok) &&
+          scratch_bytes >= q8_activation_bytes(w.ne[0], n_tok))
+        return launch_gemv_q8<DT>(op, n_tok, scratch, stream);
     if (gemv_accepts<DT>(op, n_tok)) return launch_gemv<DT>(op, n_tok, stream);
     const bool use_groups = kIsBlockType<DT> || grouped;
     if (n_tok == 1)

@@ -33,6 +33,20 @@ void k4_scale_min(const uint8_t* q, int s, int& sc, int& mn) {
 uint16_t load_u16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
 
 // What llama.cpp's dot products round an activation block to before multiplying.
+// x rounded to blocks of 32 with a float scale, as the GPU backends' q8 decode GEMV does.
+std::vector<double> q8_float_rounded(const float* x, int64_t n) {
+  std::vector<double> r(static_cast<size_t>(n));
+  for (int64_t b = 0; b < n / kBlock; ++b) {
+    float amax = 0.0f;
+    for (int64_t j = 0; j < kBlock; ++j) amax = std::max(amax, std::fabs(x[b * kBlock + j]));
+    const float d = amax / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    for (int64_t j = 0; j < kBlock; ++j)
+      r[b * kBlock + j] = static_cast<double>(std::round(x[b * kBlock + j] * id)) * d;
+  }
+  return r;
+}
+
 std::vector<double> rounded_activations(hearth_dtype weight_dtype, const float* x, int64_t n) {
   std::vector<double> r(static_cast<size_t>(n));
   switch (weight_dtype) {
@@ -278,13 +292,20 @@ Expected matmul(const WeightMatrix& w, const std::vector<float>& x, int64_t n_to
   for (int64_t t = 0; t < n_tok; ++t) {
     const float* xt = x.data() + t * n_in;
     const auto rounded = rounded_activations(w.dtype, xt, n_in);
+    // The GPU decode GEMV rounds activations for every block type to blocks of 32 with a float
+    // scale (d = amax / 127, q = roundf(x / d)), not to f16-scaled Q8_0 or 256-wide Q8_K blocks:
+    // the rounding allowed is the larger of the two schemes' (per-32 steps are never wider than
+    // Q8_K's, so largest_step still bounds one step).
+    const auto rounded32 = block_activations ? q8_float_rounded(xt, n_in) : rounded;
     for (int64_t o = 0; o < w.n_out; ++o) {
-      double sum = 0.0, magnitude = 0.0, rounding = 0.0, largest_step = 0.0, half_rounding = 0.0;
+      double sum = 0.0, magnitude = 0.0, rounding = 0.0, rounding32 = 0.0, largest_step = 0.0,
+             half_rounding = 0.0;
       for (int64_t i = 0; i < n_in; ++i) {
         const double wi = rows[o][i];
         sum += wi * xt[i];
         magnitude += std::fabs(wi * xt[i]);
         rounding += std::fabs(wi) * std::fabs(xt[i] - rounded[i]);
+        rounding32 += std::fabs(wi) * std::fabs(xt[i] - rounded32[i]);
         if (half_gemm) {
           const double xh = fp16_value(sdk::fp32_to_fp16(xt[i]));
           const double wh = fp16_value(sdk::fp32_to_fp16(static_cast<float>(wi)));
@@ -299,6 +320,7 @@ Expected matmul(const WeightMatrix& w, const std::vector<float>& x, int64_t n_to
         }
       }
       e.value[t * w.n_out + o] = sum;
+      rounding = std::max(rounding, rounding32);
       e.tolerance[t * w.n_out + o] =
           magnitude * static_cast<double>(n_in + 4) * kU +
           (block_activations ? 1.1 * rounding + largest_step + half_rounding : rounding);

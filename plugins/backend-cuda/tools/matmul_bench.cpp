@@ -4,13 +4,16 @@
 // over enough copies of the weight that none is served from L2 (50 MB on Hopper).
 // For every type and shape it prints us/op, GB/s of weight bytes, that as a % of a measured
 // device-to-device copy (read + write bytes), and PASS/FAIL of sampled rows against a CPU
-// double-precision reference; then PASS/FAIL of small odd shapes with 1..8 tokens. Exit status 1
-// if any case failed. Not a ctest: CI has no GPU.
+// double-precision reference; then PASS/FAIL of small odd shapes with 1..9 tokens. Exit status 1
+// if any case failed. Not a ctest: CI has no GPU. The quantized types' decode GEMV rounds the
+// activations to q8 blocks of 32 (gemv_kernels.cuh); the reference rounds them the same way
+// (q8_rounded), so the check stays at float-rounding tolerance.
 // Build (from the repository root; static cudart, so the device needs only the driver), one line:
 //   nvcc -std=c++20 -O3 -arch=sm_90 -x cu -I sdk/include -I plugins/backend-cuda
 //     plugins/backend-cuda/tools/matmul_bench.cpp plugins/backend-cuda/kernels_matmul.cu
 //     plugins/backend-cuda/nf4_matmul.cu plugins/backend-cuda/cs256_matmul.cu -o matmul_bench
-// Run: ./matmul_bench          (./matmul_bench --quick: correctness only, no timing)
+// Run: ./matmul_bench          (--quick: correctness only, no timing; --float: no q8 scratch, so
+//      the quantized types take the float-decode GEMV, for comparison)
 #include <hearth/sdk/abi.h>
 
 #include <algorithm>
@@ -26,7 +29,41 @@
 
 namespace {
 
-using hearth::backend_gpu::launch_matmul;
+using hearth::backend_gpu::matmul_scratch_bytes;
+
+// The q8 scratch every launch shares (null with --float).
+void* g_scratch = nullptr;
+uint64_t g_scratch_bytes = 0;
+
+cudaError_t launch_matmul(const hearth_op& op, cudaStream_t stream) {
+  const uint64_t want = g_scratch ? matmul_scratch_bytes(op) : 0;
+  if (want > g_scratch_bytes) {
+    std::fprintf(stderr, "bench scratch too small: %llu bytes wanted\n",
+                 static_cast<unsigned long long>(want));
+    std::exit(2);
+  }
+  return hearth::backend_gpu::launch_matmul(op, g_scratch, want, stream);
+}
+
+bool q8_route(hearth_dtype dt) {
+  return dt == HEARTH_DTYPE_Q8_0 || dt == HEARTH_DTYPE_Q4_0 || dt == HEARTH_DTYPE_Q4_K ||
+         dt == HEARTH_DTYPE_Q5_K || dt == HEARTH_DTYPE_Q6_K;
+}
+
+// x as the q8 route rounds it, written from its description: blocks of 32, d = amax / 127 in
+// float, q = roundf(x * (1 / d)), value q * d.
+std::vector<double> q8_rounded(const float* x, int64_t n) {
+  std::vector<double> r(static_cast<size_t>(n));
+  for (int64_t b = 0; b < n / 32; ++b) {
+    float amax = 0.0f;
+    for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[32 * b + j]));
+    const float d = amax / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    for (int j = 0; j < 32; ++j)
+      r[32 * b + j] = static_cast<double>(std::round(x[32 * b + j] * id)) * d;
+  }
+  return r;
+}
 
 struct Type {
   const char* name;
@@ -207,12 +244,24 @@ bool check_rows(const Type& t, const uint8_t* host_w, int64_t n_in, int64_t n_ou
   std::vector<int64_t> rows;
   for (int64_t o = 0; o < n_out; o += step) rows.push_back(o);
   if (rows.back() != n_out - 1) rows.push_back(n_out - 1);
+  // What the kernel multiplies: x itself, or x rounded to q8 blocks on the q8 route.
+  const bool rounded = g_scratch && q8_route(t.dt) && n_tok <= 8;
+  std::vector<double> xs(static_cast<size_t>(n_in * n_tok));
+  for (int64_t tok = 0; tok < n_tok; ++tok) {
+    const float* xt = host_x.data() + tok * n_in;
+    if (rounded) {
+      const auto r = q8_rounded(xt, n_in);
+      std::copy(r.begin(), r.end(), xs.begin() + tok * n_in);
+    } else {
+      std::copy(xt, xt + n_in, xs.begin() + tok * n_in);
+    }
+  }
   for (const int64_t o : rows) {
     dequantize_row(t.dt, host_w + o * row_bytes, n_in, wrow.data());
     for (int64_t tok = 0; tok < n_tok; ++tok) {
       double sum = 0.0, magnitude = 0.0;
       for (int64_t i = 0; i < n_in; ++i) {
-        const double p = wrow[i] * host_x[tok * n_in + i];
+        const double p = wrow[i] * xs[tok * n_in + i];
         sum += p, magnitude += std::fabs(p);
       }
       const double tolerance = magnitude * static_cast<double>(n_in + 8) * 0x1p-24;
@@ -267,7 +316,17 @@ double time_graph(cudaStream_t stream, int n_launches, F&& f) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  bool quick = false, use_q8 = true;
+  for (int a = 1; a < argc; ++a) {
+    if (std::strcmp(argv[a], "--quick") == 0) {
+      quick = true;
+    } else if (std::strcmp(argv[a], "--float") == 0) {
+      use_q8 = false;
+    } else {
+      std::fprintf(stderr, "unknown argument %s (use --quick and/or --float)\n", argv[a]);
+      return 2;
+    }
+  }
   cudaDeviceProp prop{};
   check_cuda(cudaGetDeviceProperties(&prop, 0), "device properties");
   std::printf("device: %s, %d SMs, L2 %d MiB\n", prop.name, prop.multiProcessorCount,
@@ -305,6 +364,11 @@ int main(int argc, char** argv) {
   DeviceBuffer x(host_x.size() * 4), y(static_cast<size_t>(32000 * max_tok * 4));
   check_cuda(cudaMemcpy(x.p, host_x.data(), host_x.size() * 4, cudaMemcpyHostToDevice), "x");
   std::vector<uint8_t> host_w(size_t{4096} * 32000 * 4);  // the largest weight (F32 head)
+  // q8 activations of the widest input and most tokens: 1.5 bytes per value.
+  DeviceBuffer scratch(static_cast<size_t>(max_in * max_tok * 3 / 2));
+  if (use_q8) g_scratch = scratch.p, g_scratch_bytes = max_in * max_tok * 3 / 2;
+  std::printf("quantized types: %s\n\n",
+              use_q8 ? "q8-activation GEMV (dp4a)" : "float-decode GEMV (--float)");
 
   std::printf("%-5s %-13s %6s %8s %4s %9s %8s %7s %6s %s\n", "type", "shape", "n_out", "MiB", "tok",
               "us/op", "GB/s", "%copy", "check", "(worst err/tolerance)");
