@@ -661,7 +661,11 @@ bool cs256_kernel_takes(Cs256Kernel kernel, int64_t n_in) {
 
 Cs256Kernel choose_cs256_kernel(int64_t n_tok, int64_t n_in) {
   if (n_tok == 1) {
-    if (cs256_kernel_takes(Cs256Kernel::kSpmvWarp, n_in)) return Cs256Kernel::kSpmvWarp;
+    // Measured on the H200 (docs/benchmarks.md, fourth lease): the resident grid was within a
+    // few percent of the fastest 1-token kernel at every 7B shape and sparsity, and fastest on
+    // the largest ones.
+    if (cs256_kernel_takes(Cs256Kernel::kSpmvWarpResident, n_in))
+      return Cs256Kernel::kSpmvWarpResident;
     // Sixteen lanes keep more rows' loads in flight per block and need one staging pass for
     // 4096 inputs; with fewer than 16 tiles most of them would idle.
     return n_in >= 16 * static_cast<int64_t>(kTile) ? Cs256Kernel::kSpmvWide
@@ -670,12 +674,12 @@ Cs256Kernel choose_cs256_kernel(int64_t n_tok, int64_t n_in) {
   // 2-8 tokens (batched decode): one pass over the blob where the inputs fit in shared memory,
   // else the widest warp-row kernel that fits. Prefill stays on the tile-split kernel.
   if (n_tok <= 8) {
-    const Cs256Kernel by_width[] = {Cs256Kernel::kSpmmWarp2, Cs256Kernel::kSpmmWarp4,
-                                    Cs256Kernel::kSpmmWarp8};
-    const int64_t width[] = {2, 4, 8};
-    for (int k = 0; k < 3; ++k)
+    // The 8-token kernel measured slower than two passes of the 4-token one at every 7B shape.
+    const Cs256Kernel by_width[] = {Cs256Kernel::kSpmmWarp2, Cs256Kernel::kSpmmWarp4};
+    const int64_t width[] = {2, 4};
+    for (int k = 0; k < 2; ++k)
       if (width[k] >= n_tok && cs256_kernel_takes(by_width[k], n_in)) return by_width[k];
-    for (int k = 2; k >= 0; --k)
+    for (int k = 1; k >= 0; --k)
       if (cs256_kernel_takes(by_width[k], n_in)) return by_width[k];
   }
   return Cs256Kernel::kSpmm8Quad;
