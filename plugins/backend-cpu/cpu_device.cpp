@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "file_mapping.hpp"
+
 #include "kernels.hpp"
 #include "op_validation.hpp"
 
@@ -43,29 +45,65 @@ void* CpuDevice::alloc(uint64_t bytes) {
                       "cpu: cannot allocate " + std::to_string(bytes) + " bytes of host memory");
   std::unique_ptr<void, FreeAligned> owned(p);
   std::lock_guard lock(allocations_mutex_);
-  allocations_.emplace(p, std::move(owned));
+  allocations_.emplace(static_cast<const char*>(p), Allocation{std::move(owned), rounded});
   return p;
 }
 
 void CpuDevice::free(void* ptr) noexcept {
   if (ptr == nullptr) return;
-  std::unique_ptr<void, FreeAligned> released;
+  Allocation released;
   {
     std::lock_guard lock(allocations_mutex_);
-    auto it = allocations_.find(ptr);
+    auto it = allocations_.find(static_cast<const char*>(ptr));
     if (it != allocations_.end()) {
       released = std::move(it->second);
       allocations_.erase(it);
     }
   }
-  if (!released)
+  if (!released.memory) {
     log(HEARTH_LOG_ERROR,
         "cpu: free() of a pointer this device did not allocate (or freed twice); ignored");
+    return;
+  }
+  interleaved_.forget(ptr, released.bytes);
+}
+
+WeightMemory CpuDevice::memory_of(const void* begin, uint64_t bytes) {
+  const auto* first = static_cast<const char*>(begin);
+  {
+    std::lock_guard lock(allocations_mutex_);
+    auto it = allocations_.upper_bound(first);
+    if (it != allocations_.begin()) {
+      --it;
+      const uint64_t offset = static_cast<uint64_t>(first - it->first);
+      if (offset < it->second.bytes && bytes <= it->second.bytes - offset)
+        return WeightMemory::kDeviceAllocation;
+    }
+  }
+  return in_read_only_file_mapping(begin, bytes) ? WeightMemory::kReadOnlyFile
+                                                 : WeightMemory::kOther;
+}
+
+std::shared_ptr<const InterleavedMatrix> CpuDevice::interleaved_weight(const hearth_op& op) {
+  InterleavedBuild built;
+  auto matrix = interleaved_.find_or_build(
+      op.src[0], [this](const void* p, uint64_t n) { return memory_of(p, n); }, pool_, built);
+  if (built.copied_bytes > 0) {
+    const auto mib = [](uint64_t b) { return std::to_string((b + (1u << 19)) >> 20) + " MiB"; };
+    log(built.released_bytes > 0 ? HEARTH_LOG_DEBUG : HEARTH_LOG_INFO,
+        "cpu: copied a " + std::to_string(op.src[0].ne[1]) +
+            "-row weight into 8-row interleaved "
+            "blocks for decode (" +
+            mib(built.copied_bytes) + ", " + mib(interleaved_.total_bytes()) + " in all; " +
+            mib(built.released_bytes) + " of the model file's pages released)");
+  }
+  return matrix;
 }
 
 void CpuDevice::copy_to_device(void* dst, const void* src, uint64_t bytes) {
   require_pointers("copy_to_device", dst, src, bytes);
   if (bytes > 0) std::memmove(dst, src, static_cast<size_t>(bytes));
+  interleaved_.forget(dst, bytes);
 }
 
 void CpuDevice::copy_to_host(void* dst, const void* src, uint64_t bytes) {
@@ -80,13 +118,18 @@ std::optional<std::string> CpuDevice::unsupported_reason(const hearth_op& op) co
 void CpuDevice::run(const hearth_op& op) {
   if (auto reason = check_op(op)) throw PluginError(HEARTH_ERR_UNSUPPORTED, *reason);
   check_op_data(op);
+  // An op writing into memory a weight copy was made from makes that copy stale.
+  uint64_t dst_extent = 64;  // past the last element, whatever its size
+  for (int i = 0; i < 4; ++i)
+    if (op.dst.ne[i] > 0) dst_extent += static_cast<uint64_t>((op.dst.ne[i] - 1) * op.dst.nb[i]);
+  interleaved_.forget(op.dst.data, dst_extent);
   switch (raw_kind(op)) {
     case HEARTH_OP_EMBEDDING:
       return run_embedding(op, pool_);
     case HEARTH_OP_RMS_NORM:
       return run_rms_norm(op, pool_);
     case HEARTH_OP_MATMUL:
-      return run_matmul(op, pool_, gemm_.get(), matmul_scratch_);
+      return run_matmul(op, pool_, gemm_.get(), matmul_scratch_, interleaved_weight(op).get());
     case HEARTH_OP_ROPE:
       return run_rope(op, pool_);
     case HEARTH_OP_ATTENTION:

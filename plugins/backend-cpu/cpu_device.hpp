@@ -5,12 +5,13 @@
 #include <hearth/sdk/plugin.hpp>
 
 #include <cstdlib>
+#include <map>
 #include <memory>
 #include <mutex>
-#include <unordered_map>
 
 #include "device_options.hpp"
 #include "f32_gemm.hpp"
+#include "interleaved_weights.hpp"
 #include "kernels.hpp"
 #include "thread_pool.hpp"
 
@@ -35,13 +36,21 @@ class CpuDevice final : public sdk::Device {
   struct FreeAligned {
     void operator()(void* p) const noexcept { std::free(p); }
   };
+  struct Allocation {
+    std::unique_ptr<void, FreeAligned> memory;
+    uint64_t bytes = 0;
+  };
   void log(hearth_log_level level, const std::string& message) const;
+  WeightMemory memory_of(const void* begin, uint64_t bytes);
+  std::shared_ptr<const InterleavedMatrix> interleaved_weight(const hearth_op& op);
 
   const hearth_host_api* host_;
   std::mutex allocations_mutex_;
   // Every live allocation, so a bad free() is reported instead of corrupting the heap, and
-  // whatever is still allocated is released when the device closes.
-  std::unordered_map<void*, std::unique_ptr<void, FreeAligned>> allocations_;
+  // whatever is still allocated is released when the device closes. Ordered by address, so the
+  // allocation holding a pointer can be found.
+  std::map<const char*, Allocation> allocations_;
+  InterleavedWeights interleaved_;
   std::unique_ptr<F32Gemm> gemm_;
   MatmulScratch matmul_scratch_;
   ThreadPool pool_;  // last member: its threads are joined before anything they use goes away

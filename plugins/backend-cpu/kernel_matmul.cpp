@@ -13,6 +13,7 @@
 
 #include "cs256_matmul.hpp"
 #include "f32_gemm.hpp"
+#include "interleaved_weights.hpp"
 #include "kernels.hpp"
 #include "nf4_matmul.hpp"
 #include "quant_kernels.hpp"
@@ -106,8 +107,44 @@ void run_quantized_tiles(const hearth_op& op, QuantTileFn tile_fn, ThreadPool& p
   });
 }
 
+// Rows in groups of 8 from the interleaved copy, then the rows after the last full group by the
+// per-row dot. A row's value depends only on which of the two it is (fixed by its index), never
+// on the thread split or the token count: each token runs the same group kernel.
+void run_interleaved(const hearth_op& op, const InterleavedMatrix& packed,
+                     const QuantTypeKernels& kernels, ThreadPool& pool, const char* act,
+                     int64_t act_bytes, std::vector<ActivationBlockInfo>& info) {
+  const hearth_tensor& w = op.src[0];
+  const int64_t n_in = w.ne[0];
+  const int64_t n_out = w.ne[1];
+  const int64_t n_tok = row_count(op.src[1]);
+  const int64_t n_blocks = n_in / kernels.activation_block_elems;
+  info.resize(static_cast<size_t>(n_tok * n_blocks));
+  for (int64_t t = 0; t < n_tok; ++t)
+    describe_q8_0_row(act + t * act_bytes, info.data() + t * n_blocks, n_blocks);
+  const int64_t first_tail_row = packed.n_groups * kInterleavedRows;
+  const int64_t units = packed.n_groups + (n_out - first_tail_row);
+  const int64_t grain =
+      std::max<int64_t>(1, kMacsPerChunk / std::max<int64_t>(kInterleavedRows * n_in * n_tok, 1));
+  pool.parallel_for(units, grain, [&](int64_t begin, int64_t end) {
+    float res[kInterleavedRows];
+    for (int64_t u = begin; u < end; ++u) {
+      if (u < packed.n_groups) {
+        for (int64_t t = 0; t < n_tok; ++t) {
+          packed.gemv(n_in, packed.group(u), act + t * act_bytes, info.data() + t * n_blocks, res);
+          std::memcpy(flat_row<float>(op.dst, t) + u * kInterleavedRows, res, sizeof res);
+        }
+      } else {
+        const int64_t r = first_tail_row + (u - packed.n_groups);
+        for (int64_t t = 0; t < n_tok; ++t)
+          flat_row<float>(op.dst, t)[r] =
+              kernels.dot(n_in, row_at<const char>(w, r * w.nb[1]), act + t * act_bytes);
+      }
+    }
+  });
+}
+
 void run_quantized(const hearth_op& op, const QuantTypeKernels& kernels, ThreadPool& pool,
-                   MatmulScratch& scratch) {
+                   MatmulScratch& scratch, const InterleavedMatrix* interleaved) {
   const hearth_tensor& w = op.src[0];
   const hearth_tensor& x = op.src[1];
   const int64_t n_in = w.ne[0];
@@ -125,6 +162,8 @@ void run_quantized(const hearth_op& op, const QuantTypeKernels& kernels, ThreadP
                                                      act + t * act_bytes, n_in);
                     });
 
+  if (interleaved != nullptr)
+    return run_interleaved(op, *interleaved, kernels, pool, act, act_bytes, scratch.block_info);
   const int64_t grain = std::max<int64_t>(1, kMacsPerChunk / std::max<int64_t>(n_in * n_tok, 1));
   // One token has no weight block to reuse across tokens, and measured on Zen 3 the tile's
   // four interleaved row streams were no faster than the sequential per-row dot (slower for
@@ -138,7 +177,8 @@ void run_quantized(const hearth_op& op, const QuantTypeKernels& kernels, ThreadP
 
 }  // namespace
 
-void run_matmul(const hearth_op& op, ThreadPool& pool, F32Gemm* gemm, MatmulScratch& scratch) {
+void run_matmul(const hearth_op& op, ThreadPool& pool, F32Gemm* gemm, MatmulScratch& scratch,
+                const InterleavedMatrix* interleaved) {
   const hearth_tensor& w = op.src[0];
   const hearth_tensor& x = op.src[1];
   const int64_t n_in = w.ne[0];
@@ -148,7 +188,7 @@ void run_matmul(const hearth_op& op, ThreadPool& pool, F32Gemm* gemm, MatmulScra
   if (w.dtype == HEARTH_DTYPE_NF4) return run_nf4_matmul(op, pool);
   if (w.dtype == HEARTH_DTYPE_CS256) return run_cs256_matmul(op, pool);
   if (const QuantTypeKernels* kernels = quant_type_kernels(w.dtype))
-    return run_quantized(op, *kernels, pool, scratch);
+    return run_quantized(op, *kernels, pool, scratch, interleaved);
 
   if (n_tok > 1 && gemm && w.dtype == HEARTH_DTYPE_F32 && n_in > 0 && try_gemm(op, *gemm, pool))
     return;

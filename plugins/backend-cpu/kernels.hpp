@@ -8,23 +8,29 @@
 #include <mutex>
 #include <vector>
 
+#include "interleaved_rows.hpp"
+
 namespace hearth::backend_cpu {
 
 class ThreadPool;
 class F32Gemm;
+struct InterleavedMatrix;
 
 // Quantized activation columns of MATMUL, owned by the device and reused across ops (it only
 // grows). The mutex is held for the whole matmul: host threads sharing a device take turns.
 struct MatmulScratch {
   std::mutex mutex;
-  std::vector<uint64_t> words;  // 8-byte aligned, enough for Q8_K's float scale
+  std::vector<uint64_t> words;                  // 8-byte aligned, enough for Q8_K's float scale
+  std::vector<ActivationBlockInfo> block_info;  // for interleaved weights
 };
 
 void run_embedding(const hearth_op& op, ThreadPool& pool);
 void run_rms_norm(const hearth_op& op, ThreadPool& pool);
 // Quantized weights quantize the activations into scratch first (as ggml does); gemm (may be
 // null) takes F32 weights with several tokens; the plain loops do everything else.
-void run_matmul(const hearth_op& op, ThreadPool& pool, F32Gemm* gemm, MatmulScratch& scratch);
+// interleaved (may be null) is src[0]'s first rows in the interleaved layout.
+void run_matmul(const hearth_op& op, ThreadPool& pool, F32Gemm* gemm, MatmulScratch& scratch,
+                const InterleavedMatrix* interleaved = nullptr);
 void run_rope(const hearth_op& op, ThreadPool& pool);
 void run_attention(const hearth_op& op, ThreadPool& pool);
 // ATTENTION over per-KV-head slots of mixed precision; also writes the attention mass if asked.

@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -20,6 +21,8 @@
 #include "../conformance/reference_ops.hpp"
 #include "cpu_extensions.h"
 #include "dequantize_blocks.hpp"
+#include "file_mapping.hpp"
+#include "interleaved_rows.hpp"
 #include "quant_kernels.hpp"
 #include "random_blocks.hpp"
 #include "system_info.hpp"
@@ -452,7 +455,23 @@ TEST_F(BackendCpu, MultipliesAndLooksUpEveryQuantizedWeightType) {
           // whose value for one row x one token is the same bits in any tile.
           const char* row = reinterpret_cast<const char*>(blocks.data()) + r * row_bytes;
           float want = kernels->dot(n_in, row, act.data());
-          if (n_tok > 1 && kernels->tile != nullptr) {
+          // Full groups of 8 rows of the types with an interleaved layout take its kernel for
+          // any number of tokens (interleaved_rows.hpp).
+          if (const auto gemv = backend_cpu::interleaved_gemv(layout.dtype);
+              gemv != nullptr && r < n_out / 8 * 8) {
+            const int64_t n_blocks = n_in / 32;
+            std::vector<char> group(
+                static_cast<size_t>(backend_cpu::interleaved_group_bytes(layout.dtype, n_in)));
+            std::vector<backend_cpu::ActivationBlockInfo> info(static_cast<size_t>(n_blocks));
+            const char* first =
+                reinterpret_cast<const char*>(blocks.data()) + r / 8 * 8 * row_bytes;
+            backend_cpu::interleave_rows(layout.dtype, first, row_bytes, n_in, group.data());
+            backend_cpu::describe_q8_0_row(act.data(), info.data(), n_blocks);
+            float group_out[8];
+            gemv(n_in, group.data(), act.data(), info.data(), group_out);
+            want = group_out[r % 8];
+          } else if (n_tok > 1 && kernels->tile != nullptr &&
+                     backend_cpu::interleaved_gemv(layout.dtype) == nullptr) {
             const char* act_row = reinterpret_cast<const char*>(act.data());
             float* want_row = &want;
             kernels->tile(n_in, {row, row_bytes, 1, &act_row, &want_row, 1});
@@ -477,6 +496,132 @@ TEST_F(BackendCpu, MultipliesAndLooksUpEveryQuantizedWeightType) {
           << "embedding row " << ids[i];
     }
   }
+}
+
+// ------------------------------------------------------------------ interleaved weight copies
+
+// MATMUL of a Q4_0/Q8_0 weight at `data` (n_in x n_out, rows packed) with x (n_tok tokens).
+std::vector<float> matmul_at(const DeviceUnderTest& device, hearth_dtype dtype, const void* data,
+                             int64_t n_in, int64_t n_out, const std::vector<float>& x) {
+  const int64_t n_tok = static_cast<int64_t>(x.size()) / n_in;
+  const auto& layout = backend_cpu::test::quant_layout(dtype);
+  HostTensor w = HostTensor::raw(dtype, {n_in, n_out, 1, 1}, 2,
+                                 n_in / layout.block_elems * layout.block_bytes);
+  auto x_t = device.upload(HostTensor::f32({n_in, n_tok, 1, 1}, 2, x));
+  auto out = device.upload(HostTensor::output({n_out, n_tok, 1, 1}, 2));
+  const auto status =
+      device.run(make_op(HEARTH_OP_MATMUL, out.descriptor(),
+                         {w.descriptor(const_cast<void*>(data)), x_t.descriptor()}));
+  EXPECT_TRUE(status.ok()) << status.message();
+  device.download(out);
+  return out.host.dense_f32();
+}
+
+// The device keeps interleaved copies of weights keyed by pointer: writing new weights into the
+// same buffer must not leave the old copy in use, and one row x one token has the same bits
+// whatever the token count and thread count (full groups of 8 and the odd rows after them).
+TEST_F(BackendCpu, InterleavedWeightCopiesFollowTheWeights) {
+  const int64_t n_in = 256, n_out = 45;
+  for (hearth_dtype dtype : {HEARTH_DTYPE_Q4_0, HEARTH_DTYPE_Q8_0}) {
+    SCOPED_TRACE(dtype == HEARTH_DTYPE_Q4_0 ? "Q4_0" : "Q8_0");
+    const auto first = backend_cpu::test::random_blocks(rng_, dtype, n_in, n_out);
+    const auto second = backend_cpu::test::random_blocks(rng_, dtype, n_in, n_out);
+    const auto x = normal_floats(rng_, n_in * 5, 1.0f);
+    auto one = open_cpu({{"threads", "1"}});
+    auto four = open_cpu({{"threads", "4"}});
+    auto copy_in = [](const DeviceUnderTest& device, const DeviceBuffer& buffer,
+                      const std::vector<std::byte>& blocks) {
+      ASSERT_TRUE(test::take(device.api().copy_to_device(device.handle(), buffer.data(),
+                                                         blocks.data(), blocks.size()))
+                      .ok());
+    };
+    DeviceBuffer buffer(*four, first.size());
+    DeviceBuffer fresh_first(*one, first.size()), fresh_second(*one, second.size());
+    copy_in(*one, fresh_first, first);
+    copy_in(*one, fresh_second, second);
+    copy_in(*four, buffer, first);
+    const auto got_first = matmul_at(*four, dtype, buffer.data(), n_in, n_out, x);
+    EXPECT_EQ(got_first, matmul_at(*one, dtype, fresh_first.data(), n_in, n_out, x));
+    copy_in(*four, buffer, second);
+    const auto got_second = matmul_at(*four, dtype, buffer.data(), n_in, n_out, x);
+    EXPECT_EQ(got_second, matmul_at(*one, dtype, fresh_second.data(), n_in, n_out, x));
+    EXPECT_NE(got_first, got_second);
+    // Token t of a 5-token op equals the same token alone.
+    for (int64_t t = 0; t < 5; ++t) {
+      const std::vector<float> xt(x.begin() + t * n_in, x.begin() + (t + 1) * n_in);
+      const auto alone = matmul_at(*four, dtype, buffer.data(), n_in, n_out, xt);
+      EXPECT_TRUE(std::equal(alone.begin(), alone.end(), got_second.begin() + t * n_out))
+          << "token " << t;
+    }
+  }
+}
+
+// A temporary file of `bytes`, mapped read-only and private as the engine maps a model.
+class MappedFile {
+ public:
+  explicit MappedFile(const std::vector<std::byte>& bytes) {
+    char name[] = "/tmp/hearth-cpu-mapped-XXXXXX";
+    fd_ = ::mkstemp(name);
+    if (fd_ < 0) throw std::runtime_error("mkstemp failed");
+    ::unlink(name);
+    if (::write(fd_, bytes.data(), bytes.size()) != static_cast<ssize_t>(bytes.size()))
+      throw std::runtime_error("write failed");
+    size_ = bytes.size();
+    data_ = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd_, 0);
+    if (data_ == MAP_FAILED) throw std::runtime_error("mmap failed");
+  }
+  ~MappedFile() {
+    ::munmap(data_, size_);
+    ::close(fd_);
+  }
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  const void* data() const { return data_; }
+
+ private:
+  int fd_ = -1;
+  size_t size_ = 0;
+  void* data_ = nullptr;
+};
+
+// Weights used in place from a read-only file mapping (the model file) are copied and their
+// pages released; the results are those of the same weights in device memory, and the mapping
+// still reads back the file's bytes.
+TEST_F(BackendCpu, WeightsInAReadOnlyFileMappingGiveTheSameResults) {
+  const int64_t n_in = 2048, n_out = 67;
+  const auto blocks = backend_cpu::test::random_blocks(rng_, HEARTH_DTYPE_Q4_0, n_in, n_out);
+  const MappedFile file(blocks);
+  ASSERT_TRUE(backend_cpu::in_read_only_file_mapping(file.data(), blocks.size()));
+  const auto x = normal_floats(rng_, n_in * 2, 1.0f);
+  auto device = open_cpu({{"threads", "2"}});
+  const auto from_file = matmul_at(*device, HEARTH_DTYPE_Q4_0, file.data(), n_in, n_out, x);
+  auto w_t =
+      device->upload(HostTensor::raw(HEARTH_DTYPE_Q4_0, {n_in, n_out, 1, 1}, 2, n_in / 32 * 18));
+  ASSERT_TRUE(test::take(device->api().copy_to_device(device->handle(), w_t.buffer->data(),
+                                                      blocks.data(), blocks.size()))
+                  .ok());
+  EXPECT_EQ(from_file, matmul_at(*device, HEARTH_DTYPE_Q4_0, w_t.buffer->data(), n_in, n_out, x));
+  EXPECT_EQ(0, std::memcmp(file.data(), blocks.data(), blocks.size()));
+  // Heap memory is never taken for a file mapping (releasing its pages would lose data).
+  EXPECT_FALSE(backend_cpu::in_read_only_file_mapping(blocks.data(), blocks.size()));
+}
+
+TEST(BackendCpuFileMapping, AcceptsOnlyRangesInsideReadOnlyPrivateFileMappings) {
+  const std::string maps =
+      "7f0000000000-7f0000010000 r--p 00000000 08:01 1234   /models/a.gguf\n"
+      "7f0000010000-7f0000020000 rw-p 00000000 00:00 0 \n"
+      "7f0000020000-7f0000030000 r--p 00000000 00:00 0      [anon]\n"
+      "7f0000030000-7f0000040000 r--s 00000000 08:01 99     /dev/shm/x\n";
+  const auto at = [](uintptr_t a) { return reinterpret_cast<const void*>(a); };
+  using backend_cpu::in_read_only_file_mapping;
+  EXPECT_TRUE(in_read_only_file_mapping(maps, at(0x7f0000000000), 0x10000));
+  EXPECT_TRUE(in_read_only_file_mapping(maps, at(0x7f0000000100), 0x100));
+  EXPECT_FALSE(in_read_only_file_mapping(maps, at(0x7f0000000100), 0x10000));  // runs past it
+  EXPECT_FALSE(in_read_only_file_mapping(maps, at(0x7f0000010000), 16));       // writable
+  EXPECT_FALSE(in_read_only_file_mapping(maps, at(0x7f0000020000), 16));       // no file
+  EXPECT_FALSE(in_read_only_file_mapping(maps, at(0x7f0000030000), 16));       // shared
+  EXPECT_FALSE(in_read_only_file_mapping(maps, at(0x7f0000050000), 16));       // unmapped
+  EXPECT_FALSE(in_read_only_file_mapping("garbage\n\nxx-yy r--p\n", at(0x10), 1));
 }
 
 TEST_F(BackendCpu, RefusesKQuantRowsOfPartialSuperBlocks) {

@@ -22,6 +22,7 @@
 #include "../conformance/random_inputs.hpp"
 #include "dequantize_blocks.hpp"
 #include "float_dot.hpp"
+#include "interleaved_rows.hpp"
 #include "quant_blocks.hpp"
 #include "quant_kernels.hpp"
 #include "quant_tiles.hpp"
@@ -255,7 +256,8 @@ struct TileProblem {
 TileProblem tile_problem(std::mt19937_64& rng, const TypeCase& t, const QuantTypeKernels& k,
                          int64_t n, int64_t n_out, int64_t n_tok) {
   TileProblem p{n, n_out, n_tok, test::random_blocks(rng, t.dtype, n, n_out), {}};
-  for (int64_t j = 0; j < n_tok; ++j) p.act.push_back(quantized(k, random_activations(rng, n, j == 1)));
+  for (int64_t j = 0; j < n_tok; ++j)
+    p.act.push_back(quantized(k, random_activations(rng, n, j == 1)));
   return p;
 }
 
@@ -268,8 +270,12 @@ void run_tile(QuantTileFn fn, const TileProblem& p, int64_t r0, int64_t r1, int6
     act.push_back(reinterpret_cast<const char*>(p.act[static_cast<size_t>(t)].data()));
     dst.push_back(out[static_cast<size_t>(t)].data() + r0);
   }
-  const QuantTile tile{reinterpret_cast<const char*>(p.w.data()) + r0 * p.row_bytes(), p.row_bytes(),
-                       r1 - r0, act.data(), dst.data(), t1 - t0};
+  const QuantTile tile{reinterpret_cast<const char*>(p.w.data()) + r0 * p.row_bytes(),
+                       p.row_bytes(),
+                       r1 - r0,
+                       act.data(),
+                       dst.data(),
+                       t1 - t0};
   fn(p.n, tile);
 }
 
@@ -289,8 +295,8 @@ TEST_F(QuantKernels, Avx2TilesEqualTheScalarDots) {
     for (int64_t n : {256, 768, 2304}) {
       for (int64_t n_out : {1, 3, 6, 13}) {
         const int64_t n_tok = 9;
-        SCOPED_TRACE(std::string(t.name) + " n=" + std::to_string(n) + " n_out=" +
-                     std::to_string(n_out) + " " + conformance::seed_note());
+        SCOPED_TRACE(std::string(t.name) + " n=" + std::to_string(n) +
+                     " n_out=" + std::to_string(n_out) + " " + conformance::seed_note());
         const TileProblem p = tile_problem(rng_, t, *scalar, n, n_out, n_tok);
         for (int64_t tokens = 1; tokens <= n_tok; ++tokens) {
           auto out = tile_output(p);
@@ -311,6 +317,85 @@ TEST_F(QuantKernels, Avx2TilesEqualTheScalarDots) {
     }
   }
   EXPECT_GE(tiled_types, 4) << "Q4_0, Q8_0, Q4_K and Q6_K have tiles";
+}
+
+// Eight rows interleaved (interleaved_rows.hpp) give each row's dot within the reference's
+// rounding bound, including extreme activations (all quants at +-127, the int16 sums' limit)
+// and weights of extreme quants (random_row covers the full nibble / byte range).
+TEST_F(QuantKernels, Avx2InterleavedRowsEqualTheScalarDots) {
+  if (!cpu_has_avx2()) GTEST_SKIP() << "this CPU has no AVX2+FMA+F16C";
+  int interleaved_types = 0;
+  for (const TypeCase& t : kTypes) {
+    const InterleavedGemvFn gemv = interleaved_gemv(t.dtype);
+    if (gemv == nullptr) continue;
+    ++interleaved_types;
+    const QuantTypeKernels* scalar = quant_type_kernels(t.dtype, false);
+    for (int64_t n : {32, 256, 2048, 5632}) {
+      for (bool extreme : {false, true}) {
+        SCOPED_TRACE(std::string(t.name) + " n=" + std::to_string(n) + (extreme ? " extreme" : "") +
+                     " " + conformance::seed_note());
+        const int64_t row_bytes = n / t.block_elems * t.block_bytes;
+        std::vector<std::byte> rows;
+        for (int r = 0; r < kInterleavedRows; ++r) {
+          const auto row = random_row(rng_, t, n);
+          rows.insert(rows.end(), row.begin(), row.end());
+        }
+        const auto act = quantized(*scalar, random_activations(rng_, n, extreme));
+        std::vector<ActivationBlockInfo> info(static_cast<size_t>(n / 32));
+        describe_q8_0_row(act.data(), info.data(), n / 32);
+        std::vector<char> group(static_cast<size_t>(interleaved_group_bytes(t.dtype, n)));
+        ASSERT_EQ(static_cast<int64_t>(group.size()), kInterleavedRows * row_bytes);
+        interleave_rows(t.dtype, reinterpret_cast<const char*>(rows.data()), row_bytes, n,
+                        group.data());
+        float out[kInterleavedRows];
+        gemv(n, group.data(), act.data(), info.data(), out);
+        for (int r = 0; r < kInterleavedRows; ++r) {
+          std::vector<std::byte> row(rows.begin() + r * row_bytes,
+                                     rows.begin() + (r + 1) * row_bytes);
+          const Reference ref = reference_dot(t, row, act, scalar->activation_dtype, n);
+          EXPECT_NEAR(out[r], scalar->dot(n, row.data(), act.data()), ref.bound) << "row " << r;
+        }
+      }
+    }
+  }
+  EXPECT_EQ(interleaved_types, 2) << "Q4_0 and Q8_0 have interleaved layouts";
+}
+
+// The largest integer sums the interleaved kernels hold in 16-bit lanes: every weight quant at
+// its extreme (Q4_0 nibble 15 and 0, Q8_0 -128) times activations all +127 or all -127.
+TEST_F(QuantKernels, Avx2InterleavedRowsHoldTheExtremeSums) {
+  if (!cpu_has_avx2()) GTEST_SKIP() << "this CPU has no AVX2+FMA+F16C";
+  const int64_t n = 256;
+  for (const TypeCase& t : kTypes) {
+    const InterleavedGemvFn gemv = interleaved_gemv(t.dtype);
+    if (gemv == nullptr) continue;
+    const QuantTypeKernels* scalar = quant_type_kernels(t.dtype, false);
+    for (float sign : {1.0f, -1.0f}) {
+      SCOPED_TRACE(std::string(t.name) + (sign > 0 ? " +127" : " -127"));
+      const int64_t row_bytes = n / t.block_elems * t.block_bytes;
+      std::vector<std::byte> rows(static_cast<size_t>(kInterleavedRows * row_bytes));
+      for (int64_t b = 0; b < kInterleavedRows * n / 32; ++b) {
+        std::byte* block = rows.data() + b * t.block_bytes;
+        const uint16_t one = sdk::fp32_to_fp16(1.0f);
+        std::memcpy(block, &one, 2);
+        // Alternate rows between the two extremes of the type.
+        const bool high = (b / (n / 32)) % 2 == 0;
+        const auto fill = t.dtype == HEARTH_DTYPE_Q4_0 ? (high ? 0xFF : 0x00) : 0x80;
+        std::memset(block + 2, fill, static_cast<size_t>(t.block_bytes - 2));
+      }
+      const auto act = quantized(*scalar, std::vector<float>(static_cast<size_t>(n), sign));
+      std::vector<ActivationBlockInfo> info(static_cast<size_t>(n / 32));
+      describe_q8_0_row(act.data(), info.data(), n / 32);
+      std::vector<char> group(static_cast<size_t>(interleaved_group_bytes(t.dtype, n)));
+      interleave_rows(t.dtype, reinterpret_cast<const char*>(rows.data()), row_bytes, n,
+                      group.data());
+      float out[kInterleavedRows];
+      gemv(n, group.data(), act.data(), info.data(), out);
+      for (int r = 0; r < kInterleavedRows; ++r)
+        EXPECT_FLOAT_EQ(out[r], scalar->dot(n, rows.data() + r * row_bytes, act.data()))
+            << "row " << r;
+    }
+  }
 }
 
 // What a thread split or token grouping changes (which rows share a tile, which tokens share a

@@ -15,6 +15,7 @@
 
 #include "../backend-cpu/random_blocks.hpp"
 #include "../conformance/device_under_test.hpp"
+#include "interleaved_rows.hpp"
 #include "nf4_kernels.hpp"
 #include "quant_kernels.hpp"
 #include "quant_tiles.hpp"
@@ -177,6 +178,77 @@ void gemv_shapes(benchmark::internal::Benchmark* b) {
 BENCHMARK_CAPTURE(bm_gemv_one_thread, NF4, HEARTH_DTYPE_NF4)->Apply(gemv_shapes);
 BENCHMARK_CAPTURE(bm_gemv_one_thread, Q4_0, HEARTH_DTYPE_Q4_0)->Apply(gemv_shapes);
 
+// One thread, the decode GEMV of the interleaved-8-rows layout (interleaved_rows.hpp) against
+// bm_gemv_one_thread's per-row dot, same shapes plus one larger than the L3 cache (8192 x 8192
+// Q4_0 is 36 MiB): activation quantization counted once per GEMV as MATMUL does it.
+void bm_interleaved_one_thread(benchmark::State& state, hearth_dtype dtype) {
+  const int64_t n_in = state.range(0), n_out = state.range(1);
+  const InterleavedGemvFn gemv = interleaved_gemv(dtype);
+  if (gemv == nullptr || n_out % kInterleavedRows != 0) {
+    state.SkipWithError("no interleaved kernel for this type on this CPU");
+    return;
+  }
+  std::mt19937_64 rng(42);
+  const auto w = random_weights(rng, dtype, n_in, n_out);
+  const int64_t row_bytes = weight_row_bytes(dtype, n_in);
+  const int64_t group_bytes = interleaved_group_bytes(dtype, n_in);
+  std::vector<char> groups(w.size());
+  for (int64_t g = 0; g < n_out / kInterleavedRows; ++g)
+    interleave_rows(dtype, reinterpret_cast<const char*>(w.data()) + g * 8 * row_bytes, row_bytes,
+                    n_in, groups.data() + g * group_bytes);
+  std::vector<float> x(static_cast<size_t>(n_in)), y(static_cast<size_t>(n_out));
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (auto& v : x) v = normal(rng);
+  const QuantTypeKernels* q = quant_type_kernels(dtype);
+  std::vector<uint64_t> act(static_cast<size_t>(activation_row_bytes(dtype, n_in) / 8 + 1));
+  std::vector<ActivationBlockInfo> info(static_cast<size_t>(n_in / 32));
+  for (auto _ : state) {
+    q->quantize_activations(x.data(), act.data(), n_in);
+    describe_q8_0_row(act.data(), info.data(), n_in / 32);
+    for (int64_t g = 0; g < n_out / kInterleavedRows; ++g)
+      gemv(n_in, groups.data() + g * group_bytes, act.data(), info.data(), y.data() + 8 * g);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["weight_GBps"] = benchmark::Counter(
+      static_cast<double>(w.size()) * static_cast<double>(state.iterations()) / 1e9,
+      benchmark::Counter::kIsRate);
+}
+
+// The per-row dot at the same shapes (bm_gemv_one_thread's loop, Q8_0 too, and > L3).
+void bm_rowdot_one_thread(benchmark::State& state, hearth_dtype dtype) {
+  const int64_t n_in = state.range(0), n_out = state.range(1);
+  std::mt19937_64 rng(42);
+  const auto w = random_weights(rng, dtype, n_in, n_out);
+  const int64_t row_bytes = weight_row_bytes(dtype, n_in);
+  std::vector<float> x(static_cast<size_t>(n_in)), y(static_cast<size_t>(n_out));
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (auto& v : x) v = normal(rng);
+  const QuantTypeKernels* q = quant_type_kernels(dtype);
+  std::vector<uint64_t> act(static_cast<size_t>(activation_row_bytes(dtype, n_in) / 8 + 1));
+  for (auto _ : state) {
+    q->quantize_activations(x.data(), act.data(), n_in);
+    for (int64_t r = 0; r < n_out; ++r)
+      y[static_cast<size_t>(r)] = q->dot(n_in, w.data() + r * row_bytes, act.data());
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["weight_GBps"] = benchmark::Counter(
+      static_cast<double>(w.size()) * static_cast<double>(state.iterations()) / 1e9,
+      benchmark::Counter::kIsRate);
+}
+
+void decode_shapes(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"n_in", "n_out"});
+  for (auto [n_in, n_out] :
+       {std::pair<int64_t, int64_t>{2048, 2048}, {2048, 5632}, {5632, 2048}, {8192, 8192}})
+    b->Args({n_in, n_out});
+  b->Unit(benchmark::kMicrosecond);
+}
+
+BENCHMARK_CAPTURE(bm_rowdot_one_thread, Q4_0, HEARTH_DTYPE_Q4_0)->Apply(decode_shapes);
+BENCHMARK_CAPTURE(bm_interleaved_one_thread, Q4_0, HEARTH_DTYPE_Q4_0)->Apply(decode_shapes);
+BENCHMARK_CAPTURE(bm_rowdot_one_thread, Q8_0, HEARTH_DTYPE_Q8_0)->Apply(decode_shapes);
+BENCHMARK_CAPTURE(bm_interleaved_one_thread, Q8_0, HEARTH_DTYPE_Q8_0)->Apply(decode_shapes);
+
 // One thread, activations already quantized: the per-(row, token) dot kernel (what MATMUL ran
 // before the tiles) against the type's register-blocked tile, over all n_out rows and n_tok
 // tokens (the tile walks 16 rows x 8 tokens at a time, as MATMUL does). Same machine load for
@@ -242,10 +314,11 @@ void one_thread_shapes(benchmark::internal::Benchmark* b) {
   b->Unit(benchmark::kMicrosecond)->UseRealTime();
 }
 
-#define HEARTH_BENCH_ONE_THREAD(NAME)                                                       \
-  BENCHMARK_CAPTURE(bm_quant_one_thread, NAME##_dot, HEARTH_DTYPE_##NAME, false)            \
-      ->Apply(one_thread_shapes);                                                           \
-  BENCHMARK_CAPTURE(bm_quant_one_thread, NAME##_tile, HEARTH_DTYPE_##NAME, true)->Apply(one_thread_shapes)
+#define HEARTH_BENCH_ONE_THREAD(NAME)                                            \
+  BENCHMARK_CAPTURE(bm_quant_one_thread, NAME##_dot, HEARTH_DTYPE_##NAME, false) \
+      ->Apply(one_thread_shapes);                                                \
+  BENCHMARK_CAPTURE(bm_quant_one_thread, NAME##_tile, HEARTH_DTYPE_##NAME, true) \
+      ->Apply(one_thread_shapes)
 
 HEARTH_BENCH_ONE_THREAD(Q4_0);
 HEARTH_BENCH_ONE_THREAD(Q8_0);

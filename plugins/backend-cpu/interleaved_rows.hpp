@@ -1,0 +1,62 @@
+// Weight rows interleaved eight at a time for the decode GEMV (llama.cpp's CPU "repack" idea):
+// block ib of eight consecutive rows is stored as one group block, its eight fp16 scales first
+// (one F16C conversion gives all eight) and then the quants 4 bytes per row in turn, so that a
+// 32-byte load holds 4 quant bytes of each of the 8 rows and an activation word broadcast to all
+// lanes multiplies all 8 rows at once. Each int32 lane then sums one row: the 8 results of a
+// step land in one vector, with no horizontal sums.
+//
+// Q4_0: qs[32 j + 4 r + b] = row r's qs[4 j + b] (j < 4): its low nibble is element 4 j + b and
+// its high nibble element 16 + 4 j + b, as in the row's own block. Q8_0: qs[32 j + 4 r + b] =
+// row r's qs[4 j + b] (j < 8). Group blocks are exactly 8 row blocks long.
+#pragma once
+
+#include <hearth/sdk/abi.h>
+
+#include <cstdint>
+
+#include "quant_blocks.hpp"
+
+namespace hearth::backend_cpu {
+
+inline constexpr int kInterleavedRows = 8;
+
+struct BlockQ4_0x8 {
+  Half d[kInterleavedRows];
+  uint8_t qs[kInterleavedRows * kQK / 2];
+};
+struct BlockQ8_0x8 {
+  Half d[kInterleavedRows];
+  int8_t qs[kInterleavedRows * kQK];
+};
+static_assert(sizeof(BlockQ4_0x8) == 8 * sizeof(BlockQ4_0));
+static_assert(sizeof(BlockQ8_0x8) == 8 * sizeof(BlockQ8_0));
+
+// Per activation block of a Q8_0 activation row, what the interleaved kernels take instead of
+// recomputing it for every group of rows: the scale as a float and 8 * sum(qs) (Q4_0's offset
+// of 8 is subtracted as 8 * sum(qs) once per block rather than per element).
+struct ActivationBlockInfo {
+  float d;
+  int32_t sum8;
+};
+void describe_q8_0_row(const void* blocks, ActivationBlockInfo* info, int64_t n_blocks);
+
+// Bytes of one group of 8 rows of n_in elements, or 0 when dtype has no interleaved layout.
+int64_t interleaved_group_bytes(hearth_dtype dtype, int64_t n_in);
+
+// Writes the group block for 8 rows (row r at rows + r * row_stride) of n_in elements.
+void interleave_rows(hearth_dtype dtype, const char* rows, int64_t row_stride, int64_t n_in,
+                     void* group);
+
+// out[r] = row r of the group dotted with the quantized activation row (Q8_0 blocks + their
+// info). AVX2+FMA+F16C; call only when cpu_has_avx2().
+using InterleavedGemvFn = void (*)(int64_t n_in, const void* group, const void* activations,
+                                   const ActivationBlockInfo* info, float* out);
+void gemv_q4_0x8_q8_0_avx2(int64_t n_in, const void* group, const void* activations,
+                           const ActivationBlockInfo* info, float* out);
+void gemv_q8_0x8_q8_0_avx2(int64_t n_in, const void* group, const void* activations,
+                           const ActivationBlockInfo* info, float* out);
+
+// The kernel for dtype's interleaved groups, or null (no layout, or no AVX2 on this CPU).
+InterleavedGemvFn interleaved_gemv(hearth_dtype dtype);
+
+}  // namespace hearth::backend_cpu
