@@ -69,10 +69,26 @@ std::vector<int64_t> parse_counts(const Args& args, const std::string& name) {
 // llama.cpp's general.file_type (llama_ftype) names, for the model column.
 std::string file_type_name(const GgufFile& file) {
   static const std::map<uint64_t, std::string> names = {
-      {0, "F32"},     {1, "F16"},     {2, "Q4_0"},    {3, "Q4_1"},    {7, "Q8_0"},
-      {8, "Q5_0"},    {9, "Q5_1"},    {10, "Q2_K"},   {11, "Q3_K_S"}, {12, "Q3_K_M"},
-      {13, "Q3_K_L"}, {14, "Q4_K_S"}, {15, "Q4_K_M"}, {16, "Q5_K_S"}, {17, "Q5_K_M"},
-      {18, "Q6_K"},   {32, "BF16"}};
+      {0, "F32"},
+      {1, "F16"},
+      {2, "Q4_0"},
+      {3, "Q4_1"},
+      {7, "Q8_0"},
+      {8, "Q5_0"},
+      {9, "Q5_1"},
+      {10, "Q2_K"},
+      {11, "Q3_K_S"},
+      {12, "Q3_K_M"},
+      {13, "Q3_K_L"},
+      {14, "Q4_K_S"},
+      {15, "Q4_K_M"},
+      {16, "Q5_K_S"},
+      {17, "Q5_K_M"},
+      {18, "Q6_K"},
+      {32, "BF16"},
+      // Hearth's own type ids (abi.h), which `hearth quantize` writes as the file type.
+      {HEARTH_DTYPE_NF4, "NF4"},
+      {HEARTH_DTYPE_CS256, "CS256"}};
   if (auto ftype = file.get_uint("general.file_type")) {
     auto it = names.find(*ftype);
     return it != names.end() ? it->second : "ftype " + std::to_string(*ftype);
