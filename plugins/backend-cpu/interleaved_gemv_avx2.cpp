@@ -1,6 +1,7 @@
 // AVX2 GEMV over 8 interleaved rows (interleaved_rows.hpp): per 32-element block, each 4-byte
 // activation word is broadcast and multiplied with the matching word of all 8 rows in one
-// maddubs, so int32 lane r accumulates row r; one FMA per block scales all 8 rows.
+// maddubs, so int32 lane r accumulates row r; one FMA per block scales all 8 rows. The K-quants
+// do the same per 256-element super-block, their sub-block scales applied per row in int32.
 #include "interleaved_rows.hpp"
 #include "simd_avx2.hpp"
 
@@ -18,6 +19,22 @@ HEARTH_AVX2 inline __m256i broadcast_word(const int8_t* p) {
 
 HEARTH_AVX2 inline __m256 group_scales(const Half* d) {
   return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(d)));
+}
+
+// Eight rows' bytes, each row's as an int16 in both halves of its int32 lane (madd's pairs).
+HEARTH_AVX2 inline __m256i row_scales(const uint8_t* bytes) {
+  const __m256i v = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(bytes)));
+  return _mm256_or_si256(v, _mm256_slli_epi32(v, 16));
+}
+
+// The same from signed bytes (Q6_K's scales): the sign-extended int32 cut to its low half.
+HEARTH_AVX2 inline __m256i row_scales(const int8_t* bytes) {
+  const __m256i v = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(bytes)));
+  return _mm256_or_si256(_mm256_and_si256(v, _mm256_set1_epi32(0xFFFF)), _mm256_slli_epi32(v, 16));
+}
+
+HEARTH_AVX2 inline __m256i low_bits(__m256i v, int shift, int mask) {
+  return _mm256_and_si256(_mm256_srli_epi16(v, shift), _mm256_set1_epi8(static_cast<char>(mask)));
 }
 
 }  // namespace
@@ -67,6 +84,108 @@ HEARTH_AVX2 void gemv_q8_0x8_q8_0_avx2(int64_t n_in, const void* group, const vo
     }
     const __m256 d = _mm256_mul_ps(group_scales(w[ib].d), _mm256_set1_ps(info[ib].d));
     acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sum32), acc);
+  }
+  _mm256_storeu_ps(out, acc);
+}
+
+// Q4_K: per 32-element sub-block the 8 maddubs of nibbles (0..15) with activations (-128..127)
+// sum at most 8 * 2 * 15 * 128 = 30720 per int16 lane; madd with the row's 6-bit scale (held
+// twice, once per int16 half of the row's int32 lane) widens to int32. The min term is
+// sum_s min[s] * (sum of the activation's 32 quants of s), from the Q8_K block's 16-element
+// bsums: madd of each row's two mins of a sub-block pair with the pair's two bsum totals.
+HEARTH_AVX2 void gemv_q4_kx8_q8_k_avx2(int64_t n_in, const void* group, const void* activations,
+                                       const ActivationBlockInfo* /*info*/, float* out) {
+  const auto* w = static_cast<const BlockQ4_Kx8*>(group);
+  const auto* y = static_cast<const BlockQ8_K*>(activations);
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  __m256 acc = _mm256_setzero_ps();
+  __m256 acc_mins = _mm256_setzero_ps();
+  for (int64_t ib = 0; ib < n_in / kQK_K; ++ib) {
+    const BlockQ4_Kx8& g = w[ib];
+    const BlockQ8_K& a = y[ib];
+    __m256i sumi = _mm256_setzero_si256();
+    for (int p = 0; p < 4; ++p) {
+      __m256i lo16 = _mm256_setzero_si256();
+      __m256i hi16 = _mm256_setzero_si256();
+      for (int j = 0; j < 8; ++j) {
+        const __m256i packed = load32(g.qs + 256 * p + 32 * j);
+        const __m256i lo = _mm256_and_si256(packed, low4);
+        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low4);
+        lo16 =
+            _mm256_add_epi16(lo16, _mm256_maddubs_epi16(lo, broadcast_word(a.qs + 64 * p + 4 * j)));
+        hi16 = _mm256_add_epi16(
+            hi16, _mm256_maddubs_epi16(hi, broadcast_word(a.qs + 64 * p + 32 + 4 * j)));
+      }
+      sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(lo16, row_scales(g.scales[2 * p])));
+      sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(hi16, row_scales(g.scales[2 * p + 1])));
+    }
+    // Lane k of each 128-bit half: bsums 2k + 2k+1, i.e. sub-block totals 0..3 then 4..7.
+    const __m256i bsums = load32(a.bsums);
+    const __m256i totals = _mm256_hadd_epi16(bsums, bsums);
+    __m256i mins = _mm256_setzero_si256();
+    for (int q = 0; q < 4; ++q) {
+      const __m256i pair =
+          _mm256_permutevar8x32_epi32(totals, _mm256_set1_epi32(q < 2 ? q : q + 2));
+      const __m256i row_mins =
+          _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g.mins[q])));
+      mins = _mm256_add_epi32(mins, _mm256_madd_epi16(row_mins, pair));
+    }
+    const __m256 ad = _mm256_set1_ps(a.d);
+    acc = _mm256_fmadd_ps(_mm256_mul_ps(group_scales(g.d), ad), _mm256_cvtepi32_ps(sumi), acc);
+    acc_mins = _mm256_fmadd_ps(_mm256_mul_ps(group_scales(g.dmin), ad), _mm256_cvtepi32_ps(mins),
+                               acc_mins);
+  }
+  _mm256_storeu_ps(out, _mm256_sub_ps(acc, acc_mins));
+}
+
+// Q6_K: levels 0..63 (the row's -32 comes off as 32 * sum_s scale[s] * bsums[s]). A maddubs
+// pair is at most 2 * 63 * 128 = 16128, so only two words of a 16-element group are summed in
+// int16 (32256) before madd with the group's int8 scale widens them to int32.
+HEARTH_AVX2 void gemv_q6_kx8_q8_k_avx2(int64_t n_in, const void* group, const void* activations,
+                                       const ActivationBlockInfo* /*info*/, float* out) {
+  const auto* w = static_cast<const BlockQ6_Kx8*>(group);
+  const auto* y = static_cast<const BlockQ8_K*>(activations);
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t ib = 0; ib < n_in / kQK_K; ++ib) {
+    const BlockQ6_Kx8& g = w[ib];
+    const BlockQ8_K& a = y[ib];
+    __m256i sumi = _mm256_setzero_si256();
+    __m256i offset = _mm256_setzero_si256();
+    for (int h = 0; h < 2; ++h) {
+      for (int half = 0; half < 2; ++half) {  // elements 0..15, then 16..31, of each 32
+        __m256i p16[4][2];
+        for (int jj = 0; jj < 4; ++jj) {
+          const int j = 4 * half + jj;
+          const __m256i ql0 = load32(g.q[h][j][0]);
+          const __m256i ql1 = load32(g.q[h][j][1]);
+          const __m256i qh = load32(g.q[h][j][2]);
+          const __m256i q[4] = {
+              _mm256_or_si256(_mm256_and_si256(ql0, low4),
+                              _mm256_slli_epi16(low_bits(qh, 0, 3), 4)),
+              _mm256_or_si256(_mm256_and_si256(ql1, low4),
+                              _mm256_slli_epi16(low_bits(qh, 2, 3), 4)),
+              _mm256_or_si256(low_bits(ql0, 4, 0x0F), _mm256_slli_epi16(low_bits(qh, 4, 3), 4)),
+              _mm256_or_si256(low_bits(ql1, 4, 0x0F), _mm256_slli_epi16(low_bits(qh, 6, 3), 4))};
+          for (int k = 0; k < 4; ++k) {
+            const __m256i p =
+                _mm256_maddubs_epi16(q[k], broadcast_word(a.qs + 128 * h + 32 * k + 4 * j));
+            p16[k][jj / 2] = jj % 2 == 0 ? p : _mm256_add_epi16(p16[k][jj / 2], p);
+          }
+        }
+        for (int k = 0; k < 4; ++k) {
+          const int s = 8 * h + 2 * k + half;
+          const __m256i sc = row_scales(g.scales[s]);
+          sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p16[k][0], sc));
+          sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p16[k][1], sc));
+          const __m256i bsum = _mm256_set1_epi32(static_cast<uint16_t>(a.bsums[s]));
+          offset = _mm256_add_epi32(offset, _mm256_madd_epi16(sc, bsum));
+        }
+      }
+    }
+    sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32(offset, 5));
+    acc = _mm256_fmadd_ps(_mm256_mul_ps(group_scales(g.d), _mm256_set1_ps(a.d)),
+                          _mm256_cvtepi32_ps(sumi), acc);
   }
   _mm256_storeu_ps(out, acc);
 }

@@ -23,7 +23,55 @@ void interleave_blocks(const char* rows, int64_t row_stride, int64_t n_blocks, G
   }
 }
 
+// Q4_K: the quants as the legacy types', per 32-byte quarter p of the super-block; the scales
+// and mins unpacked from their 6-bit packing once here instead of on every GEMV.
+void interleave_q4_k(const char* rows, int64_t row_stride, int64_t n_blocks, BlockQ4_Kx8* out) {
+  for (int64_t ib = 0; ib < n_blocks; ++ib) {
+    BlockQ4_Kx8& g = out[ib];
+    for (int r = 0; r < kInterleavedRows; ++r) {
+      BlockQ4_K b;
+      std::memcpy(&b, rows + r * row_stride + ib * static_cast<int64_t>(sizeof b), sizeof b);
+      g.d[r] = b.d;
+      g.dmin[r] = b.dmin;
+      uint8_t scales[8], mins[8];
+      unpack_scales_k4(b.scales, scales, mins);
+      for (int s = 0; s < 8; ++s) {
+        g.scales[s][r] = scales[s];
+        g.mins[s / 2][r][s % 2] = mins[s];
+      }
+      for (int p = 0; p < 4; ++p)
+        for (int j = 0; j < 8; ++j)
+          std::memcpy(&g.qs[256 * p + 32 * j + 4 * r], &b.qs[32 * p + 4 * j], 4);
+    }
+  }
+}
+
+void interleave_q6_k(const char* rows, int64_t row_stride, int64_t n_blocks, BlockQ6_Kx8* out) {
+  for (int64_t ib = 0; ib < n_blocks; ++ib) {
+    BlockQ6_Kx8& g = out[ib];
+    for (int r = 0; r < kInterleavedRows; ++r) {
+      BlockQ6_K b;
+      std::memcpy(&b, rows + r * row_stride + ib * static_cast<int64_t>(sizeof b), sizeof b);
+      g.d[r] = b.d;
+      for (int s = 0; s < kQK_K / 16; ++s) g.scales[s][r] = b.scales[s];
+      for (int h = 0; h < 2; ++h) {
+        for (int j = 0; j < 8; ++j) {
+          std::memcpy(&g.q[h][j][0][4 * r], &b.ql[64 * h + 4 * j], 4);
+          std::memcpy(&g.q[h][j][1][4 * r], &b.ql[64 * h + 32 + 4 * j], 4);
+          std::memcpy(&g.q[h][j][2][4 * r], &b.qh[32 * h + 4 * j], 4);
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
+
+void describe_activations(hearth_dtype dtype, const void* activations, ActivationBlockInfo* info,
+                          int64_t n_in) {
+  if (dtype == HEARTH_DTYPE_Q4_0 || dtype == HEARTH_DTYPE_Q8_0)
+    describe_q8_0_row(activations, info, n_in / kQK);
+}
 
 void describe_q8_0_row(const void* blocks, ActivationBlockInfo* info, int64_t n_blocks) {
   const auto* y = static_cast<const BlockQ8_0*>(blocks);
@@ -40,6 +88,10 @@ int64_t interleaved_group_bytes(hearth_dtype dtype, int64_t n_in) {
       return n_in / kQK * static_cast<int64_t>(sizeof(BlockQ4_0x8));
     case HEARTH_DTYPE_Q8_0:
       return n_in / kQK * static_cast<int64_t>(sizeof(BlockQ8_0x8));
+    case HEARTH_DTYPE_Q4_K:
+      return n_in / kQK_K * static_cast<int64_t>(sizeof(BlockQ4_Kx8));
+    case HEARTH_DTYPE_Q6_K:
+      return n_in / kQK_K * static_cast<int64_t>(sizeof(BlockQ6_Kx8));
     default:
       return 0;
   }
@@ -51,12 +103,18 @@ void interleave_rows(hearth_dtype dtype, const char* rows, int64_t row_stride, i
     interleave_blocks<BlockQ4_0>(rows, row_stride, n_in / kQK, static_cast<BlockQ4_0x8*>(group));
   else if (dtype == HEARTH_DTYPE_Q8_0)
     interleave_blocks<BlockQ8_0>(rows, row_stride, n_in / kQK, static_cast<BlockQ8_0x8*>(group));
+  else if (dtype == HEARTH_DTYPE_Q4_K)
+    interleave_q4_k(rows, row_stride, n_in / kQK_K, static_cast<BlockQ4_Kx8*>(group));
+  else if (dtype == HEARTH_DTYPE_Q6_K)
+    interleave_q6_k(rows, row_stride, n_in / kQK_K, static_cast<BlockQ6_Kx8*>(group));
 }
 
 InterleavedGemvFn interleaved_gemv(hearth_dtype dtype) {
   if (!cpu_has_avx2()) return nullptr;
   if (dtype == HEARTH_DTYPE_Q4_0) return gemv_q4_0x8_q8_0_avx2;
   if (dtype == HEARTH_DTYPE_Q8_0) return gemv_q8_0x8_q8_0_avx2;
+  if (dtype == HEARTH_DTYPE_Q4_K) return gemv_q4_kx8_q8_k_avx2;
+  if (dtype == HEARTH_DTYPE_Q6_K) return gemv_q6_kx8_q8_k_avx2;
   return nullptr;
 }
 

@@ -8,6 +8,18 @@
 // Q4_0: qs[32 j + 4 r + b] = row r's qs[4 j + b] (j < 4): its low nibble is element 4 j + b and
 // its high nibble element 16 + 4 j + b, as in the row's own block. Q8_0: qs[32 j + 4 r + b] =
 // row r's qs[4 j + b] (j < 8). Group blocks are exactly 8 row blocks long.
+//
+// Q4_K: one group block per 256-element super-block, the 8 rows' d and dmin (F16C converts each
+// set at once), then the 6-bit scales and mins unpacked at repack time to bytes the kernel widens
+// directly, then the quants: qs[256 p + 32 j + 4 r + b] = row r's qs[32 p + 4 j + b] (p < 4,
+// j < 8), whose low nibble is element 64 p + 4 j + b and high nibble element 64 p + 32 + 4 j + b.
+// The group block is 32 bytes longer than 8 row blocks (unpacked scales).
+//
+// Q6_K: the 8 rows' d, then their sixteen int8 scales as [16-element group][row], then the quants
+// in the order the kernel reads them (out of cache, a strictly forward walk is what keeps the
+// hardware prefetcher ahead): for each half h and word j < 8, row r's ql word 16 h + j, its ql
+// word 16 h + 8 + j and its qh word 8 h + j, each as the legacy types' quants (4 bytes per row in
+// turn); the kernel decodes the 6-bit levels exactly as the row's own block does.
 #pragma once
 
 #include <hearth/sdk/abi.h>
@@ -28,7 +40,21 @@ struct BlockQ8_0x8 {
   Half d[kInterleavedRows];
   int8_t qs[kInterleavedRows * kQK];
 };
+struct BlockQ4_Kx8 {
+  Half d[kInterleavedRows];
+  Half dmin[kInterleavedRows];
+  uint8_t scales[8][kInterleavedRows];   // [sub-block of 32][row]
+  uint8_t mins[4][kInterleavedRows][2];  // [sub-block pair][row][sub-block in the pair]
+  uint8_t qs[kInterleavedRows * kQK_K / 2];
+};
+struct BlockQ6_Kx8 {
+  Half d[kInterleavedRows];
+  int8_t scales[kQK_K / 16][kInterleavedRows];
+  uint8_t q[2][8][3][4 * kInterleavedRows];  // [half][word][ql low, ql high, qh][row, byte]
+};
 static_assert(sizeof(BlockQ4_0x8) == 8 * sizeof(BlockQ4_0));
+static_assert(sizeof(BlockQ6_Kx8) == 8 * sizeof(BlockQ6_K));
+static_assert(sizeof(BlockQ4_Kx8) == 8 * sizeof(BlockQ4_K) + 32);
 static_assert(sizeof(BlockQ8_0x8) == 8 * sizeof(BlockQ8_0));
 
 // Per activation block of a Q8_0 activation row, what the interleaved kernels take instead of
@@ -39,6 +65,11 @@ struct ActivationBlockInfo {
   int32_t sum8;
 };
 void describe_q8_0_row(const void* blocks, ActivationBlockInfo* info, int64_t n_blocks);
+
+// Fills info (n_in / 32 entries) for the kernel of weight type dtype where it takes any: the
+// K-quant kernels read their Q8_K activation blocks' own d and bsums and need none.
+void describe_activations(hearth_dtype dtype, const void* activations, ActivationBlockInfo* info,
+                          int64_t n_in);
 
 // Bytes of one group of 8 rows of n_in elements, or 0 when dtype has no interleaved layout.
 int64_t interleaved_group_bytes(hearth_dtype dtype, int64_t n_in);
@@ -54,6 +85,10 @@ using InterleavedGemvFn = void (*)(int64_t n_in, const void* group, const void* 
 void gemv_q4_0x8_q8_0_avx2(int64_t n_in, const void* group, const void* activations,
                            const ActivationBlockInfo* info, float* out);
 void gemv_q8_0x8_q8_0_avx2(int64_t n_in, const void* group, const void* activations,
+                           const ActivationBlockInfo* info, float* out);
+void gemv_q4_kx8_q8_k_avx2(int64_t n_in, const void* group, const void* activations,
+                           const ActivationBlockInfo* info, float* out);
+void gemv_q6_kx8_q8_k_avx2(int64_t n_in, const void* group, const void* activations,
                            const ActivationBlockInfo* info, float* out);
 
 // The kernel for dtype's interleaved groups, or null (no layout, or no AVX2 on this CPU).

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "dtype_info.hpp"
 #include "file_mapping.hpp"
 #include "thread_pool.hpp"
 
@@ -12,7 +13,8 @@ InterleavedWeights::Key InterleavedWeights::key_of(const hearth_tensor& w) {
 }
 
 uint64_t InterleavedWeights::source_extent(const hearth_tensor& w) {
-  const int64_t row_bytes = interleaved_group_bytes(w.dtype, w.ne[0]) / kInterleavedRows;
+  const DtypeLayout layout = dtype_layout(w.dtype);
+  const int64_t row_bytes = w.ne[0] / layout.block_elems * layout.block_bytes;
   return static_cast<uint64_t>((w.ne[1] - 1) * w.nb[1] + row_bytes);
 }
 

@@ -117,10 +117,10 @@ void run_interleaved(const hearth_op& op, const InterleavedMatrix& packed,
   const int64_t n_in = w.ne[0];
   const int64_t n_out = w.ne[1];
   const int64_t n_tok = row_count(op.src[1]);
-  const int64_t n_blocks = n_in / kernels.activation_block_elems;
+  const int64_t n_blocks = n_in / kQK;
   info.resize(static_cast<size_t>(n_tok * n_blocks));
   for (int64_t t = 0; t < n_tok; ++t)
-    describe_q8_0_row(act + t * act_bytes, info.data() + t * n_blocks, n_blocks);
+    describe_activations(w.dtype, act + t * act_bytes, info.data() + t * n_blocks, n_in);
   const int64_t first_tail_row = packed.n_groups * kInterleavedRows;
   const int64_t units = packed.n_groups + (n_out - first_tail_row);
   const int64_t grain =

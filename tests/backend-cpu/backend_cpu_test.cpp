@@ -466,7 +466,7 @@ TEST_F(BackendCpu, MultipliesAndLooksUpEveryQuantizedWeightType) {
             const char* first =
                 reinterpret_cast<const char*>(blocks.data()) + r / 8 * 8 * row_bytes;
             backend_cpu::interleave_rows(layout.dtype, first, row_bytes, n_in, group.data());
-            backend_cpu::describe_q8_0_row(act.data(), info.data(), n_blocks);
+            backend_cpu::describe_activations(layout.dtype, act.data(), info.data(), n_in);
             float group_out[8];
             gemv(n_in, group.data(), act.data(), info.data(), group_out);
             want = group_out[r % 8];
@@ -500,7 +500,8 @@ TEST_F(BackendCpu, MultipliesAndLooksUpEveryQuantizedWeightType) {
 
 // ------------------------------------------------------------------ interleaved weight copies
 
-// MATMUL of a Q4_0/Q8_0 weight at `data` (n_in x n_out, rows packed) with x (n_tok tokens).
+// MATMUL of a Q4_0/Q8_0/Q4_K/Q6_K weight at `data` (n_in x n_out, rows packed) with x (n_tok
+// tokens).
 std::vector<float> matmul_at(const DeviceUnderTest& device, hearth_dtype dtype, const void* data,
                              int64_t n_in, int64_t n_out, const std::vector<float>& x) {
   const int64_t n_tok = static_cast<int64_t>(x.size()) / n_in;
@@ -522,8 +523,9 @@ std::vector<float> matmul_at(const DeviceUnderTest& device, hearth_dtype dtype, 
 // whatever the token count and thread count (full groups of 8 and the odd rows after them).
 TEST_F(BackendCpu, InterleavedWeightCopiesFollowTheWeights) {
   const int64_t n_in = 256, n_out = 45;
-  for (hearth_dtype dtype : {HEARTH_DTYPE_Q4_0, HEARTH_DTYPE_Q8_0}) {
-    SCOPED_TRACE(dtype == HEARTH_DTYPE_Q4_0 ? "Q4_0" : "Q8_0");
+  for (hearth_dtype dtype :
+       {HEARTH_DTYPE_Q4_0, HEARTH_DTYPE_Q8_0, HEARTH_DTYPE_Q4_K, HEARTH_DTYPE_Q6_K}) {
+    SCOPED_TRACE(backend_cpu::test::quant_layout(dtype).name);
     const auto first = backend_cpu::test::random_blocks(rng_, dtype, n_in, n_out);
     const auto second = backend_cpu::test::random_blocks(rng_, dtype, n_in, n_out);
     const auto x = normal_floats(rng_, n_in * 5, 1.0f);

@@ -331,6 +331,7 @@ TEST_F(QuantKernels, Avx2InterleavedRowsEqualTheScalarDots) {
     ++interleaved_types;
     const QuantTypeKernels* scalar = quant_type_kernels(t.dtype, false);
     for (int64_t n : {32, 256, 2048, 5632}) {
+      if (n % t.block_elems != 0) continue;
       for (bool extreme : {false, true}) {
         SCOPED_TRACE(std::string(t.name) + " n=" + std::to_string(n) + (extreme ? " extreme" : "") +
                      " " + conformance::seed_note());
@@ -342,9 +343,9 @@ TEST_F(QuantKernels, Avx2InterleavedRowsEqualTheScalarDots) {
         }
         const auto act = quantized(*scalar, random_activations(rng_, n, extreme));
         std::vector<ActivationBlockInfo> info(static_cast<size_t>(n / 32));
-        describe_q8_0_row(act.data(), info.data(), n / 32);
+        describe_activations(t.dtype, act.data(), info.data(), n);
         std::vector<char> group(static_cast<size_t>(interleaved_group_bytes(t.dtype, n)));
-        ASSERT_EQ(static_cast<int64_t>(group.size()), kInterleavedRows * row_bytes);
+        ASSERT_GE(static_cast<int64_t>(group.size()), kInterleavedRows * row_bytes);
         interleave_rows(t.dtype, reinterpret_cast<const char*>(rows.data()), row_bytes, n,
                         group.data());
         float out[kInterleavedRows];
@@ -358,11 +359,12 @@ TEST_F(QuantKernels, Avx2InterleavedRowsEqualTheScalarDots) {
       }
     }
   }
-  EXPECT_EQ(interleaved_types, 2) << "Q4_0 and Q8_0 have interleaved layouts";
+  EXPECT_EQ(interleaved_types, 4) << "Q4_0, Q8_0, Q4_K and Q6_K have interleaved layouts";
 }
 
 // The largest integer sums the interleaved kernels hold in 16-bit lanes: every weight quant at
-// its extreme (Q4_0 nibble 15 and 0, Q8_0 -128) times activations all +127 or all -127.
+// its extreme (Q4_0 nibble 15 and 0, Q8_0 -128, Q4_K nibble 15 and 0 with scales and mins at
+// 63, Q6_K levels 63 and 0 with scales at 127) times activations all +127 or all -127.
 TEST_F(QuantKernels, Avx2InterleavedRowsHoldTheExtremeSums) {
   if (!cpu_has_avx2()) GTEST_SKIP() << "this CPU has no AVX2+FMA+F16C";
   const int64_t n = 256;
@@ -374,18 +376,30 @@ TEST_F(QuantKernels, Avx2InterleavedRowsHoldTheExtremeSums) {
       SCOPED_TRACE(std::string(t.name) + (sign > 0 ? " +127" : " -127"));
       const int64_t row_bytes = n / t.block_elems * t.block_bytes;
       std::vector<std::byte> rows(static_cast<size_t>(kInterleavedRows * row_bytes));
-      for (int64_t b = 0; b < kInterleavedRows * n / 32; ++b) {
+      for (int64_t b = 0; b < kInterleavedRows * n / t.block_elems; ++b) {
         std::byte* block = rows.data() + b * t.block_bytes;
         const uint16_t one = sdk::fp32_to_fp16(1.0f);
         std::memcpy(block, &one, 2);
         // Alternate rows between the two extremes of the type.
-        const bool high = (b / (n / 32)) % 2 == 0;
+        const bool high = (b / (n / t.block_elems)) % 2 == 0;
+        if (t.dtype == HEARTH_DTYPE_Q4_K) {  // dmin 1, every scale and min 63
+          std::memcpy(block + 2, &one, 2);
+          std::memset(block + 4, 0xFF, 12);
+          std::memset(block + 16, high ? 0xFF : 0x00, static_cast<size_t>(t.block_bytes - 16));
+          continue;
+        }
+        if (t.dtype == HEARTH_DTYPE_Q6_K) {  // ql, qh, then scales 127, then d 1
+          std::memset(block, high ? 0xFF : 0x00, sizeof(BlockQ6_K::ql) + sizeof(BlockQ6_K::qh));
+          std::memset(block + 192, 0x7F, 16);
+          std::memcpy(block + 208, &one, 2);
+          continue;
+        }
         const auto fill = t.dtype == HEARTH_DTYPE_Q4_0 ? (high ? 0xFF : 0x00) : 0x80;
         std::memset(block + 2, fill, static_cast<size_t>(t.block_bytes - 2));
       }
       const auto act = quantized(*scalar, std::vector<float>(static_cast<size_t>(n), sign));
       std::vector<ActivationBlockInfo> info(static_cast<size_t>(n / 32));
-      describe_q8_0_row(act.data(), info.data(), n / 32);
+      describe_activations(t.dtype, act.data(), info.data(), n);
       std::vector<char> group(static_cast<size_t>(interleaved_group_bytes(t.dtype, n)));
       interleave_rows(t.dtype, reinterpret_cast<const char*>(rows.data()), row_bytes, n,
                       group.data());

@@ -192,7 +192,7 @@ void bm_interleaved_one_thread(benchmark::State& state, hearth_dtype dtype) {
   const auto w = random_weights(rng, dtype, n_in, n_out);
   const int64_t row_bytes = weight_row_bytes(dtype, n_in);
   const int64_t group_bytes = interleaved_group_bytes(dtype, n_in);
-  std::vector<char> groups(w.size());
+  std::vector<char> groups(static_cast<size_t>(n_out / kInterleavedRows * group_bytes));
   for (int64_t g = 0; g < n_out / kInterleavedRows; ++g)
     interleave_rows(dtype, reinterpret_cast<const char*>(w.data()) + g * 8 * row_bytes, row_bytes,
                     n_in, groups.data() + g * group_bytes);
@@ -204,7 +204,7 @@ void bm_interleaved_one_thread(benchmark::State& state, hearth_dtype dtype) {
   std::vector<ActivationBlockInfo> info(static_cast<size_t>(n_in / 32));
   for (auto _ : state) {
     q->quantize_activations(x.data(), act.data(), n_in);
-    describe_q8_0_row(act.data(), info.data(), n_in / 32);
+    describe_activations(dtype, act.data(), info.data(), n_in);
     for (int64_t g = 0; g < n_out / kInterleavedRows; ++g)
       gemv(n_in, groups.data() + g * group_bytes, act.data(), info.data(), y.data() + 8 * g);
     benchmark::DoNotOptimize(y.data());
@@ -248,6 +248,10 @@ BENCHMARK_CAPTURE(bm_rowdot_one_thread, Q4_0, HEARTH_DTYPE_Q4_0)->Apply(decode_s
 BENCHMARK_CAPTURE(bm_interleaved_one_thread, Q4_0, HEARTH_DTYPE_Q4_0)->Apply(decode_shapes);
 BENCHMARK_CAPTURE(bm_rowdot_one_thread, Q8_0, HEARTH_DTYPE_Q8_0)->Apply(decode_shapes);
 BENCHMARK_CAPTURE(bm_interleaved_one_thread, Q8_0, HEARTH_DTYPE_Q8_0)->Apply(decode_shapes);
+BENCHMARK_CAPTURE(bm_rowdot_one_thread, Q4_K, HEARTH_DTYPE_Q4_K)->Apply(decode_shapes);
+BENCHMARK_CAPTURE(bm_interleaved_one_thread, Q4_K, HEARTH_DTYPE_Q4_K)->Apply(decode_shapes);
+BENCHMARK_CAPTURE(bm_rowdot_one_thread, Q6_K, HEARTH_DTYPE_Q6_K)->Apply(decode_shapes);
+BENCHMARK_CAPTURE(bm_interleaved_one_thread, Q6_K, HEARTH_DTYPE_Q6_K)->Apply(decode_shapes);
 
 // One thread, activations already quantized: the per-(row, token) dot kernel (what MATMUL ran
 // before the tiles) against the type's register-blocked tile, over all n_out rows and n_tok
