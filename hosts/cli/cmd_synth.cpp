@@ -178,7 +178,7 @@ int cmd_synth(const Argv& argv) {
   add_vocab(writer, vocab_file, shape->n_vocab);
   writer.set("general.quantization_version", gguf_u32(2));
 
-  const unsigned n_threads = std::clamp(std::thread::hardware_concurrency(), 1u, 8u);
+  const unsigned n_threads = std::clamp(std::thread::hardware_concurrency(), 1u, 64u);
   const std::vector<SynthTensor> tensors = synth_tensors(*shape);
   uint64_t n_params = 0;
   for (size_t i = 0; i < tensors.size(); ++i) {
