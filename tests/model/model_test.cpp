@@ -75,12 +75,11 @@ double kl_divergence(const std::vector<float>& ref, const float* ours, size_t n)
 
 size_t argmax(const float* v, size_t n) { return size_t(std::max_element(v, v + n) - v); }
 
-class ReferenceModel : public ::testing::TestWithParam<std::string> {};
-
-TEST_P(ReferenceModel, TokensLogitsAndGreedyMatchLlamaCpp) {
-  const std::string name = GetParam();
+// Decodes the reference prompt token by token on the given backend, then greedily, and holds
+// the logits and tokens to shared/reference/README.md's tolerances.
+void expect_reference_logits_and_greedy(const std::string& name, const ModelOptions& options) {
   const Reference ref = read_reference(name);
-  auto model = Model::load(model_path(name), plugins());
+  auto model = Model::load(model_path(name), plugins(), options);
   const size_t n_vocab = static_cast<size_t>(model->hparams().n_vocab);
 
   const auto tokens = model->tokenizer().encode(ref.prompt, true, false);
@@ -101,8 +100,8 @@ TEST_P(ReferenceModel, TokensLogitsAndGreedyMatchLlamaCpp) {
   }
   const double mean_kl = kl_sum / double(tokens.size());
   const double argmax_rate = double(same_argmax) / double(tokens.size());
-  RecordProperty("max_delta", std::to_string(max_delta));
-  RecordProperty("mean_kl", std::to_string(mean_kl));
+  ::testing::Test::RecordProperty("max_delta", std::to_string(max_delta));
+  ::testing::Test::RecordProperty("mean_kl", std::to_string(mean_kl));
   if (is_float_model(name)) {
     EXPECT_LE(max_delta, 0.02) << name;
     EXPECT_LE(mean_kl, 1e-5) << name;
@@ -126,6 +125,12 @@ TEST_P(ReferenceModel, TokensLogitsAndGreedyMatchLlamaCpp) {
   if (is_float_model(name)) {
     EXPECT_EQ(greedy, ref.greedy) << name;
   }
+}
+
+class ReferenceModel : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ReferenceModel, TokensLogitsAndGreedyMatchLlamaCpp) {
+  expect_reference_logits_and_greedy(GetParam(), {});
 }
 
 TEST_P(ReferenceModel, APromptDecodedInUnevenBatchesMatchesTheReference) {
@@ -155,6 +160,37 @@ INSTANTIATE_TEST_SUITE_P(SharedModels, ReferenceModel,
                            std::replace(n.begin(), n.end(), '-', '_');
                            return n;
                          });
+
+// The same reference check with every layer on a GPU backend; skipped where the plugin finds
+// no device (CI has none: docs/benchmarks.md records the runs on the lent H200).
+class ReferenceModelOnGpu : public ::testing::TestWithParam<std::tuple<std::string, std::string>> {
+};
+
+TEST_P(ReferenceModelOnGpu, TokensLogitsAndGreedyMatchLlamaCpp) {
+  const auto& [backend, name] = GetParam();
+  if (!plugins().has(PluginKind::backend, backend))
+    GTEST_SKIP() << "no " << backend << " backend plugin was built";
+  if (plugins().backend(backend).devices().empty())
+    GTEST_SKIP() << "the " << backend << " backend finds no device on this machine";
+  ModelOptions options;
+  options.backend = backend;
+  expect_reference_logits_and_greedy(name, options);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    SharedModels, ReferenceModelOnGpu,
+    ::testing::Combine(::testing::Values("cuda", "hip"),
+                       ::testing::Values("stories260K", "llama-small-F16", "llama-small-Q8_0",
+                                         "llama-small-Q4_0", "llama-small-Q4_1", "llama-small-Q5_0",
+                                         "llama-small-Q5_1", "llama-small-Q2_K",
+                                         "llama-small-Q3_K_M", "llama-small-Q4_K_M",
+                                         "llama-small-Q5_K_M", "llama-small-Q6_K",
+                                         "qwen2-small-F16", "qwen2-small-Q4_K_M")),
+    [](const auto& test_param) {
+      std::string n = std::get<0>(test_param.param) + "_" + std::get<1>(test_param.param);
+      std::replace(n.begin(), n.end(), '-', '_');
+      return n;
+    });
 
 TEST(Session, APromptLongerThanTheContextIsAClearErrorAndChangesNothing) {
   auto model = Model::load(kShared / "models" / "stories260K.gguf", plugins());
