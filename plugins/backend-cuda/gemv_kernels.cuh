@@ -180,7 +180,9 @@ inline uint64_t q8_activation_bytes(int64_t n_in, int64_t n_tok) {
 }
 
 // One lane per activation, one warp per q8 block: the rounding is ggml's quantize_row_q8_0_ref
-// (q = roundf(x * (1 / d))) with d kept in float.
+// (q = roundf(x * (1 / d))), and the scale the products use is d rounded to f16 as block_q8_0
+// stores it, so these activations are the ones llama.cpp's CPU path multiplies (its logits are
+// the reference); a float d gave near-tied logits of the synthetic models a different argmax.
 __global__ void __launch_bounds__(kQuantizeThreads)
     quantize_q8_kernel(hearth_tensor x, int8_t* qs, float4* meta) {
   const int64_t n_in = x.ne[0];
@@ -197,8 +199,9 @@ __global__ void __launch_bounds__(kQuantizeThreads)
 #pragma unroll
   for (int mask = 8; mask > 0; mask >>= 1) half_sum += HEARTH_SHFL_XOR(half_sum, mask);
   const float high_sum = HEARTH_SHFL_XOR(half_sum, 16);
+  const float d16 = __half2float(__float2half_rn(d));
   if (threadIdx.x % kWarp == 0)
-    meta[t * (n_in / 32) + i / 32] = make_float4(d, d * half_sum, d * high_sum, 0.0f);
+    meta[t * (n_in / 32) + i / 32] = make_float4(d16, d16 * half_sum, d16 * high_sum, 0.0f);
 }
 
 template <uint32_t DT, int NT, int R>
@@ -308,16 +311,18 @@ void launch_gemv_q8_rows(const hearth_op& op, int64_t n_tok, const int8_t* xq, c
       <<<grid, kGemvThreads, 0, stream>>>(op.src[0], xq, xm, op.dst, static_cast<int>(n_tok));
 }
 
-// scratch holds q8_activation_bytes(n_in, n_tok) bytes, 16-byte aligned.
+// scratch holds q8_activation_bytes(n_in, n_tok) bytes, 16-byte aligned; ready: it already
+// holds these activations, quantized.
 template <uint32_t DT>
-void launch_gemv_q8(const hearth_op& op, int64_t n_tok, void* scratch, cudaStream_t stream) {
+void launch_gemv_q8(const hearth_op& op, int64_t n_tok, void* scratch, bool ready,
+                    cudaStream_t stream) {
   const hearth_tensor& x = op.src[1];
   const int64_t n_in = x.ne[0];
   auto* xq = static_cast<int8_t*>(scratch);
   auto* xm = reinterpret_cast<float4*>(xq + n_tok * n_in);
   const dim3 qgrid(static_cast<unsigned>((n_in + kQuantizeThreads - 1) / kQuantizeThreads),
                    static_cast<unsigned>(n_tok));
-  quantize_q8_kernel<<<qgrid, kQuantizeThreads, 0, stream>>>(x, xq, xm);
+  if (!ready) quantize_q8_kernel<<<qgrid, kQuantizeThreads, 0, stream>>>(x, xq, xm);
   // Rows per block as launch_gemv: activations reused by several rows, few enough rows that the
   // accumulators and the NT tokens' activations stay in registers.
   if (n_tok == 1)

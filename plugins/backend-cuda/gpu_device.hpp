@@ -15,6 +15,9 @@
 
 #include "attention_slots.hpp"
 #include "gpu_runtime.hpp"
+#include "op_profile.hpp"
+#include "quantized_input.hpp"
+#include "step_graph.hpp"
 
 #if !defined(HEARTH_GPU_HIP)
 #include "cublas_matmul.hpp"
@@ -73,6 +76,8 @@ class GpuDevice final : public sdk::Device {
   void validate(const hearth_op& op);
   // Throws HEARTH_ERR_DEVICE naming the op when a launch failed.
   void check_launch(cudaError_t status, const hearth_op& op) const;
+  // Launches op's kernels on the stream (captured into graph_ when a capture is under way).
+  void launch(const hearth_op& op);
 
 #if !defined(HEARTH_GPU_HIP)
   void open_cublas();
@@ -91,6 +96,8 @@ class GpuDevice final : public sdk::Device {
   std::unordered_map<void*, uint64_t> allocations_;
   uint64_t held_bytes_ = 0;
   CheckedOpCache checked_ops_;
+  StepGraph graph_;
+  OpProfile profile_;
   std::vector<int32_t> embedding_ids_;  // reused so EMBEDDING allocates only when it grows
 
 #if !defined(HEARTH_GPU_HIP)
@@ -106,6 +113,7 @@ class GpuDevice final : public sdk::Device {
   void* matmul_scratch_ = nullptr;
   uint64_t matmul_scratch_bytes_ = 0;
   bool told_matmul_scratch_failure_ = false;
+  QuantizedInput quantized_input_;  // what matmul_scratch_ holds
   // After allocations_: its buffers are the device's, freed by the destructor's body.
   SlotAttention slot_attention_{*this};
 };

@@ -14,8 +14,10 @@ cudaError_t launch_rms_norm(const hearth_op& op, cudaStream_t stream);
 // Scratch bytes launch_matmul's decode GEMV wants for op's quantized activations (0: none).
 // Given less (or a null scratch) it takes a route that needs none.
 uint64_t matmul_scratch_bytes(const hearth_op& op);
+// scratch_ready: the scratch already holds op's activations, quantized by the previous MATMUL
+// (q, k and v read the same normalized row), so they are not quantized again.
 cudaError_t launch_matmul(const hearth_op& op, void* scratch, uint64_t scratch_bytes,
-                          cudaStream_t stream);
+                          cudaStream_t stream, bool scratch_ready = false);
 cudaError_t launch_rope(const hearth_op& op, cudaStream_t stream);
 // Key ranges ATTENTION splits into on a device of sm_count SMs (1: no split), and the scratch
 // bytes those ranges' partial results take; launch_attention merges them (no scratch: no split).

@@ -90,7 +90,7 @@ uint64_t matmul_scratch_bytes(const hearth_op& op) {
 }
 
 cudaError_t launch_matmul(const hearth_op& op, void* scratch, uint64_t scratch_bytes,
-                          cudaStream_t stream) {
+                          cudaStream_t stream, bool scratch_ready) {
   const hearth_tensor& w = op.src[0];
   const hearth_tensor& x = op.src[1];
   if (w.dtype == HEARTH_DTYPE_CS256) return launch_cs256_matmul(op, stream);
@@ -104,7 +104,7 @@ cudaError_t launch_matmul(const hearth_op& op, void* scratch, uint64_t scratch_b
     if constexpr (kQ8Route<DT>)
       if (scratch && gemv_q8_accepts<DT>(op, n_tok) &&
           scratch_bytes >= q8_activation_bytes(w.ne[0], n_tok))
-        return launch_gemv_q8<DT>(op, n_tok, scratch, stream);
+        return launch_gemv_q8<DT>(op, n_tok, scratch, scratch_ready, stream);
     if (gemv_accepts<DT>(op, n_tok)) return launch_gemv<DT>(op, n_tok, stream);
     const bool use_groups = kIsBlockType<DT> || grouped;
     if (n_tok == 1)

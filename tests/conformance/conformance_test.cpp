@@ -809,6 +809,52 @@ TEST_P(Conformance, CopyShapeMismatchIsRefused) {
 
 // ------------------------------------------------------------------ elementwise
 
+// A decode step multiplies one normalized row by q, k and v, then writes over the row: a backend
+// that keeps the row's quantized form between MATMULs must reuse it only while it is current.
+TEST_P(Conformance, MatmulsSharingAnInputSeeItsLatestValues) {
+  constexpr hearth_dtype kType = HEARTH_DTYPE_Q4_0;
+  constexpr int64_t kIn = 256, kOut = 37;
+  const WeightMatrix w1 = random_weights(rng_, kType, kIn, kOut);
+  const WeightMatrix w2 = random_weights(rng_, kType, kIn, kOut);
+  const auto x = normal_floats(rng_, kIn, 1.0f);
+  const auto b = normal_floats(rng_, kIn, 1.0f);
+  auto w1_t = upload(HostTensor::weights(w1));
+  auto w2_t = upload(HostTensor::weights(w2));
+  auto x_t = upload(HostTensor::f32({kIn, 1, 1, 1}, 2, x));
+  auto b_t = upload(HostTensor::f32({kIn, 1, 1, 1}, 2, b));
+  auto out1 = upload(HostTensor::output({kOut, 1, 1, 1}, 2));
+  auto out2 = upload(HostTensor::output({kOut, 1, 1, 1}, 2));
+  auto out3 = upload(HostTensor::output({kOut, 1, 1, 1}, 2));
+  const auto first =
+      make_op(HEARTH_OP_MATMUL, out1.descriptor(), {w1_t.descriptor(), x_t.descriptor()});
+  if (auto why = declined(first)) GTEST_SKIP() << *why;
+  // No copies in between: they would let a backend drop what it keeps.
+  ASSERT_TRUE(device_->run(first).ok());
+  ASSERT_TRUE(
+      device_
+          ->run(make_op(HEARTH_OP_MATMUL, out2.descriptor(), {w2_t.descriptor(), x_t.descriptor()}))
+          .ok());
+  ASSERT_TRUE(
+      device_->run(make_op(HEARTH_OP_ADD, x_t.descriptor(), {x_t.descriptor(), b_t.descriptor()}))
+          .ok());
+  ASSERT_TRUE(
+      device_
+          ->run(make_op(HEARTH_OP_MATMUL, out3.descriptor(), {w1_t.descriptor(), x_t.descriptor()}))
+          .ok());
+  std::vector<float> x_after = x;  // x + b
+  for (size_t i = 0; i < x_after.size(); ++i) x_after[i] += b[i];
+  struct Expectation {
+    DeviceTensor* out;
+    const WeightMatrix* w;
+    const std::vector<float>* x;
+  };
+  for (const Expectation& e : {Expectation{&out1, &w1, &x}, Expectation{&out2, &w2, &x},
+                               Expectation{&out3, &w1, &x_after}}) {
+    device_->download(*e.out);
+    expect_within(e.out->host.dense_f32(), matmul(*e.w, *e.x, 1));
+  }
+}
+
 TEST_P(Conformance, Swiglu) {
   for (const Shape& shape : {Shape{1, 1, 1, 1}, Shape{37, 3, 1, 1}, Shape{256, 2, 2, 1}}) {
     SCOPED_TRACE("SWIGLU n=" + std::to_string(element_count(shape)));
