@@ -1,9 +1,12 @@
 // The pruner: which weights a CS256 matrix keeps (cs256.md §4, steps 1-5, with |w| or Wanda's
 // |w| * ||x|| as the saliency instead of SparseGPT's OBS score).
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <exception>
 #include <numeric>
 #include <string>
+#include <thread>
 
 #include "cs256_blob.hpp"
 #include "cs256_codec.hpp"
@@ -59,58 +62,84 @@ std::vector<uint8_t> select_kept(const float* w, int64_t rows, int64_t cols,
                                  const float* importance, double sparsity, int vec) {
   std::vector<uint8_t> kept(static_cast<size_t>(rows * cols), 0);
   const int64_t n_tiles = blocks_per_row(cols);
-  std::vector<int64_t> order;
-  std::vector<double> scores;
-  std::vector<Group> groups;
-  // Per row, the tile's columns sorted by descending score (kept for the marking pass).
-  std::vector<std::vector<int64_t>> sorted(static_cast<size_t>(rows));
-  for (int64_t t = 0; t < n_tiles; ++t) {
-    const int64_t c0 = t * kTile;
-    const int64_t width = tile_width(cols, t);
-    // A tile never keeps all 256 weights (its count must fit uint8), nor a partial group.
-    const int64_t max_groups = std::min(width / vec, kMaxNarrowCount / vec);
-    groups.clear();
-    for (int64_t i = 0; i < rows; ++i) {
-      const float* row = w + i * cols + c0;
-      scores.assign(static_cast<size_t>(width), 0.0);
-      for (int64_t c = 0; c < width; ++c) {
-        const double a = std::fabs(static_cast<double>(row[c]));
-        scores[static_cast<size_t>(c)] = importance ? a * std::fabs(importance[c0 + c]) : a;
+  // Tiles compete only within themselves and mark disjoint columns, so threads take whole tiles:
+  // the result does not depend on the thread count (a 7B model is ~6.5e9 weights to sort).
+  auto prune_tiles = [&](std::atomic<int64_t>& next) {
+    std::vector<int64_t> order;
+    std::vector<double> scores;
+    std::vector<Group> groups;
+    // Per row, the tile's columns sorted by descending score (kept for the marking pass).
+    std::vector<std::vector<int64_t>> sorted(static_cast<size_t>(rows));
+    for (int64_t t = next++; t < n_tiles; t = next++) {
+      const int64_t c0 = t * kTile;
+      const int64_t width = tile_width(cols, t);
+      // A tile never keeps all 256 weights (its count must fit uint8), nor a partial group.
+      const int64_t max_groups = std::min(width / vec, kMaxNarrowCount / vec);
+      groups.clear();
+      for (int64_t i = 0; i < rows; ++i) {
+        const float* row = w + i * cols + c0;
+        scores.assign(static_cast<size_t>(width), 0.0);
+        for (int64_t c = 0; c < width; ++c) {
+          const double a = std::fabs(static_cast<double>(row[c]));
+          scores[static_cast<size_t>(c)] = importance ? a * std::fabs(importance[c0 + c]) : a;
+        }
+        auto& ord = sorted[static_cast<size_t>(i)];
+        ord.resize(static_cast<size_t>(width));
+        std::iota(ord.begin(), ord.end(), int64_t{0});
+        // Ties broken by column, so the result does not depend on the sort's stability.
+        std::sort(ord.begin(), ord.end(), [&](int64_t a, int64_t b) {
+          const double sa = scores[static_cast<size_t>(a)], sb = scores[static_cast<size_t>(b)];
+          return sa != sb ? sa > sb : a < b;
+        });
+        for (int64_t g = 0; g < max_groups; ++g) {
+          double sum = 0;
+          for (int64_t k = 0; k < vec; ++k)
+            sum += scores[static_cast<size_t>(ord[static_cast<size_t>(g * vec + k)])];
+          groups.push_back({sum, i, g});
+        }
       }
-      auto& ord = sorted[static_cast<size_t>(i)];
-      ord.resize(static_cast<size_t>(width));
-      std::iota(ord.begin(), ord.end(), int64_t{0});
-      // Ties broken by column, so the result does not depend on the sort's stability.
-      std::sort(ord.begin(), ord.end(), [&](int64_t a, int64_t b) {
-        const double sa = scores[static_cast<size_t>(a)], sb = scores[static_cast<size_t>(b)];
-        return sa != sb ? sa > sb : a < b;
-      });
-      for (int64_t g = 0; g < max_groups; ++g) {
-        double sum = 0;
+      const double budget = std::floor(static_cast<double>(rows * width) * (1.0 - sparsity));
+      const auto keep_groups = std::min<int64_t>(static_cast<int64_t>(budget) / vec,
+                                                 static_cast<int64_t>(groups.size()));
+      // Within a tile group scores never increase, so ranking by (score, then rank) keeps a
+      // prefix of every tile's groups.
+      std::partial_sort(groups.begin(), groups.begin() + keep_groups, groups.end(),
+                        [](const Group& a, const Group& b) {
+                          if (a.score != b.score) return a.score > b.score;
+                          if (a.rank != b.rank) return a.rank < b.rank;
+                          return a.row < b.row;
+                        });
+      for (int64_t g = 0; g < keep_groups; ++g) {
+        const Group& group = groups[static_cast<size_t>(g)];
+        const auto& ord = sorted[static_cast<size_t>(group.row)];
         for (int64_t k = 0; k < vec; ++k)
-          sum += scores[static_cast<size_t>(ord[static_cast<size_t>(g * vec + k)])];
-        groups.push_back({sum, i, g});
+          kept[static_cast<size_t>(group.row * cols + c0 +
+                                   ord[static_cast<size_t>(group.rank * vec + k)])] = 1;
       }
     }
-    const double budget = std::floor(static_cast<double>(rows * width) * (1.0 - sparsity));
-    const auto keep_groups =
-        std::min<int64_t>(static_cast<int64_t>(budget) / vec, static_cast<int64_t>(groups.size()));
-    // Within a tile group scores never increase, so ranking by (score, then rank) keeps a
-    // prefix of every tile's groups.
-    std::partial_sort(groups.begin(), groups.begin() + keep_groups, groups.end(),
-                      [](const Group& a, const Group& b) {
-                        if (a.score != b.score) return a.score > b.score;
-                        if (a.rank != b.rank) return a.rank < b.rank;
-                        return a.row < b.row;
-                      });
-    for (int64_t g = 0; g < keep_groups; ++g) {
-      const Group& group = groups[static_cast<size_t>(g)];
-      const auto& ord = sorted[static_cast<size_t>(group.row)];
-      for (int64_t k = 0; k < vec; ++k)
-        kept[static_cast<size_t>(group.row * cols + c0 +
-                                 ord[static_cast<size_t>(group.rank * vec + k)])] = 1;
+  };
+  std::atomic<int64_t> next{0};
+  const auto n_threads = static_cast<int64_t>(
+      std::clamp<int64_t>(std::min<int64_t>(std::thread::hardware_concurrency(), n_tiles), 1, 64));
+  std::vector<std::exception_ptr> errors(static_cast<size_t>(n_threads));
+  {
+    std::vector<std::jthread> workers;
+    for (int64_t i = 1; i < n_threads; ++i)
+      workers.emplace_back([&, i] {
+        try {
+          prune_tiles(next);
+        } catch (...) {
+          errors[static_cast<size_t>(i)] = std::current_exception();
+        }
+      });
+    try {
+      prune_tiles(next);
+    } catch (...) {
+      errors[0] = std::current_exception();
     }
   }
+  for (const auto& e : errors)
+    if (e) std::rethrow_exception(e);
   return kept;
 }
 
