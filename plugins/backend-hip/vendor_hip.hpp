@@ -18,6 +18,12 @@
 #define cudaDeviceProp hipDeviceProp_t
 #define cudaError_t hipError_t
 #define cudaErrorInvalidValue hipErrorInvalidValue
+#define cudaEventCreate hipEventCreate
+#define cudaEventDestroy hipEventDestroy
+#define cudaEventElapsedTime hipEventElapsedTime
+#define cudaEventRecord hipEventRecord
+#define cudaEventSynchronize hipEventSynchronize
+#define cudaEvent_t hipEvent_t
 #define cudaFree hipFree
 #define cudaFreeHost hipHostFree
 #define cudaHostAlloc hipHostMalloc
