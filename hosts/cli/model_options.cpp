@@ -54,9 +54,10 @@ void apply_config(const Args& args, const Config& config, const PluginRegistry& 
   options.layer_ranges.clear();
   for (const LayerAssignment& a : plan.assignments) {
     const DeviceConfig& entry = config.devices[a.device_index];
-    if (entry.weights != "native")
+    if (entry.weights != "native" && entry.weights != "nf4")
       throw Error(entry.location_of("weights").to_string() + ": weights = \"" + entry.weights +
-                  "\": converting weights at load is not supported yet; use \"native\"");
+                  "\" is not a known choice; use \"native\" (as stored) or \"nf4\" (converted "
+                  "at load)");
     for (const auto& [key, where] : entry.key_locations)
       if (key == "kv" || key.starts_with("kv.")) kv = entry.kv;
     const PlacedDevice& device = plan.devices[a.device_index];
@@ -68,6 +69,7 @@ void apply_config(const Args& args, const Config& config, const PluginRegistry& 
       range.backend_options["threads"] = std::to_string(config.runtime.threads);
     range.first_layer = a.first_layer;
     range.last_layer = a.last_layer;
+    range.weights = entry.weights;
     options.layer_ranges.push_back(std::move(range));
   }
   if (plan.assignments.size() > 1) options.notice(plan.describe());

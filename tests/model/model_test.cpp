@@ -4,8 +4,10 @@
 #include <gtest/gtest.h>
 #include <hearth/error.hpp>
 #include <hearth/generate.hpp>
+#include <hearth/gguf.hpp>
 #include <hearth/model.hpp>
 #include <hearth/plugin_registry.hpp>
+#include <hearth/quantize.hpp>
 #include <hearth/session.hpp>
 
 #include <cmath>
@@ -255,6 +257,63 @@ TEST(Model, LayerRangesMustCoverEveryLayerOnce) {
   short_of.layer_ranges = {{"cpu", 0, {}, 0, 3}};
   EXPECT_THAT([&] { Model::load(model_path("stories260K"), plugins(), short_of); },
               ::testing::ThrowsMessage<Error>(::testing::HasSubstr("has 5 layers")));
+}
+
+// weights = "nf4" converts the matrices at load exactly as `hearth quantize ... NF4` writes them
+// (the token embeddings, looked up on the host, stay as stored): a file holding the quantized
+// matrices and the original embeddings gives the same logits.
+TEST(Model, WeightsConvertedToNf4AtLoadEqualQuantizedMatrices) {
+  const Reference ref = read_reference("stories260K");
+  const auto nf4_file = fs::temp_directory_path() / "hearth-test-stories260K-nf4.gguf";
+  const auto mixed_file = fs::temp_directory_path() / "hearth-test-stories260K-nf4-matrices.gguf";
+  quantize_model(model_path("stories260K"), nf4_file, "NF4", plugins());
+  {
+    const GgufFile original = GgufFile::open(model_path("stories260K"));
+    const GgufFile quantized = GgufFile::open(nf4_file);
+    GgufWriter writer(original.alignment());
+    for (const auto& kv : original.metadata()) writer.set(kv.key, kv.value);
+    for (const auto& t : original.tensors()) {
+      const GgufTensorInfo& from = t.name == "token_embd.weight" ? t : *quantized.tensor(t.name);
+      writer.add_tensor(from.name, from.type, from.ne, std::span(from.data, from.nbytes));
+    }
+    writer.write(mixed_file);
+  }
+  ModelOptions at_load;
+  std::vector<std::string> notices;
+  at_load.weights = "nf4";
+  at_load.notice = [&](const std::string& line) { notices.push_back(line); };
+  auto converted = Model::load(model_path("stories260K"), plugins(), at_load);
+  auto from_file = Model::load(mixed_file, plugins());
+  auto native = Model::load(model_path("stories260K"), plugins());
+  Session a(converted, {.n_ctx = 64});
+  Session b(from_file, {.n_ctx = 64});
+  Session c(native, {.n_ctx = 64});
+  const auto logits = a.decode(ref.tokens, true);
+  const auto from_file_logits = b.decode(ref.tokens, true);
+  const auto native_logits = c.decode(ref.tokens, true);
+  ASSERT_EQ(logits.size(), from_file_logits.size());
+  // The same weights, but the CPU backend multiplies a file's quantized rows through its
+  // interleaved copies and a buffer made at load row by row: float sums in another order.
+  double to_file = 0, to_native = 0;
+  for (size_t i = 0; i < logits.size(); ++i) {
+    to_file = std::max(to_file, double(std::fabs(logits[i] - from_file_logits[i])));
+    to_native = std::max(to_native, double(std::fabs(logits[i] - native_logits[i])));
+  }
+  std::cout << "max |dlogit| to the NF4 file " << to_file << ", to the F32 model " << to_native
+            << "\n";
+  EXPECT_LE(to_file, 1e-4);
+  EXPECT_GE(to_native, 1e-2) << "the NF4 weights made no difference";
+  EXPECT_THAT(notices, ::testing::Contains(::testing::HasSubstr("to NF4 at load")));
+  fs::remove(nf4_file);
+  fs::remove(mixed_file);
+}
+
+TEST(Model, AnUnknownWeightsChoiceIsRefused) {
+  ModelOptions options;
+  options.weights = "int3";
+  EXPECT_THAT(
+      [&] { Model::load(model_path("stories260K"), plugins(), options); },
+      ::testing::ThrowsMessage<Error>(::testing::HasSubstr("\"native\" (as stored) or \"nf4\"")));
 }
 
 TEST(Model, AnUnsupportedArchitectureIsNamed) {

@@ -50,12 +50,16 @@ struct LayerRange {
   std::map<std::string, std::string> backend_options;
   int64_t first_layer = 0;
   int64_t last_layer = 0;
+  // "native": the weights as stored; "nf4": the matrices converted at load as `hearth quantize
+  // ... NF4` would write them (NF4 layers, a Q8_0 output head), for a device short of memory.
+  std::string weights = "native";
 };
 
 struct ModelOptions {
   std::string backend = "cpu";
   uint32_t device_index = 0;
   std::map<std::string, std::string> backend_options;  // e.g. {"threads", "4"}
+  std::string weights = "native";                      // as LayerRange::weights
   // Several ranges split the layers across devices, in layer order, covering every layer once;
   // empty: every layer on backend/device_index.
   std::vector<LayerRange> layer_ranges;

@@ -29,8 +29,8 @@ void check_layer_ranges(const std::vector<LayerRange>& ranges, int64_t n_layer,
     next = r.last_layer + 1;
   }
   if (next != n_layer)
-    throw Error("layer ranges end at layer " + std::to_string(next - 1) + " but " + file +
-                " has " + std::to_string(n_layer) + " layers (0.." + std::to_string(n_layer - 1) +
+    throw Error("layer ranges end at layer " + std::to_string(next - 1) + " but " + file + " has " +
+                std::to_string(n_layer) + " layers (0.." + std::to_string(n_layer - 1) +
                 "); give the remaining layers a device");
 }
 
@@ -52,14 +52,13 @@ std::shared_ptr<Model> Model::load(const std::filesystem::path& path,
   std::vector<LayerRange> ranges = options.layer_ranges;
   if (ranges.empty())
     ranges.push_back({options.backend, options.device_index, options.backend_options, 0,
-                      hp.n_layer - 1});
+                      hp.n_layer - 1, options.weights});
   check_layer_ranges(ranges, hp.n_layer, f.name());
   std::vector<std::unique_ptr<detail::WeightLoader>> loaders;
   for (const LayerRange& r : ranges) {
-    model->devices_.push_back(
-        registry.backend(r.backend).open(r.device_index, r.backend_options));
-    loaders.push_back(
-        std::make_unique<detail::WeightLoader>(f, registry, *model->devices_.back(), options));
+    model->devices_.push_back(registry.backend(r.backend).open(r.device_index, r.backend_options));
+    loaders.push_back(std::make_unique<detail::WeightLoader>(f, registry, *model->devices_.back(),
+                                                             options, r.weights, hp.n_layer));
     for (int64_t il = r.first_layer; il <= r.last_layer; ++il)
       model->layer_device_.push_back(model->devices_.size() - 1);
   }

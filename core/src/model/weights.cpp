@@ -5,6 +5,9 @@
 #include <cstring>
 
 #include "model/tensor_ops.hpp"
+#include "quantize/quantize_rows.hpp"
+#include "quantize/tensor_type_choice.hpp"
+#include "quantize/tensor_values.hpp"
 
 namespace hearth::detail {
 namespace {
@@ -23,12 +26,46 @@ std::string type_name(uint32_t type) {
 }  // namespace
 
 WeightLoader::WeightLoader(const GgufFile& file, const PluginRegistry& registry,
-                           BackendDevice& device, const ModelOptions& options)
+                           BackendDevice& device, const ModelOptions& options,
+                           const std::string& weights, int64_t n_layer)
     : file_(file),
       registry_(registry),
       device_(device),
       options_(options),
-      host_memory_(device.info().type == HEARTH_DEVICE_CPU) {}
+      host_memory_(device.info().type == HEARTH_DEVICE_CPU),
+      to_nf4_(weights == "nf4"),
+      n_layer_(n_layer) {
+  if (weights != "native" && weights != "nf4")
+    throw Error(
+        "weights = \"" + weights + "\" for " + device.info().name +
+        " is not a known choice; use \"native\" (as stored) or \"nf4\" (converted at load)");
+}
+
+std::optional<hearth_dtype> WeightLoader::converted_type(const GgufTensorInfo& info) const {
+  if (!to_nf4_) return std::nullopt;
+  static const RecipeRule* const nf4 = [] {
+    for (const auto& r : recipe_rules())
+      if (r.name == "NF4") return &r;
+    return static_cast<const RecipeRule*>(nullptr);
+  }();
+  const auto type = choose_type(*nf4, info.name, info.ne, n_layer_);
+  if (!type || *type == info.type) return std::nullopt;
+  return type;
+}
+
+DeviceTensor WeightLoader::place_quantized(std::vector<std::byte> bytes, hearth_tensor shape) {
+  DeviceTensor out;
+  if (host_memory_) {
+    out.host_blocks = std::move(bytes);
+    shape.data = out.host_blocks.data();
+  } else {
+    out.buffer = device_.alloc(bytes.size());
+    device_.copy_to_device(out.buffer.data(), bytes.data(), bytes.size());
+    shape.data = out.buffer.data();
+  }
+  out.t = shape;
+  return out;
+}
 
 const GgufTensorInfo& WeightLoader::require(const std::string& name) const {
   const GgufTensorInfo* info = file_.tensor(name);
@@ -101,15 +138,38 @@ DeviceTensor WeightLoader::matmul_weight(const std::string& name, int64_t n_in, 
     const auto* type = format.find(info.type);
     row_bytes = n_in / type->block_elems * type->block_bytes;
   }
-  hearth_tensor native = make_tensor(nullptr, info.type, {n_in, n_out}, row_bytes);
   hearth_tensor probe_x = make_tensor(nullptr, HEARTH_DTYPE_F32, {n_in, 1});
   hearth_tensor probe_y = make_tensor(nullptr, HEARTH_DTYPE_F32, {n_out, 1});
+  if (const auto target = converted_type(info)) {
+    auto format = registry_.format_for(*target);
+    if (!format)
+      throw Error("weights = \"nf4\" needs a format plugin for " + tensor_type_name(*target) +
+                  " (format-nf4, format-gguf); run `hearth plugins` to check what was loaded");
+    const auto* type = format->find(*target);
+    const hearth_tensor converted =
+        make_tensor(nullptr, *target, {n_in, n_out}, n_in / type->block_elems * type->block_bytes);
+    if (!device_.unsupported_reason(op_matmul(probe_y, converted, probe_x))) {
+      if (noted_types_.insert(*target).second && options_.notice)
+        options_.notice(device_.info().name + std::string(": converting ") + type_name(info.type) +
+                        " weights to " + tensor_type_name(*target) +
+                        " at load (weights = \"nf4\")");
+      const std::vector<float> values = to_f32(info);
+      return place_quantized(quantize_rows(*format, *target, values.data(), n_out, n_in),
+                             converted);
+    }
+    if (noted_types_.insert(*target).second && options_.notice)
+      options_.notice(device_.info().name + std::string(" cannot multiply ") +
+                      tensor_type_name(*target) + " weights; weights = \"nf4\" keeps " +
+                      type_name(info.type) + " as stored");
+  }
+  hearth_tensor native = make_tensor(nullptr, info.type, {n_in, n_out}, row_bytes);
   auto reason = device_.unsupported_reason(op_matmul(probe_y, native, probe_x));
   if (!reason) return place(info.data, info.nbytes, native);
 
   if (noted_types_.insert(info.type).second && options_.notice)
     options_.notice("backend " + device_.backend_name() + " cannot multiply " +
-                    type_name(info.type) + " weights (" + *reason + "); converting them to F32 at load");
+                    type_name(info.type) + " weights (" + *reason +
+                    "); converting them to F32 at load");
   return place_converted(to_f32(info), make_tensor(nullptr, HEARTH_DTYPE_F32, {n_in, n_out}));
 }
 

@@ -7,6 +7,7 @@
 #include <hearth/model.hpp>
 #include <hearth/plugin_registry.hpp>
 
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -14,9 +15,10 @@
 namespace hearth::detail {
 
 struct DeviceTensor {
-  hearth_tensor t{};           // points into device memory or into the file mapping
-  DeviceBuffer buffer;         // owns the memory when uploaded
-  std::vector<float> host;     // owns converted data on host-memory devices
+  hearth_tensor t{};                   // points into device memory or into the file mapping
+  DeviceBuffer buffer;                 // owns the memory when uploaded
+  std::vector<float> host;             // owns converted data on host-memory devices
+  std::vector<std::byte> host_blocks;  // owns data quantized at load on host-memory devices
   explicit operator bool() const { return t.data != nullptr; }
 };
 
@@ -35,8 +37,9 @@ struct ModelWeights {
 
 class WeightLoader {
  public:
+  // weights: LayerRange::weights ("native" or "nf4"; anything else is refused here).
   WeightLoader(const GgufFile& file, const PluginRegistry& registry, BackendDevice& device,
-               const ModelOptions& options);
+               const ModelOptions& options, const std::string& weights, int64_t n_layer);
   // A weight used as MATMUL src[0]: [n_in, n_out].
   DeviceTensor matmul_weight(const std::string& name, int64_t n_in, int64_t n_out);
   // A 1-D F32 vector (norm weight, bias, rope factors) of n elements; optional ones may be absent.
@@ -47,6 +50,9 @@ class WeightLoader {
  private:
   DeviceTensor place(const void* data, uint64_t bytes, hearth_tensor shape);
   DeviceTensor place_converted(std::vector<float> values, hearth_tensor shape);
+  DeviceTensor place_quantized(std::vector<std::byte> bytes, hearth_tensor shape);
+  // The weight's type under weights = "nf4" (nullopt: keep it as stored).
+  std::optional<hearth_dtype> converted_type(const GgufTensorInfo& info) const;
   std::vector<float> to_f32(const GgufTensorInfo& info) const;
 
   const GgufFile& file_;
@@ -54,6 +60,8 @@ class WeightLoader {
   BackendDevice& device_;
   const ModelOptions& options_;
   bool host_memory_;
+  bool to_nf4_;
+  int64_t n_layer_;
   std::set<uint32_t> noted_types_;
 };
 

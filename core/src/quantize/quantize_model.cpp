@@ -4,46 +4,12 @@
 
 #include <algorithm>
 #include <cstring>
-#include <exception>
-#include <thread>
 
+#include "quantize/quantize_rows.hpp"
 #include "quantize/tensor_type_choice.hpp"
 #include "quantize/tensor_values.hpp"
 
 namespace hearth {
-namespace {
-
-// Rows are quantized independently, so threads take disjoint row ranges and the bytes do not
-// depend on the thread count. Format plugins keep no state between quantize calls (sdk/README.md).
-void quantize_rows(const FormatPlugin& format, hearth_dtype target, const float* values,
-                   std::byte* out, int64_t n_rows, int64_t n_per_row, int64_t row_bytes) {
-  constexpr int64_t kMinRowsPerThread = 16;
-  const auto n_threads = static_cast<int64_t>(
-      std::clamp(std::min<int64_t>(std::thread::hardware_concurrency(), n_rows / kMinRowsPerThread),
-                 int64_t{1}, int64_t{16}));
-  const int64_t per_thread = (n_rows + n_threads - 1) / n_threads;
-  std::vector<std::exception_ptr> errors(static_cast<size_t>(n_threads));
-  {
-    std::vector<std::jthread> workers;
-    for (int64_t i = 0; i < n_threads; ++i) {
-      const int64_t first = i * per_thread;
-      const int64_t count = std::min(per_thread, n_rows - first);
-      if (count <= 0) break;
-      workers.emplace_back([&, i, first, count] {
-        try {
-          format.quantize(target, values + first * n_per_row, out + first * row_bytes, count,
-                          n_per_row, nullptr);
-        } catch (...) {
-          errors[static_cast<size_t>(i)] = std::current_exception();
-        }
-      });
-    }
-  }
-  for (const auto& e : errors)
-    if (e) std::rethrow_exception(e);
-}
-
-}  // namespace
 
 std::vector<QuantizeRecipe> quantize_recipes() {
   std::vector<QuantizeRecipe> out;
@@ -105,10 +71,7 @@ QuantizeReport quantize_model(const std::filesystem::path& input,
       if (!format)
         throw Error("no loaded format plugin can write " + detail::tensor_type_name(target) +
                     "; check `hearth plugins`");
-      const auto* type = format->find(target);
-      const int64_t row_bytes = n_per_row / type->block_elems * type->block_bytes;
-      data.resize(static_cast<size_t>(n_rows * row_bytes));
-      quantize_rows(*format, target, values.data(), data.data(), n_rows, n_per_row, row_bytes);
+      data = detail::quantize_rows(*format, target, values.data(), n_rows, n_per_row);
     }
     writer.add_tensor(t.name, target, t.ne, data);
     report.converted++;
