@@ -1,5 +1,6 @@
 #include "cpu_device.hpp"
 
+#include <cstdio>
 #include <cstring>
 
 #include "file_mapping.hpp"
@@ -28,7 +29,19 @@ CpuDevice::CpuDevice(const hearth_host_api* host, const DeviceOptions& options)
       gemm_(options.use_onednn
                 ? make_onednn_gemm([this](const std::string& m) { log(HEARTH_LOG_WARN, m); })
                 : nullptr),
-      pool_(options.threads) {}
+      profile_(options.profile ? std::make_unique<OpProfile>() : nullptr),
+      pool_stats_(options.profile ? std::make_unique<PoolStats>() : nullptr),
+      pool_(options.threads) {
+  pool_.set_stats(pool_stats_.get());
+}
+
+CpuDevice::~CpuDevice() {
+  if (profile_) {
+    const std::string table = "cpu: op profile, " + std::to_string(pool_.size()) + " threads\n" +
+                              profile_->table(*pool_stats_);
+    std::fputs(table.c_str(), stderr);
+  }
+}
 
 void CpuDevice::log(hearth_log_level level, const std::string& message) const {
   if (host_ && host_->log) host_->log(host_, level, "cpu", message.c_str());
@@ -86,9 +99,13 @@ WeightMemory CpuDevice::memory_of(const void* begin, uint64_t bytes) {
 
 std::shared_ptr<const InterleavedMatrix> CpuDevice::interleaved_weight(const hearth_op& op) {
   InterleavedBuild built;
+  const auto start = profile_ ? OpProfile::Clock::now() : OpProfile::Clock::time_point{};
+  const uint64_t cpu_start = profile_ ? thread_cpu_ns() : 0;
   auto matrix = interleaved_.find_or_build(
       op.src[0], [this](const void* p, uint64_t n) { return memory_of(p, n); }, pool_, built);
   if (built.copied_bytes > 0) {
+    if (profile_)
+      profile_->record_weight_copy(OpProfile::Clock::now() - start, thread_cpu_ns() - cpu_start);
     const auto mib = [](uint64_t b) { return std::to_string((b + (1u << 19)) >> 20) + " MiB"; };
     log(built.released_bytes > 0 ? HEARTH_LOG_DEBUG : HEARTH_LOG_INFO,
         "cpu: copied a " + std::to_string(op.src[0].ne[1]) +
@@ -109,6 +126,7 @@ void CpuDevice::copy_to_device(void* dst, const void* src, uint64_t bytes) {
 void CpuDevice::copy_to_host(void* dst, const void* src, uint64_t bytes) {
   require_pointers("copy_to_host", dst, src, bytes);
   if (bytes > 0) std::memmove(dst, src, static_cast<size_t>(bytes));
+  if (profile_) profile_->record_step_end(OpProfile::Clock::now());
 }
 
 std::optional<std::string> CpuDevice::unsupported_reason(const hearth_op& op) const {
@@ -116,6 +134,22 @@ std::optional<std::string> CpuDevice::unsupported_reason(const hearth_op& op) co
 }
 
 void CpuDevice::run(const hearth_op& op) {
+  if (!profile_) {
+    prepare(op);
+    return run_kernel(op);
+  }
+  // The whole call, checks included: the gaps between calls are then the engine's alone.
+  const auto start = OpProfile::Clock::now();
+  const uint64_t cpu_start = thread_cpu_ns();
+  prepare(op);
+  const auto checked = OpProfile::Clock::now();
+  run_kernel(op);
+  const uint64_t cpu_ns = thread_cpu_ns() - cpu_start;
+  profile_->record_checks(checked - start);
+  profile_->record(op, start, OpProfile::Clock::now(), cpu_ns);
+}
+
+void CpuDevice::prepare(const hearth_op& op) {
   if (auto reason = check_op(op)) throw PluginError(HEARTH_ERR_UNSUPPORTED, *reason);
   check_op_data(op);
   // An op writing into memory a weight copy was made from makes that copy stale.
@@ -123,6 +157,9 @@ void CpuDevice::run(const hearth_op& op) {
   for (int i = 0; i < 4; ++i)
     if (op.dst.ne[i] > 0) dst_extent += static_cast<uint64_t>((op.dst.ne[i] - 1) * op.dst.nb[i]);
   interleaved_.forget(op.dst.data, dst_extent);
+}
+
+void CpuDevice::run_kernel(const hearth_op& op) {
   switch (raw_kind(op)) {
     case HEARTH_OP_EMBEDDING:
       return run_embedding(op, pool_);

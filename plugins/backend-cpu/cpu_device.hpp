@@ -13,6 +13,7 @@
 #include "f32_gemm.hpp"
 #include "interleaved_weights.hpp"
 #include "kernels.hpp"
+#include "op_profile.hpp"
 #include "thread_pool.hpp"
 
 namespace hearth::backend_cpu {
@@ -20,6 +21,10 @@ namespace hearth::backend_cpu {
 class CpuDevice final : public sdk::Device {
  public:
   CpuDevice(const hearth_host_api* host, const DeviceOptions& options);
+  // With profiling on, writes the op table to stderr.
+  ~CpuDevice() override;
+  CpuDevice(const CpuDevice&) = delete;
+  CpuDevice& operator=(const CpuDevice&) = delete;
 
   void* alloc(uint64_t bytes) override;
   void free(void* ptr) noexcept override;
@@ -41,6 +46,9 @@ class CpuDevice final : public sdk::Device {
     uint64_t bytes = 0;
   };
   void log(hearth_log_level level, const std::string& message) const;
+  // Checks op and drops weight copies its output would overwrite.
+  void prepare(const hearth_op& op);
+  void run_kernel(const hearth_op& op);
   WeightMemory memory_of(const void* begin, uint64_t bytes);
   std::shared_ptr<const InterleavedMatrix> interleaved_weight(const hearth_op& op);
 
@@ -53,6 +61,10 @@ class CpuDevice final : public sdk::Device {
   InterleavedWeights interleaved_;
   std::unique_ptr<F32Gemm> gemm_;
   MatmulScratch matmul_scratch_;
+  // Profiling (null when off). The pool's stats are written only while an op runs, and the
+  // table is printed after the pool's threads are gone.
+  std::unique_ptr<OpProfile> profile_;
+  std::unique_ptr<PoolStats> pool_stats_;
   ThreadPool pool_;  // last member: its threads are joined before anything they use goes away
 };
 

@@ -6,13 +6,14 @@
 #include <string_view>
 
 #include "f32_gemm.hpp"
+#include "op_profile.hpp"
 
 namespace hearth::backend_cpu {
 namespace {
 
 using sdk::PluginError;
 
-constexpr std::array<std::string_view, 2> kKnownKeys = {"threads", "onednn"};
+constexpr std::array<std::string_view, 3> kKnownKeys = {"threads", "onednn", "profile"};
 
 size_t edit_distance(std::string_view a, std::string_view b) {
   std::vector<size_t> row(b.size() + 1);
@@ -36,7 +37,7 @@ size_t edit_distance(std::string_view a, std::string_view b) {
       message += " (did you mean '" + std::string(known) + "'?)";
       break;
     }
-  message += "; the cpu device takes: threads, onednn";
+  message += "; the cpu device takes: threads, onednn, profile";
   throw PluginError(HEARTH_ERR_INVALID_ARGUMENT, message);
 }
 
@@ -69,6 +70,8 @@ DeviceOptions parse_device_options(const sdk::Options& options, unsigned default
                         "cpu: option 'onednn' is on, but this build of the cpu backend has no "
                         "oneDNN (configure with -DHEARTH_BACKEND_CPU_ONEDNN=ON and libdnnl-dev)");
   }
+  out.profile = profile_requested_by_environment();
+  if (auto value = options.get("profile")) out.profile = parse_switch("profile", *value);
   return out;
 }
 

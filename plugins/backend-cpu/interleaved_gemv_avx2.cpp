@@ -2,42 +2,11 @@
 // activation word is broadcast and multiplied with the matching word of all 8 rows in one
 // maddubs, so int32 lane r accumulates row r; one FMA per block scales all 8 rows. The K-quants
 // do the same per 256-element super-block, their sub-block scales applied per row in int32.
-#include "interleaved_rows.hpp"
-#include "simd_avx2.hpp"
+#include "interleaved_avx2.hpp"
 
 namespace hearth::backend_cpu {
 
 using namespace avx2;
-
-namespace {
-
-HEARTH_AVX2 inline __m256i broadcast_word(const int8_t* p) {
-  int32_t w;
-  std::memcpy(&w, p, sizeof w);
-  return _mm256_set1_epi32(w);
-}
-
-HEARTH_AVX2 inline __m256 group_scales(const Half* d) {
-  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(d)));
-}
-
-// Eight rows' bytes, each row's as an int16 in both halves of its int32 lane (madd's pairs).
-HEARTH_AVX2 inline __m256i row_scales(const uint8_t* bytes) {
-  const __m256i v = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(bytes)));
-  return _mm256_or_si256(v, _mm256_slli_epi32(v, 16));
-}
-
-// The same from signed bytes (Q6_K's scales): the sign-extended int32 cut to its low half.
-HEARTH_AVX2 inline __m256i row_scales(const int8_t* bytes) {
-  const __m256i v = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(bytes)));
-  return _mm256_or_si256(_mm256_and_si256(v, _mm256_set1_epi32(0xFFFF)), _mm256_slli_epi32(v, 16));
-}
-
-HEARTH_AVX2 inline __m256i low_bits(__m256i v, int shift, int mask) {
-  return _mm256_and_si256(_mm256_srli_epi16(v, shift), _mm256_set1_epi8(static_cast<char>(mask)));
-}
-
-}  // namespace
 
 // Unsigned nibbles (0..15) times signed activations: a maddubs pair is at most 2 * 15 * 127, so
 // the 8 pairs of a row's 16 elements per int16 lane (30480) fit without saturation; the offset

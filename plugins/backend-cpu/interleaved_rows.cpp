@@ -118,4 +118,13 @@ InterleavedGemvFn interleaved_gemv(hearth_dtype dtype) {
   return nullptr;
 }
 
+InterleavedGemmFn interleaved_gemm(hearth_dtype dtype) {
+  if (!cpu_has_avx2()) return nullptr;
+  if (dtype == HEARTH_DTYPE_Q4_0) return gemm_q4_0x8_q8_0_avx2;
+  if (dtype == HEARTH_DTYPE_Q8_0) return gemm_q8_0x8_q8_0_avx2;
+  if (dtype == HEARTH_DTYPE_Q4_K) return gemm_q4_kx8_q8_k_avx2;
+  if (dtype == HEARTH_DTYPE_Q6_K) return gemm_q6_kx8_q8_k_avx2;
+  return nullptr;
+}
+
 }  // namespace hearth::backend_cpu

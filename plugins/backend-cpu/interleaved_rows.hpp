@@ -1,9 +1,9 @@
-// Weight rows interleaved eight at a time for the decode GEMV (llama.cpp's CPU "repack" idea):
-// block ib of eight consecutive rows is stored as one group block, its eight fp16 scales first
-// (one F16C conversion gives all eight) and then the quants 4 bytes per row in turn, so that a
-// 32-byte load holds 4 quant bytes of each of the 8 rows and an activation word broadcast to all
-// lanes multiplies all 8 rows at once. Each int32 lane then sums one row: the 8 results of a
-// step land in one vector, with no horizontal sums.
+// Weight rows interleaved eight at a time for the decode GEMV and the prompt GEMM (llama.cpp's
+// CPU "repack" idea): block ib of eight consecutive rows is stored as one group block, its eight
+// fp16 scales first (one F16C conversion gives all eight) and then the quants 4 bytes per row in
+// turn, so that a 32-byte load holds 4 quant bytes of each of the 8 rows and an activation word
+// broadcast to all lanes multiplies all 8 rows at once. Each int32 lane then sums one row: the 8
+// results of a step land in one vector, with no horizontal sums.
 //
 // Q4_0: qs[32 j + 4 r + b] = row r's qs[4 j + b] (j < 4): its low nibble is element 4 j + b and
 // its high nibble element 16 + 4 j + b, as in the row's own block. Q8_0: qs[32 j + 4 r + b] =
@@ -93,5 +93,31 @@ void gemv_q6_kx8_q8_k_avx2(int64_t n_in, const void* group, const void* activati
 
 // The kernel for dtype's interleaved groups, or null (no layout, or no AVX2 on this CPU).
 InterleavedGemvFn interleaved_gemv(hearth_dtype dtype);
+
+// Tokens per call of the prompt GEMM: 8 rows x 4 tokens of int16/int32 sums and float
+// accumulators fit AVX2's 16 registers with the shared unpacked weight words.
+inline constexpr int kGemmTokens = 4;
+
+// res[t][r] = row r of the group dotted with token t's activation row (activations + t *
+// act_stride bytes, its info at info + t * info_stride), t < kGemmTokens: the GEMV's arithmetic
+// per token, so each value has the GEMV's bits (interleaved_gemm_avx2.cpp). AVX2+FMA+F16C.
+using InterleavedGemmFn = void (*)(int64_t n_in, const void* group, const char* activations,
+                                   int64_t act_stride, const ActivationBlockInfo* info,
+                                   int64_t info_stride, float (*res)[kInterleavedRows]);
+void gemm_q4_0x8_q8_0_avx2(int64_t n_in, const void* group, const char* activations,
+                           int64_t act_stride, const ActivationBlockInfo* info, int64_t info_stride,
+                           float (*res)[kInterleavedRows]);
+void gemm_q8_0x8_q8_0_avx2(int64_t n_in, const void* group, const char* activations,
+                           int64_t act_stride, const ActivationBlockInfo* info, int64_t info_stride,
+                           float (*res)[kInterleavedRows]);
+void gemm_q4_kx8_q8_k_avx2(int64_t n_in, const void* group, const char* activations,
+                           int64_t act_stride, const ActivationBlockInfo* info, int64_t info_stride,
+                           float (*res)[kInterleavedRows]);
+void gemm_q6_kx8_q8_k_avx2(int64_t n_in, const void* group, const char* activations,
+                           int64_t act_stride, const ActivationBlockInfo* info, int64_t info_stride,
+                           float (*res)[kInterleavedRows]);
+
+// The prompt GEMM for dtype's interleaved groups, or null (as interleaved_gemv).
+InterleavedGemmFn interleaved_gemm(hearth_dtype dtype);
 
 }  // namespace hearth::backend_cpu

@@ -107,38 +107,67 @@ void run_quantized_tiles(const hearth_op& op, QuantTileFn tile_fn, ThreadPool& p
   });
 }
 
+// Tokens per pass over a thread's groups in the interleaved GEMM: their activation rows (32 x
+// 6 KB at TinyLlama's widest row) stay in L2 while the groups stream past.
+constexpr int64_t kInterleavedTokenChunk = 32;
+
 // Rows in groups of 8 from the interleaved copy, then the rows after the last full group by the
-// per-row dot. A row's value depends only on which of the two it is (fixed by its index), never
-// on the thread split or the token count: each token runs the same group kernel.
+// per-row dot. The pool splits (group, chunk of kInterleavedTokenChunk tokens) units, group-major,
+// then the tail rows (all tokens each), so threads get equal shares even of a weight with few
+// groups; each thread walks its units chunk by chunk, the chunk's activations staying in cache.
+// In a chunk, tokens go kGemmTokens at a time through the GEMM and the rest one by one through
+// the GEMV, which computes each value with the same bits (interleaved_gemm_avx2.cpp): a value
+// depends only on its row, never on the thread split, the chunking or the token count.
 void run_interleaved(const hearth_op& op, const InterleavedMatrix& packed,
                      const QuantTypeKernels& kernels, ThreadPool& pool, const char* act,
-                     int64_t act_bytes, std::vector<ActivationBlockInfo>& info) {
+                     int64_t act_bytes, const ActivationBlockInfo* info) {
   const hearth_tensor& w = op.src[0];
   const int64_t n_in = w.ne[0];
   const int64_t n_out = w.ne[1];
   const int64_t n_tok = row_count(op.src[1]);
   const int64_t n_blocks = n_in / kQK;
-  info.resize(static_cast<size_t>(n_tok * n_blocks));
-  for (int64_t t = 0; t < n_tok; ++t)
-    describe_activations(w.dtype, act + t * act_bytes, info.data() + t * n_blocks, n_in);
+  const InterleavedGemmFn gemm = n_tok >= kGemmTokens ? interleaved_gemm(w.dtype) : nullptr;
   const int64_t first_tail_row = packed.n_groups * kInterleavedRows;
-  const int64_t units = packed.n_groups + (n_out - first_tail_row);
-  const int64_t grain =
-      std::max<int64_t>(1, kMacsPerChunk / std::max<int64_t>(kInterleavedRows * n_in * n_tok, 1));
-  pool.parallel_for(units, grain, [&](int64_t begin, int64_t end) {
-    float res[kInterleavedRows];
-    for (int64_t u = begin; u < end; ++u) {
-      if (u < packed.n_groups) {
-        for (int64_t t = 0; t < n_tok; ++t) {
-          packed.gemv(n_in, packed.group(u), act + t * act_bytes, info.data() + t * n_blocks, res);
-          std::memcpy(flat_row<float>(op.dst, t) + u * kInterleavedRows, res, sizeof res);
-        }
-      } else {
-        const int64_t r = first_tail_row + (u - packed.n_groups);
-        for (int64_t t = 0; t < n_tok; ++t)
-          flat_row<float>(op.dst, t)[r] =
-              kernels.dot(n_in, row_at<const char>(w, r * w.nb[1]), act + t * act_bytes);
+  const int64_t n_chunks = (n_tok + kInterleavedTokenChunk - 1) / kInterleavedTokenChunk;
+  const int64_t group_units = packed.n_groups * n_chunks;
+  const int64_t units = group_units + (n_out - first_tail_row);
+  const int64_t unit_tokens = std::min(n_tok, kInterleavedTokenChunk);
+  const int64_t grain = std::max<int64_t>(
+      1, kMacsPerChunk / std::max<int64_t>(kInterleavedRows * n_in * unit_tokens, 1));
+
+  // Tokens [t0, t1) of group g.
+  const auto run_group = [&](int64_t g, int64_t t0, int64_t t1) {
+    const char* group = packed.group(g);
+    const int64_t r0 = g * kInterleavedRows;
+    float res[kGemmTokens][kInterleavedRows];
+    int64_t t = t0;
+    if (gemm != nullptr) {
+      for (; t + kGemmTokens <= t1; t += kGemmTokens) {
+        gemm(n_in, group, act + t * act_bytes, act_bytes, info + t * n_blocks, n_blocks, res);
+        for (int k = 0; k < kGemmTokens; ++k)
+          std::memcpy(flat_row<float>(op.dst, t + k) + r0, res[k], sizeof res[k]);
       }
+    }
+    for (; t < t1; ++t) {
+      packed.gemv(n_in, group, act + t * act_bytes, info + t * n_blocks, res[0]);
+      std::memcpy(flat_row<float>(op.dst, t) + r0, res[0], sizeof res[0]);
+    }
+  };
+
+  pool.parallel_for(units, grain, [&](int64_t begin, int64_t end) {
+    const int64_t group_end = std::min(end, group_units);
+    for (int64_t c = 0; c < n_chunks; ++c) {
+      const int64_t t0 = c * kInterleavedTokenChunk;
+      const int64_t t1 = std::min(n_tok, t0 + kInterleavedTokenChunk);
+      // The units of chunk c in [begin, group_end): u = g * n_chunks + c.
+      for (int64_t g = begin / n_chunks; g * n_chunks + c < group_end; ++g)
+        if (g * n_chunks + c >= begin) run_group(g, t0, t1);
+    }
+    for (int64_t u = std::max(begin, group_units); u < end; ++u) {
+      const int64_t r = first_tail_row + (u - group_units);
+      for (int64_t t = 0; t < n_tok; ++t)
+        flat_row<float>(op.dst, t)[r] =
+            kernels.dot(n_in, row_at<const char>(w, r * w.nb[1]), act + t * act_bytes);
     }
   });
 }
@@ -155,15 +184,23 @@ void run_quantized(const hearth_op& op, const QuantTypeKernels& kernels, ThreadP
   const auto words = static_cast<size_t>((n_tok * act_bytes + 7) / 8);
   if (scratch.words.size() < words) scratch.words.resize(words);
   auto* act = reinterpret_cast<char*>(scratch.words.data());
-  pool.parallel_for(n_tok, std::max<int64_t>(1, kMacsPerChunk / std::max<int64_t>(n_in, 1)),
-                    [&](int64_t begin, int64_t end) {
-                      for (int64_t t = begin; t < end; ++t)
-                        kernels.quantize_activations(flat_row<const float>(x, t),
-                                                     act + t * act_bytes, n_in);
-                    });
+  // The interleaved kernels' per-block activation info (interleaved_rows.hpp), made with the
+  // blocks by the thread that quantized them.
+  const int64_t n_blocks = n_in / kQK;
+  if (interleaved != nullptr) scratch.block_info.resize(static_cast<size_t>(n_tok * n_blocks));
+  ActivationBlockInfo* info = scratch.block_info.data();
+  pool.parallel_for(
+      n_tok, std::max<int64_t>(1, kMacsPerChunk / std::max<int64_t>(n_in, 1)),
+      [&](int64_t begin, int64_t end) {
+        for (int64_t t = begin; t < end; ++t) {
+          kernels.quantize_activations(flat_row<const float>(x, t), act + t * act_bytes, n_in);
+          if (interleaved != nullptr)
+            describe_activations(w.dtype, act + t * act_bytes, info + t * n_blocks, n_in);
+        }
+      });
 
   if (interleaved != nullptr)
-    return run_interleaved(op, *interleaved, kernels, pool, act, act_bytes, scratch.block_info);
+    return run_interleaved(op, *interleaved, kernels, pool, act, act_bytes, info);
   const int64_t grain = std::max<int64_t>(1, kMacsPerChunk / std::max<int64_t>(n_in * n_tok, 1));
   // One token has no weight block to reuse across tokens, and measured on Zen 3 the tile's
   // four interleaved row streams were no faster than the sequential per-row dot (slower for

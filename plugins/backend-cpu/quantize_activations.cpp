@@ -6,6 +6,7 @@
 
 #include "quant_blocks.hpp"
 #include "quant_kernels.hpp"
+#include "quantize_activations_variants.hpp"
 
 namespace hearth::backend_cpu {
 namespace {
@@ -35,7 +36,7 @@ int quantize_block_32(const float* x, Half& d_out, int8_t* qs, float& d) {
 
 }  // namespace
 
-void quantize_row_q8_0(const float* x, void* blocks, int64_t n) {
+void quantize_row_q8_0_scalar(const float* x, void* blocks, int64_t n) {
   auto* y = static_cast<BlockQ8_0*>(blocks);
   for (int64_t i = 0; i < n / kQK; ++i) {
     float d;
@@ -43,7 +44,7 @@ void quantize_row_q8_0(const float* x, void* blocks, int64_t n) {
   }
 }
 
-void quantize_row_q8_1(const float* x, void* blocks, int64_t n) {
+void quantize_row_q8_1_scalar(const float* x, void* blocks, int64_t n) {
   auto* y = static_cast<BlockQ8_1*>(blocks);
   for (int64_t i = 0; i < n / kQK; ++i) {
     float d;
@@ -54,7 +55,7 @@ void quantize_row_q8_1(const float* x, void* blocks, int64_t n) {
 
 // The scale is max / -127 with max the signed value of largest magnitude, so that value maps to
 // exactly -127 and -128 is never needed.
-void quantize_row_q8_k(const float* x, void* blocks, int64_t n) {
+void quantize_row_q8_k_scalar(const float* x, void* blocks, int64_t n) {
   auto* y = static_cast<BlockQ8_K*>(blocks);
   for (int64_t i = 0; i < n / kQK_K; ++i, x += kQK_K) {
     float max = 0.0f, amax = 0.0f;
@@ -81,6 +82,22 @@ void quantize_row_q8_k(const float* x, void* blocks, int64_t n) {
     }
     y[i].d = 1 / iscale;
   }
+}
+
+// The AVX2 versions give the same bytes; which one runs is decided once per process.
+void quantize_row_q8_0(const float* x, void* blocks, int64_t n) {
+  static const bool simd = cpu_has_avx2();
+  return simd ? quantize_row_q8_0_avx2(x, blocks, n) : quantize_row_q8_0_scalar(x, blocks, n);
+}
+
+void quantize_row_q8_1(const float* x, void* blocks, int64_t n) {
+  static const bool simd = cpu_has_avx2();
+  return simd ? quantize_row_q8_1_avx2(x, blocks, n) : quantize_row_q8_1_scalar(x, blocks, n);
+}
+
+void quantize_row_q8_k(const float* x, void* blocks, int64_t n) {
+  static const bool simd = cpu_has_avx2();
+  return simd ? quantize_row_q8_k_avx2(x, blocks, n) : quantize_row_q8_k_scalar(x, blocks, n);
 }
 
 }  // namespace hearth::backend_cpu

@@ -148,6 +148,8 @@ TEST_F(BackendCpu, BadOptionsNameTheKey) {
   EXPECT_THAT(open_error({{"threads", "4x"}}), HasSubstr("'threads'"));
   EXPECT_THAT(open_error({{"threads", "100000"}}), HasSubstr("'threads'"));
   EXPECT_THAT(open_error({{"onednn", "maybe"}}), HasSubstr("'onednn'"));
+  EXPECT_THAT(open_error({{"profile", "sometimes"}}), HasSubstr("'profile'"));
+
   message = open_error({{"thread", "2"}});
   EXPECT_THAT(message, HasSubstr("unknown device option 'thread'"));
   EXPECT_THAT(message, HasSubstr("did you mean 'threads'"));
@@ -324,6 +326,80 @@ TEST_F(BackendCpu, ResultsAreBitIdenticalForAnyThreadCount) {
   EXPECT_EQ(run_on(one, attention_f16_kv), run_on(four, attention_f16_kv));
 }
 
+// Decode-shaped ops big enough that the pool splits them into its dynamic chunks (which thread
+// runs which chunk changes from call to call): still bit-identical to one thread, run twice.
+TEST_F(BackendCpu, DecodeOpsSplitAcrossThreadsAreBitIdentical) {
+  const WeightMatrix w_q8 = random_weights(rng_, HEARTH_DTYPE_Q8_0, 512, 203);
+  const WeightMatrix w_q4k = random_weights(rng_, HEARTH_DTYPE_Q4_K, 512, 101);
+  const auto x = normal_floats(rng_, 512, 1.0f);
+  const int64_t head_dim = 64, n_head = 32, n_head_kv = 4, n_kv = 40;
+  const auto q = normal_floats(rng_, head_dim * n_head, 1.0f);
+  const auto kv = normal_floats(rng_, head_dim * n_head_kv * n_kv, 1.0f);
+  std::vector<int32_t> key_positions(n_kv);
+  for (int32_t j = 0; j < n_kv; ++j) key_positions[static_cast<size_t>(j)] = j;
+
+  auto matmul = [&](const WeightMatrix& w) {
+    return [&w, &x](const DeviceUnderTest& d, std::vector<DeviceTensor>& in, DeviceTensor& out) {
+      in.push_back(d.upload(HostTensor::weights(w)));
+      in.push_back(d.upload(HostTensor::f32({w.n_in, 1, 1, 1}, 2, x)));
+      out = d.upload(HostTensor::output({w.n_out, 1, 1, 1}, 2));
+      return make_op(HEARTH_OP_MATMUL, out.descriptor(), {in[0].descriptor(), in[1].descriptor()});
+    };
+  };
+  auto attention = [&](const DeviceUnderTest& d, std::vector<DeviceTensor>& in, DeviceTensor& out) {
+    in.push_back(d.upload(HostTensor::f32({head_dim, n_head, 1, 1}, 3, q)));
+    in.push_back(
+        d.upload(HostTensor::floats(HEARTH_DTYPE_F16, {head_dim, n_head_kv, n_kv, 1}, 3, kv)));
+    in.push_back(d.upload(HostTensor::i32({static_cast<int32_t>(n_kv - 1)})));
+    in.push_back(d.upload(HostTensor::i32(key_positions)));
+    out = d.upload(HostTensor::output({head_dim, n_head, 1, 1}, 3));
+    auto op = make_op(HEARTH_OP_ATTENTION, out.descriptor(),
+                      {in[0].descriptor(), in[1].descriptor(), in[1].descriptor(),
+                       in[2].descriptor(), in[3].descriptor()});
+    op.fparams[0] = 0.125f;
+    return op;
+  };
+  const DeviceUnderTest::OptionList one = {{"threads", "1"}, {"onednn", "off"}};
+  for (const char* threads : {"2", "3"}) {
+    SCOPED_TRACE(std::string("threads=") + threads);
+    const DeviceUnderTest::OptionList many = {{"threads", threads}, {"onednn", "off"}};
+    for (int repeat = 0; repeat < 2; ++repeat) {
+      EXPECT_EQ(run_on(one, matmul(w_q8)), run_on(many, matmul(w_q8)));
+      EXPECT_EQ(run_on(one, matmul(w_q4k)), run_on(many, matmul(w_q4k)));
+      EXPECT_EQ(run_on(one, attention), run_on(many, attention));
+    }
+  }
+}
+
+// profile=on (or HEARTH_CPU_PROFILE=1) makes the device print where its time went when it
+// closes: the ops it ran, by kind and weight type, and the pool's split ops.
+TEST_F(BackendCpu, ProfilePrintsTheOpTableWhenTheDeviceCloses) {
+  const WeightMatrix w = random_weights(rng_, HEARTH_DTYPE_Q8_0, 256, 64);
+  const auto x = normal_floats(rng_, 256, 1.0f);
+  ::testing::internal::CaptureStderr();
+  {
+    auto device = open_cpu({{"threads", "2"}, {"profile", "on"}});
+    std::vector<DeviceTensor> in;
+    in.push_back(device->upload(HostTensor::weights(w)));
+    in.push_back(device->upload(HostTensor::f32({256, 1, 1, 1}, 2, x)));
+    DeviceTensor out = device->upload(HostTensor::output({64, 1, 1, 1}, 2));
+    const hearth_op op =
+        make_op(HEARTH_OP_MATMUL, out.descriptor(), {in[0].descriptor(), in[1].descriptor()});
+    for (int i = 0; i < 3; ++i) EXPECT_TRUE(device->run(op).ok());
+    device->download(out);  // a copy_to_host ends a decode step
+  }
+  const std::string printed = ::testing::internal::GetCapturedStderr();
+  EXPECT_THAT(printed, HasSubstr("cpu: op profile, 2 threads"));
+  EXPECT_THAT(printed, HasSubstr("1 decode tokens"));
+  EXPECT_THAT(printed, HasSubstr("MATMUL (Q8_0)"));
+  EXPECT_THAT(printed, HasSubstr("pool:"));
+
+  // Off (the default): nothing printed.
+  ::testing::internal::CaptureStderr();
+  { auto device = open_cpu({{"threads", "2"}, {"profile", "off"}}); }
+  EXPECT_THAT(::testing::internal::GetCapturedStderr(), ::testing::Not(HasSubstr("op profile")));
+}
+
 // ------------------------------------------------------------------ F16 KV cache
 
 // Keys and values share one cache type; a half-F16 cache is an engine bug, said as such.
@@ -436,7 +512,8 @@ TEST_F(BackendCpu, MultipliesAndLooksUpEveryQuantizedWeightType) {
     auto w_t = device->upload(w);
     const auto* kernels = backend_cpu::quant_type_kernels(layout.dtype);
     ASSERT_NE(kernels, nullptr);
-    for (int64_t n_tok : {1, 3, 13}) {
+    // 70 tokens: the interleaved GEMM's token chunks of 32, with 2 left for the GEMV.
+    for (int64_t n_tok : {1, 3, 13, 70}) {
       SCOPED_TRACE("n_tok=" + std::to_string(n_tok));
       const auto x = normal_floats(rng_, n_in * n_tok, 1.0f);
       auto x_t = device->upload(HostTensor::f32({n_in, n_tok, 1, 1}, 2, x, 32));
@@ -456,7 +533,8 @@ TEST_F(BackendCpu, MultipliesAndLooksUpEveryQuantizedWeightType) {
           const char* row = reinterpret_cast<const char*>(blocks.data()) + r * row_bytes;
           float want = kernels->dot(n_in, row, act.data());
           // Full groups of 8 rows of the types with an interleaved layout take its kernel for
-          // any number of tokens (interleaved_rows.hpp).
+          // any number of tokens (interleaved_rows.hpp): the GEMV, or the prompt GEMM whose
+          // values are the GEMV's bits.
           if (const auto gemv = backend_cpu::interleaved_gemv(layout.dtype);
               gemv != nullptr && r < n_out / 8 * 8) {
             const int64_t n_blocks = n_in / 32;
@@ -494,6 +572,58 @@ TEST_F(BackendCpu, MultipliesAndLooksUpEveryQuantizedWeightType) {
                                      n_in);
       EXPECT_EQ(0, std::memcmp(got.data() + i * n_in, want.data(), n_in * sizeof(float)))
           << "embedding row " << ids[i];
+    }
+  }
+}
+
+// The interleaved prompt GEMM splits (row group, token chunk) units across the pool and runs
+// tokens 4 at a time, the rest one by one: no value may depend on the thread count, the token
+// count or a token's place in the prompt. Each token of a 70-token prompt, on 1, 2 and 3
+// threads, equals the same token run alone (decode) bit for bit; rows past the last group of 8
+// included.
+TEST_F(BackendCpu, InterleavedPromptMatmulDoesNotDependOnThreadsOrTokens) {
+  const int64_t n_in = 512, n_out = 8 * 5 + 3, n_tok = 70;
+  for (hearth_dtype dtype :
+       {HEARTH_DTYPE_Q4_0, HEARTH_DTYPE_Q8_0, HEARTH_DTYPE_Q4_K, HEARTH_DTYPE_Q6_K}) {
+    if (backend_cpu::interleaved_gemm(dtype) == nullptr) GTEST_SKIP() << "no AVX2 on this CPU";
+    const auto& layout = backend_cpu::test::quant_layout(dtype);
+    SCOPED_TRACE(layout.name);
+    const int64_t row_bytes = n_in / layout.block_elems * layout.block_bytes;
+    HostTensor w = HostTensor::raw(dtype, {n_in, n_out, 1, 1}, 2, row_bytes);
+    const auto blocks = backend_cpu::test::random_blocks(rng_, dtype, n_in, n_out);
+    std::memcpy(w.bytes.data(), blocks.data(), blocks.size());
+    const auto x = normal_floats(rng_, n_in * n_tok, 1.0f);
+    std::vector<std::vector<float>> results;
+    for (const char* threads : {"1", "2", "3"}) {
+      auto device = open_cpu({{"threads", threads}});
+      auto w_t = device->upload(w);
+      auto x_t = device->upload(HostTensor::f32({n_in, n_tok, 1, 1}, 2, x));
+      auto out = device->upload(HostTensor::output({n_out, n_tok, 1, 1}, 2));
+      ASSERT_TRUE(device
+                      ->run(make_op(HEARTH_OP_MATMUL, out.descriptor(),
+                                    {w_t.descriptor(), x_t.descriptor()}))
+                      .ok());
+      device->download(out);
+      results.push_back(out.host.dense_f32());
+      if (results.size() > 1) {
+        ASSERT_EQ(results.back(), results.front()) << threads << " threads";
+        continue;
+      }
+      for (int64_t t : {0, 1, 31, 32, 67, 69}) {  // chunk edges and the GEMV's leftover tokens
+        const std::vector<float> xt(x.begin() + t * n_in, x.begin() + (t + 1) * n_in);
+        auto one_x = device->upload(HostTensor::f32({n_in, 1, 1, 1}, 2, xt));
+        auto one_out = device->upload(HostTensor::output({n_out, 1, 1, 1}, 2));
+        ASSERT_TRUE(device
+                        ->run(make_op(HEARTH_OP_MATMUL, one_out.descriptor(),
+                                      {w_t.descriptor(), one_x.descriptor()}))
+                        .ok());
+        device->download(one_out);
+        const auto one = one_out.host.dense_f32();
+        for (int64_t r = 0; r < n_out; ++r)
+          ASSERT_EQ(results.front()[static_cast<size_t>(t * n_out + r)],
+                    one[static_cast<size_t>(r)])
+              << "row " << r << " token " << t;
+      }
     }
   }
 }

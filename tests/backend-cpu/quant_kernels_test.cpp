@@ -10,6 +10,7 @@
 
 #include <hearth/sdk/half.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstring>
@@ -26,6 +27,7 @@
 #include "quant_blocks.hpp"
 #include "quant_kernels.hpp"
 #include "quant_tiles.hpp"
+#include "quantize_activations_variants.hpp"
 #include "random_blocks.hpp"
 #include "weight_rows.hpp"
 
@@ -155,6 +157,50 @@ TEST_F(QuantKernels, ActivationQuantizersAreGgmlsReference) {
   quantize_row_q8_k(zeros.data(), &k, 256);
   EXPECT_EQ(k.d, 0.0f);
   EXPECT_EQ(k.bsums[0], 0);
+}
+
+// The AVX2 quantizers (what quantize_row_* runs on this CPU) against the scalar ones on rows
+// full of what SIMD rounding gets wrong: exact .5 ties of both signs, zeros, all-zero blocks,
+// tiny and huge magnitudes, and the largest magnitude appearing with both signs.
+TEST_F(QuantKernels, Avx2ActivationQuantizersMatchTheScalarOnes) {
+  if (!cpu_has_avx2()) GTEST_SKIP() << "no AVX2 on this CPU";
+  using Fn = void (*)(const float*, void*, int64_t);
+  struct Pair {
+    const char* name;
+    Fn scalar;
+    Fn simd;
+    size_t block_bytes;
+    int64_t block_elems;
+  };
+  const Pair pairs[] = {
+      {"Q8_0", quantize_row_q8_0_scalar, quantize_row_q8_0_avx2, sizeof(BlockQ8_0), kQK},
+      {"Q8_1", quantize_row_q8_1_scalar, quantize_row_q8_1_avx2, sizeof(BlockQ8_1), kQK},
+      {"Q8_K", quantize_row_q8_k_scalar, quantize_row_q8_k_avx2, sizeof(BlockQ8_K), kQK_K}};
+  const int64_t n = 1024;
+  std::uniform_int_distribution<int> pick(0, static_cast<int>(n) - 1);
+  for (int round = 0; round < 60; ++round) {
+    auto x = random_activations(rng_, n, round % 2 == 1);
+    const float scale = round % 3 == 0 ? 1e-4f : round % 3 == 1 ? 1.0f : 3e4f;
+    for (auto& v : x) v *= scale;
+    for (int k = 0; k < 150; ++k)  // quants landing on k + 0.5 after the block scale
+      x[static_cast<size_t>(pick(rng_))] = static_cast<float>(pick(rng_) % 21 - 10) * 0.5f;
+    for (int k = 0; k < 100; ++k) x[static_cast<size_t>(pick(rng_))] = 0.0f;
+    if (round % 4 == 0) std::fill(x.begin(), x.begin() + 256, 0.0f);
+    if (round % 5 == 0) {  // +m and -m both present: the first one sets Q8_K's sign
+      x[300] = -40.0f;
+      x[301] = 40.0f;
+      x[600] = 40.0f;
+      x[601] = -40.0f;
+    }
+    for (const Pair& p : pairs) {
+      SCOPED_TRACE(std::string(p.name) + ", round " + std::to_string(round));
+      const auto bytes = static_cast<size_t>(n / p.block_elems) * p.block_bytes;
+      std::vector<unsigned char> scalar(bytes, 0xAA), simd(bytes, 0x55);
+      p.scalar(x.data(), scalar.data(), n);
+      p.simd(x.data(), simd.data(), n);
+      ASSERT_EQ(scalar, simd);
+    }
+  }
 }
 
 TEST_F(QuantKernels, DequantizedRowsAreBitIdenticalToGgml) {
@@ -362,6 +408,61 @@ TEST_F(QuantKernels, Avx2InterleavedRowsEqualTheScalarDots) {
   EXPECT_EQ(interleaved_types, 4) << "Q4_0, Q8_0, Q4_K and Q6_K have interleaved layouts";
 }
 
+// The prompt GEMM over interleaved rows (kGemmTokens tokens per call) gives every (row, token)
+// the GEMV's exact bits, so MATMUL may mix the two; through the GEMV it is also within the
+// reference's rounding of the scalar dot. Tokens include extreme activations (all +-127).
+TEST_F(QuantKernels, Avx2InterleavedGemmEqualsTheGemvBitForBit) {
+  if (!cpu_has_avx2()) GTEST_SKIP() << "this CPU has no AVX2+FMA+F16C";
+  int gemm_types = 0;
+  for (const TypeCase& t : kTypes) {
+    const InterleavedGemmFn gemm = interleaved_gemm(t.dtype);
+    const InterleavedGemvFn gemv = interleaved_gemv(t.dtype);
+    if (gemm == nullptr) continue;
+    ASSERT_NE(gemv, nullptr);
+    ++gemm_types;
+    const QuantTypeKernels* scalar = quant_type_kernels(t.dtype, false);
+    for (int64_t n : {32, 256, 768, 2048}) {
+      if (n % t.block_elems != 0) continue;
+      SCOPED_TRACE(std::string(t.name) + " n=" + std::to_string(n) + " " +
+                   conformance::seed_note());
+      const int64_t row_bytes = n / t.block_elems * t.block_bytes;
+      const int64_t n_blocks = n / 32;
+      const auto rows = test::random_blocks(rng_, t.dtype, n, kInterleavedRows);
+      std::vector<char> group(static_cast<size_t>(interleaved_group_bytes(t.dtype, n)));
+      interleave_rows(t.dtype, reinterpret_cast<const char*>(rows.data()), row_bytes, n,
+                      group.data());
+      // Activation rows back to back with a gap, as MATMUL's scratch holds them.
+      const int64_t act_bytes = activation_row_bytes(t.dtype, n);
+      const int64_t stride = act_bytes + 64;
+      std::vector<char> act(static_cast<size_t>(stride * kGemmTokens));
+      std::vector<ActivationBlockInfo> info(static_cast<size_t>(n_blocks * kGemmTokens));
+      for (int k = 0; k < kGemmTokens; ++k) {
+        const auto q = quantized(*scalar, random_activations(rng_, n, k == 2));
+        std::memcpy(act.data() + k * stride, q.data(), q.size());
+        describe_activations(t.dtype, act.data() + k * stride, info.data() + k * n_blocks, n);
+      }
+      float res[kGemmTokens][kInterleavedRows];
+      gemm(n, group.data(), act.data(), stride, info.data(), n_blocks, res);
+      for (int k = 0; k < kGemmTokens; ++k) {
+        float want[kInterleavedRows];
+        gemv(n, group.data(), act.data() + k * stride, info.data() + k * n_blocks, want);
+        const std::vector<std::byte> a(
+            reinterpret_cast<const std::byte*>(act.data() + k * stride),
+            reinterpret_cast<const std::byte*>(act.data() + k * stride + act_bytes));
+        for (int r = 0; r < kInterleavedRows; ++r) {
+          EXPECT_EQ(res[k][r], want[r]) << "row " << r << " token " << k;
+          const std::vector<std::byte> row(rows.begin() + r * row_bytes,
+                                           rows.begin() + (r + 1) * row_bytes);
+          const Reference ref = reference_dot(t, row, a, scalar->activation_dtype, n);
+          EXPECT_NEAR(res[k][r], scalar->dot(n, row.data(), a.data()), ref.bound)
+              << "row " << r << " token " << k;
+        }
+      }
+    }
+  }
+  EXPECT_EQ(gemm_types, 4) << "Q4_0, Q8_0, Q4_K and Q6_K have an interleaved GEMM";
+}
+
 // The largest integer sums the interleaved kernels hold in 16-bit lanes: every weight quant at
 // its extreme (Q4_0 nibble 15 and 0, Q8_0 -128, Q4_K nibble 15 and 0 with scales and mins at
 // 63, Q6_K levels 63 and 0 with scales at 127) times activations all +127 or all -127.
@@ -408,6 +509,14 @@ TEST_F(QuantKernels, Avx2InterleavedRowsHoldTheExtremeSums) {
       for (int r = 0; r < kInterleavedRows; ++r)
         EXPECT_FLOAT_EQ(out[r], scalar->dot(n, rows.data() + r * row_bytes, act.data()))
             << "row " << r;
+      // The GEMM on the same extreme activation in every token slot (stride 0).
+      const InterleavedGemmFn gemm = interleaved_gemm(t.dtype);
+      ASSERT_NE(gemm, nullptr);
+      float res[kGemmTokens][kInterleavedRows];
+      gemm(n, group.data(), reinterpret_cast<const char*>(act.data()), 0, info.data(), 0, res);
+      for (int k = 0; k < kGemmTokens; ++k)
+        for (int r = 0; r < kInterleavedRows; ++r)
+          EXPECT_EQ(res[k][r], out[r]) << "GEMM row " << r << " token " << k;
     }
   }
 }

@@ -26,14 +26,18 @@ namespace {
 using conformance::DeviceUnderTest;
 using conformance::HostTensor;
 
-DeviceUnderTest& device() {
-  static const std::unique_ptr<DeviceUnderTest> dev = [] {
-    std::string skip;
-    auto d = DeviceUnderTest::open("cpu", {{"threads", "2"}}, skip);
-    if (!d) throw std::runtime_error("bench_kernels: no cpu backend: " + skip);
-    return d;
-  }();
-  return *dev;
+std::unique_ptr<DeviceUnderTest> open_device(const char* threads) {
+  std::string skip;
+  auto d = DeviceUnderTest::open("cpu", {{"threads", threads}}, skip);
+  if (!d) throw std::runtime_error("bench_kernels: no cpu backend: " + skip);
+  return d;
+}
+
+// A cpu device with 1 or 2 threads (opened on first use, kept for the process).
+DeviceUnderTest& device(int threads = 2) {
+  static const std::unique_ptr<DeviceUnderTest> one = open_device("1");
+  static const std::unique_ptr<DeviceUnderTest> two = open_device("2");
+  return threads == 1 ? *one : *two;
 }
 
 int64_t weight_row_bytes(hearth_dtype dtype, int64_t n_in) {
@@ -86,7 +90,7 @@ std::vector<uint8_t> random_weights(std::mt19937_64& rng, hearth_dtype dtype, in
 void bm_matmul(benchmark::State& state, hearth_dtype dtype) {
   const int64_t n_in = state.range(0), n_out = state.range(1), n_tok = state.range(2);
   std::mt19937_64 rng(42);
-  DeviceUnderTest& dev = device();
+  DeviceUnderTest& dev = device(state.range(3) == 1 ? 1 : 2);
   HostTensor w = HostTensor::raw(dtype, {n_in, n_out, 1, 1}, 2, weight_row_bytes(dtype, n_in));
   w.bytes = random_weights(rng, dtype, n_in, n_out);
   std::vector<float> x(static_cast<size_t>(n_in * n_tok));
@@ -114,11 +118,22 @@ void bm_matmul(benchmark::State& state, hearth_dtype dtype) {
 }
 
 void shapes(benchmark::internal::Benchmark* b) {
-  b->ArgNames({"n_in", "n_out", "n_tok"});
+  b->ArgNames({"n_in", "n_out", "n_tok", "threads"});
   for (int64_t n_tok : {1, 32, 128})
     for (auto [n_in, n_out] : {std::pair<int64_t, int64_t>{2048, 2048}, {2048, 5632}, {5632, 2048}})
-      b->Args({n_in, n_out, n_tok});
+      b->Args({n_in, n_out, n_tok, 2});
   b->Unit(benchmark::kMicrosecond)->UseRealTime();
+}
+
+// Prompt processing (the 128-token chunk) on 1 and 2 threads. The machine may be shared, so the
+// CPU column is the whole process's CPU time (both threads): GFLOPs per CPU-second is
+// 2 n_in n_out n_tok / (CPU time), which other processes' load changes less than wall time.
+void prefill_shapes(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"n_in", "n_out", "n_tok", "threads"});
+  for (int64_t threads : {1, 2})
+    for (auto [n_in, n_out] : {std::pair<int64_t, int64_t>{2048, 2048}, {5632, 2048}})
+      b->Args({n_in, n_out, 128, threads});
+  b->Unit(benchmark::kMicrosecond)->MeasureProcessCPUTime()->UseRealTime();
 }
 
 #define HEARTH_BENCH_TYPE(NAME) \
@@ -138,6 +153,14 @@ HEARTH_BENCH_TYPE(Q4_K);
 HEARTH_BENCH_TYPE(Q5_K);
 HEARTH_BENCH_TYPE(Q6_K);
 HEARTH_BENCH_TYPE(NF4);
+
+#define HEARTH_BENCH_PREFILL(NAME) \
+  BENCHMARK_CAPTURE(bm_matmul, prefill_##NAME, HEARTH_DTYPE_##NAME)->Apply(prefill_shapes)
+
+HEARTH_BENCH_PREFILL(Q4_0);
+HEARTH_BENCH_PREFILL(Q8_0);
+HEARTH_BENCH_PREFILL(Q4_K);
+HEARTH_BENCH_PREFILL(Q6_K);
 
 // One thread, the weight-row kernels alone (no pool, no op validation): a GEMV of NF4's fused
 // F32 dot against Q4_0's integer dot, whose activation quantization is counted once per GEMV as
@@ -252,6 +275,84 @@ BENCHMARK_CAPTURE(bm_rowdot_one_thread, Q4_K, HEARTH_DTYPE_Q4_K)->Apply(decode_s
 BENCHMARK_CAPTURE(bm_interleaved_one_thread, Q4_K, HEARTH_DTYPE_Q4_K)->Apply(decode_shapes);
 BENCHMARK_CAPTURE(bm_rowdot_one_thread, Q6_K, HEARTH_DTYPE_Q6_K)->Apply(decode_shapes);
 BENCHMARK_CAPTURE(bm_interleaved_one_thread, Q6_K, HEARTH_DTYPE_Q6_K)->Apply(decode_shapes);
+
+// One thread, activations already quantized and described: n_tok tokens through the
+// interleaved groups one token at a time (the GEMV, what MATMUL ran for a prompt before the
+// GEMM) against kGemmTokens at a time (the GEMM), walking the tokens in chunks of 32 over all
+// groups as MATMUL does. Same machine load for both, so their ratio is the GEMM's gain.
+void bm_interleaved_prefill_one_thread(benchmark::State& state, hearth_dtype dtype, bool gemm) {
+  const int64_t n_in = state.range(0), n_out = state.range(1), n_tok = state.range(2);
+  const InterleavedGemvFn gemv_fn = interleaved_gemv(dtype);
+  const InterleavedGemmFn gemm_fn = interleaved_gemm(dtype);
+  if (gemv_fn == nullptr || gemm_fn == nullptr || n_out % kInterleavedRows != 0 ||
+      n_tok % kGemmTokens != 0) {
+    state.SkipWithError("no interleaved kernels for this type on this CPU");
+    return;
+  }
+  std::mt19937_64 rng(42);
+  const auto w = random_weights(rng, dtype, n_in, n_out);
+  const int64_t row_bytes = weight_row_bytes(dtype, n_in);
+  const int64_t group_bytes = interleaved_group_bytes(dtype, n_in);
+  const int64_t n_groups = n_out / kInterleavedRows;
+  std::vector<char> groups(static_cast<size_t>(n_groups * group_bytes));
+  for (int64_t g = 0; g < n_groups; ++g)
+    interleave_rows(dtype, reinterpret_cast<const char*>(w.data()) + g * 8 * row_bytes, row_bytes,
+                    n_in, groups.data() + g * group_bytes);
+  const QuantTypeKernels* q = quant_type_kernels(dtype);
+  const int64_t act_bytes = activation_row_bytes(dtype, n_in);
+  const int64_t n_blocks = n_in / 32;
+  std::vector<char> act(static_cast<size_t>(act_bytes * n_tok));
+  std::vector<ActivationBlockInfo> info(static_cast<size_t>(n_blocks * n_tok));
+  std::vector<float> x(static_cast<size_t>(n_in));
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (int64_t t = 0; t < n_tok; ++t) {
+    for (auto& v : x) v = normal(rng);
+    q->quantize_activations(x.data(), act.data() + t * act_bytes, n_in);
+    describe_activations(dtype, act.data() + t * act_bytes, info.data() + t * n_blocks, n_in);
+  }
+  std::vector<float> y(static_cast<size_t>(n_out * n_tok));
+  constexpr int64_t kChunk = 32;
+  for (auto _ : state) {
+    for (int64_t t0 = 0; t0 < n_tok; t0 += kChunk) {
+      const int64_t t1 = std::min(n_tok, t0 + kChunk);
+      for (int64_t g = 0; g < n_groups; ++g) {
+        const char* group = groups.data() + g * group_bytes;
+        float res[kGemmTokens][kInterleavedRows];
+        for (int64_t t = t0; t < t1; t += gemm ? kGemmTokens : 1) {
+          if (gemm)
+            gemm_fn(n_in, group, act.data() + t * act_bytes, act_bytes, info.data() + t * n_blocks,
+                    n_blocks, res);
+          else
+            gemv_fn(n_in, group, act.data() + t * act_bytes, info.data() + t * n_blocks, res[0]);
+          for (int64_t k = 0; k < (gemm ? kGemmTokens : 1); ++k)
+            std::memcpy(y.data() + (t + k) * n_out + 8 * g, res[k], sizeof res[k]);
+        }
+      }
+    }
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["GFLOPs"] = benchmark::Counter(2.0 * static_cast<double>(n_in * n_out * n_tok) *
+                                                    static_cast<double>(state.iterations()) / 1e9,
+                                                benchmark::Counter::kIsRate);
+}
+
+void interleaved_prefill_shapes(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"n_in", "n_out", "n_tok"});
+  for (auto [n_in, n_out] : {std::pair<int64_t, int64_t>{2048, 2048}, {5632, 2048}})
+    b->Args({n_in, n_out, 128});
+  b->Unit(benchmark::kMicrosecond);
+}
+
+#define HEARTH_BENCH_INTERLEAVED_PREFILL(NAME)                                                  \
+  BENCHMARK_CAPTURE(bm_interleaved_prefill_one_thread, NAME##_gemv, HEARTH_DTYPE_##NAME, false) \
+      ->Apply(interleaved_prefill_shapes);                                                      \
+  BENCHMARK_CAPTURE(bm_interleaved_prefill_one_thread, NAME##_gemm, HEARTH_DTYPE_##NAME, true)  \
+      ->Apply(interleaved_prefill_shapes)
+
+HEARTH_BENCH_INTERLEAVED_PREFILL(Q4_0);
+HEARTH_BENCH_INTERLEAVED_PREFILL(Q8_0);
+HEARTH_BENCH_INTERLEAVED_PREFILL(Q4_K);
+HEARTH_BENCH_INTERLEAVED_PREFILL(Q6_K);
 
 // One thread, activations already quantized: the per-(row, token) dot kernel (what MATMUL ran
 // before the tiles) against the type's register-blocked tile, over all n_out rows and n_tok

@@ -1,0 +1,227 @@
+// AVX2 GEMM over 8 interleaved rows (interleaved_rows.hpp) and kGemmTokens activation rows: the
+// prompt's counterpart of interleaved_gemv_avx2.cpp. Each 32-byte load of the group's quants is
+// unpacked once and multiplied with every token's broadcast activation word, so the unpacking
+// and the weight loads are shared by kGemmTokens tokens instead of repeated per token.
+//
+// Every token runs exactly the GEMV's arithmetic: the same integer block sums (exact, so their
+// order does not matter) and the same float operations in the same order per block. A value
+// therefore has the same bits whether it came from here or from the GEMV, which is what lets
+// MATMUL mix the two (remaining tokens, decode) without its results depending on the tiling.
+#include "interleaved_avx2.hpp"
+
+namespace hearth::backend_cpu {
+
+using namespace avx2;
+
+namespace {
+
+constexpr int kT = kGemmTokens;
+
+template <class Block>
+const Block* token_blocks(const char* activations, int64_t stride, int t) {
+  return reinterpret_cast<const Block*>(activations + t * stride);
+}
+
+HEARTH_AVX2 inline void store_tokens(const __m256 (&acc)[kT], float (*res)[kInterleavedRows]) {
+  for (int t = 0; t < kT; ++t) _mm256_storeu_ps(res[t], acc[t]);
+}
+
+}  // namespace
+
+HEARTH_AVX2 void gemm_q4_0x8_q8_0_avx2(int64_t n_in, const void* group, const char* activations,
+                                       int64_t act_stride, const ActivationBlockInfo* info,
+                                       int64_t info_stride, float (*res)[kInterleavedRows]) {
+  const auto* w = static_cast<const BlockQ4_0x8*>(group);
+  const BlockQ8_0* y[kT];
+  const ActivationBlockInfo* yi[kT];
+  for (int t = 0; t < kT; ++t) {
+    y[t] = token_blocks<BlockQ8_0>(activations, act_stride, t);
+    yi[t] = info + t * info_stride;
+  }
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  __m256 acc[kT];
+  for (auto& a : acc) a = _mm256_setzero_ps();
+  for (int64_t ib = 0; ib < n_in / kQK; ++ib) {
+    // The block's nibbles, unpacked once for all tokens (8 registers).
+    __m256i lo[4], hi[4];
+    for (int j = 0; j < 4; ++j) {
+      const __m256i packed = load32(w[ib].qs + 32 * j);
+      lo[j] = _mm256_and_si256(packed, low4);
+      hi[j] = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low4);
+    }
+    const __m256 wd = group_scales(w[ib].d);
+#pragma GCC unroll 4
+    for (int t = 0; t < kT; ++t) {
+      const int8_t* a = y[t][ib].qs;
+      __m256i sum16 = _mm256_setzero_si256();
+#pragma GCC unroll 4
+      for (int j = 0; j < 4; ++j) {
+        sum16 = _mm256_add_epi16(sum16, _mm256_maddubs_epi16(lo[j], broadcast_word(a + 4 * j)));
+        sum16 =
+            _mm256_add_epi16(sum16, _mm256_maddubs_epi16(hi[j], broadcast_word(a + 16 + 4 * j)));
+      }
+      const __m256i sum32 = _mm256_sub_epi32(_mm256_madd_epi16(sum16, _mm256_set1_epi16(1)),
+                                             _mm256_set1_epi32(yi[t][ib].sum8));
+      const __m256 d = _mm256_mul_ps(wd, _mm256_set1_ps(yi[t][ib].d));
+      acc[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sum32), acc[t]);
+    }
+  }
+  store_tokens(acc, res);
+}
+
+HEARTH_AVX2 void gemm_q8_0x8_q8_0_avx2(int64_t n_in, const void* group, const char* activations,
+                                       int64_t act_stride, const ActivationBlockInfo* info,
+                                       int64_t info_stride, float (*res)[kInterleavedRows]) {
+  const auto* w = static_cast<const BlockQ8_0x8*>(group);
+  const BlockQ8_0* y[kT];
+  const ActivationBlockInfo* yi[kT];
+  for (int t = 0; t < kT; ++t) {
+    y[t] = token_blocks<BlockQ8_0>(activations, act_stride, t);
+    yi[t] = info + t * info_stride;
+  }
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 acc[kT];
+  for (auto& a : acc) a = _mm256_setzero_ps();
+  for (int64_t ib = 0; ib < n_in / kQK; ++ib) {
+    // The block's weight magnitudes, once for all tokens (8 registers); each token's activation
+    // words take the weights' signs (the GEMV's sign trick).
+    __m256i magnitude[8];
+    for (int j = 0; j < 8; ++j) {
+      const __m256i q = load32(w[ib].qs + 32 * j);
+      magnitude[j] = _mm256_sign_epi8(q, q);
+    }
+    const __m256 wd = group_scales(w[ib].d);
+#pragma GCC unroll 4
+    for (int t = 0; t < kT; ++t) {
+      const int8_t* a = y[t][ib].qs;
+      __m256i sum32 = _mm256_setzero_si256();
+#pragma GCC unroll 8
+      for (int j = 0; j < 8; ++j) {
+        const __m256i q = load32(w[ib].qs + 32 * j);
+        const __m256i pairs =
+            _mm256_maddubs_epi16(magnitude[j], _mm256_sign_epi8(broadcast_word(a + 4 * j), q));
+        sum32 = _mm256_add_epi32(sum32, _mm256_madd_epi16(pairs, ones));
+      }
+      const __m256 d = _mm256_mul_ps(wd, _mm256_set1_ps(yi[t][ib].d));
+      acc[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sum32), acc[t]);
+    }
+  }
+  store_tokens(acc, res);
+}
+
+// Q4_K: per 32-element sub-block s (the low or high nibbles of quarter p = s / 2), the eight
+// unpacked weight words are shared by the tokens, each summing its 8 maddubs in int16 (as the
+// GEMV) and widening with the rows' scale of s.
+HEARTH_AVX2 void gemm_q4_kx8_q8_k_avx2(int64_t n_in, const void* group, const char* activations,
+                                       int64_t act_stride, const ActivationBlockInfo* /*info*/,
+                                       int64_t /*info_stride*/, float (*res)[kInterleavedRows]) {
+  const auto* w = static_cast<const BlockQ4_Kx8*>(group);
+  const BlockQ8_K* y[kT];
+  for (int t = 0; t < kT; ++t) y[t] = token_blocks<BlockQ8_K>(activations, act_stride, t);
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  __m256 acc[kT], acc_mins[kT];
+  for (int t = 0; t < kT; ++t) acc[t] = acc_mins[t] = _mm256_setzero_ps();
+  for (int64_t ib = 0; ib < n_in / kQK_K; ++ib) {
+    const BlockQ4_Kx8& g = w[ib];
+    __m256i sumi[kT];
+    for (auto& s : sumi) s = _mm256_setzero_si256();
+    for (int s = 0; s < 8; ++s) {
+      const int p = s / 2;
+      const int shift = 4 * (s % 2);
+      __m256i nibbles[8];
+      for (int j = 0; j < 8; ++j)
+        nibbles[j] =
+            _mm256_and_si256(_mm256_srli_epi16(load32(g.qs + 256 * p + 32 * j), shift), low4);
+      const __m256i sc = row_scales(g.scales[s]);
+#pragma GCC unroll 4
+      for (int t = 0; t < kT; ++t) {
+        const int8_t* a = y[t][ib].qs + 32 * s;
+        __m256i sum16 = _mm256_setzero_si256();
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; ++j)
+          sum16 =
+              _mm256_add_epi16(sum16, _mm256_maddubs_epi16(nibbles[j], broadcast_word(a + 4 * j)));
+        sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(sum16, sc));
+      }
+    }
+    const __m256 gd = group_scales(g.d);
+    const __m256 gdmin = group_scales(g.dmin);
+    for (int t = 0; t < kT; ++t) {
+      const BlockQ8_K& a = y[t][ib];
+      const __m256i bsums = load32(a.bsums);
+      const __m256i totals = _mm256_hadd_epi16(bsums, bsums);
+      __m256i mins = _mm256_setzero_si256();
+      for (int q = 0; q < 4; ++q) {
+        const __m256i pair =
+            _mm256_permutevar8x32_epi32(totals, _mm256_set1_epi32(q < 2 ? q : q + 2));
+        const __m256i row_mins =
+            _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g.mins[q])));
+        mins = _mm256_add_epi32(mins, _mm256_madd_epi16(row_mins, pair));
+      }
+      const __m256 ad = _mm256_set1_ps(a.d);
+      acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(gd, ad), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
+      acc_mins[t] =
+          _mm256_fmadd_ps(_mm256_mul_ps(gdmin, ad), _mm256_cvtepi32_ps(mins), acc_mins[t]);
+    }
+  }
+  for (int t = 0; t < kT; ++t) _mm256_storeu_ps(res[t], _mm256_sub_ps(acc[t], acc_mins[t]));
+}
+
+// Q6_K: per half h, 16-element half of each 32, and k, the four words' 6-bit levels are decoded
+// once (4 registers) and shared by the tokens; each token sums them exactly as the GEMV does.
+HEARTH_AVX2 void gemm_q6_kx8_q8_k_avx2(int64_t n_in, const void* group, const char* activations,
+                                       int64_t act_stride, const ActivationBlockInfo* /*info*/,
+                                       int64_t /*info_stride*/, float (*res)[kInterleavedRows]) {
+  const auto* w = static_cast<const BlockQ6_Kx8*>(group);
+  const BlockQ8_K* y[kT];
+  for (int t = 0; t < kT; ++t) y[t] = token_blocks<BlockQ8_K>(activations, act_stride, t);
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  __m256 acc[kT];
+  for (auto& a : acc) a = _mm256_setzero_ps();
+  for (int64_t ib = 0; ib < n_in / kQK_K; ++ib) {
+    const BlockQ6_Kx8& g = w[ib];
+    __m256i sumi[kT], offset[kT];
+    for (int t = 0; t < kT; ++t) sumi[t] = offset[t] = _mm256_setzero_si256();
+    for (int h = 0; h < 2; ++h) {
+      for (int half = 0; half < 2; ++half) {
+        for (int k = 0; k < 4; ++k) {
+          // Level k of word j: the low or high nibble of ql word (k odd: the second ql run),
+          // with bits 2 k, 2 k + 1 of the qh word on top.
+          __m256i levels[4];
+          for (int jj = 0; jj < 4; ++jj) {
+            const int j = 4 * half + jj;
+            const __m256i ql = load32(g.q[h][j][k % 2]);
+            const __m256i low = k < 2 ? _mm256_and_si256(ql, low4) : low_bits(ql, 4, 0x0F);
+            levels[jj] = _mm256_or_si256(
+                low, _mm256_slli_epi16(low_bits(load32(g.q[h][j][2]), 2 * k, 3), 4));
+          }
+          const int s = 8 * h + 2 * k + half;
+          const __m256i sc = row_scales(g.scales[s]);
+#pragma GCC unroll 4
+          for (int t = 0; t < kT; ++t) {
+            const int8_t* a = y[t][ib].qs + 128 * h + 32 * k + 16 * half;
+            const __m256i p01 =
+                _mm256_add_epi16(_mm256_maddubs_epi16(levels[0], broadcast_word(a)),
+                                 _mm256_maddubs_epi16(levels[1], broadcast_word(a + 4)));
+            const __m256i p23 =
+                _mm256_add_epi16(_mm256_maddubs_epi16(levels[2], broadcast_word(a + 8)),
+                                 _mm256_maddubs_epi16(levels[3], broadcast_word(a + 12)));
+            sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(p01, sc));
+            sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(p23, sc));
+            const __m256i bsum = _mm256_set1_epi32(static_cast<uint16_t>(y[t][ib].bsums[s]));
+            offset[t] = _mm256_add_epi32(offset[t], _mm256_madd_epi16(sc, bsum));
+          }
+        }
+      }
+    }
+    const __m256 gd = group_scales(g.d);
+    for (int t = 0; t < kT; ++t) {
+      const __m256i s = _mm256_sub_epi32(sumi[t], _mm256_slli_epi32(offset[t], 5));
+      acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(gd, _mm256_set1_ps(y[t][ib].d)), _mm256_cvtepi32_ps(s),
+                               acc[t]);
+    }
+  }
+  store_tokens(acc, res);
+}
+
+}  // namespace hearth::backend_cpu
