@@ -1,6 +1,8 @@
 #include "interleaved_weights.hpp"
 
+#include <algorithm>
 #include <cstring>
+#include <limits>
 
 #include "dtype_info.hpp"
 #include "file_mapping.hpp"
@@ -57,6 +59,7 @@ std::shared_ptr<const InterleavedMatrix> InterleavedWeights::find_or_build_locke
     const hearth_tensor& w, WeightMemory memory, ThreadPool& pool, InterleavedBuild& built) {
   const Key key = key_of(w);
   // Rows shorter than the fingerprint are not worth a copy (and could not carry one).
+  longest_source_ = std::max<uint64_t>(longest_source_, source_extent(w));
   if (memory == WeightMemory::kOther || source_extent(w) < 2 * sizeof(Entry::head)) {
     entries_.emplace(key, Entry{});
     return nullptr;
@@ -74,10 +77,18 @@ std::shared_ptr<const InterleavedMatrix> InterleavedWeights::find_or_build_locke
 void InterleavedWeights::forget(const void* begin, uint64_t bytes) {
   const auto first = reinterpret_cast<uintptr_t>(begin);
   std::lock_guard lock(mutex_);
-  for (auto it = entries_.begin(); it != entries_.end();) {
+  // Every op's output comes here (~400 per decode step): entries are ordered by source address,
+  // so only those starting within the longest source before `first` can reach into the range.
+  const uintptr_t from = first > longest_source_ ? first - longest_source_ : 0;
+  constexpr int64_t kLowest = std::numeric_limits<int64_t>::min();
+  for (auto it =
+           entries_.lower_bound(Key{reinterpret_cast<const void*>(from),
+                                    std::numeric_limits<int>::min(), kLowest, kLowest, kLowest});
+       it != entries_.end();) {
     const auto src = reinterpret_cast<uintptr_t>(std::get<0>(it->first));
+    if (src >= first + bytes) break;
     const uint64_t extent = it->second.matrix ? it->second.source_bytes : 1;
-    if (src < first + bytes && first < src + extent) {
+    if (first < src + extent) {
       if (it->second.matrix)
         total_bytes_ -=
             static_cast<uint64_t>(it->second.matrix->n_groups * it->second.matrix->group_bytes);

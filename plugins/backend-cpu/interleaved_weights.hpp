@@ -77,6 +77,7 @@ class InterleavedWeights {
   mutable std::mutex mutex_;
   std::map<Key, Entry> entries_;
   uint64_t total_bytes_ = 0;
+  uint64_t longest_source_ = 0;  // bounds forget()'s search (never shrinks: stays correct)
 };
 
 template <class MemoryOf>
