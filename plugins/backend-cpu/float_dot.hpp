@@ -10,5 +10,8 @@ namespace hearth::backend_cpu {
 float dot_f32_avx2(const float* w, const float* x, int64_t n);
 float dot_f16_avx2(const uint16_t* w, const float* x, int64_t n);
 float dot_bf16_avx2(const uint16_t* w, const float* x, int64_t n);
+// y[i] += a * x[i] for an F16 row x: a multiply then an add (no FMA), so the result equals the
+// plain loop over fp16_to_fp32 values bit for bit (attention's V accumulation, per key).
+void axpy_f16_avx2(float a, const uint16_t* x, float* y, int64_t n);
 
 }  // namespace hearth::backend_cpu

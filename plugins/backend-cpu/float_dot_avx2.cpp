@@ -53,4 +53,13 @@ HEARTH_AVX2 float dot_bf16_avx2(const uint16_t* w, const float* x, int64_t n) {
   return dot_rows<uint16_t, load_bf16x8, from_bf16>(w, x, n);
 }
 
+HEARTH_AVX2 void axpy_f16_avx2(float a, const uint16_t* x, float* y, int64_t n) {
+  const __m256 va = _mm256_set1_ps(a);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(y + i,
+                     _mm256_add_ps(_mm256_loadu_ps(y + i), _mm256_mul_ps(va, load_f16x8(x + i))));
+  for (; i < n; ++i) y[i] += a * from_f16(x[i]);
+}
+
 }  // namespace hearth::backend_cpu

@@ -291,6 +291,26 @@ TEST_F(QuantKernels, Avx2FloatDotsEqualTheScalarOnes) {
   }
 }
 
+// Attention accumulates probability x value row in F16C on AVX2 machines and in the plain loop
+// elsewhere; the two must agree bit for bit so a model's tokens do not depend on the CPU.
+TEST_F(QuantKernels, Avx2F16AxpyEqualsThePlainLoopBitForBit) {
+  if (!cpu_has_avx2()) GTEST_SKIP() << "this CPU has no AVX2+FMA+F16C";
+  for (int64_t n : {1, 7, 8, 33, 64, 128, 257}) {
+    SCOPED_TRACE("n=" + std::to_string(n));
+    const auto values = conformance::normal_floats(rng_, n, 1.0f);
+    std::vector<uint16_t> row(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) row[i] = sdk::fp32_to_fp16(values[i]);
+    auto simd = conformance::normal_floats(rng_, n, 3.0f);
+    auto plain = simd;
+    const float a = sdk::fp16_to_fp32(sdk::fp32_to_fp16(0.3173f));
+    axpy_f16_avx2(a, row.data(), simd.data(), n);
+    std::vector<float> widened(static_cast<size_t>(n));
+    dequantize_weight_row(HEARTH_DTYPE_F16, row.data(), widened.data(), n);
+    for (int64_t i = 0; i < n; ++i) plain[i] += a * widened[i];
+    EXPECT_EQ(0, std::memcmp(simd.data(), plain.data(), simd.size() * sizeof(float)));
+  }
+}
+
 // n_out weight rows and n_tok quantized activation rows for the tile tests.
 struct TileProblem {
   int64_t n, n_out, n_tok;
