@@ -33,4 +33,21 @@ HEARTH_AVX2 inline __m256i low_bits(__m256i v, int shift, int mask) {
   return _mm256_and_si256(_mm256_srli_epi16(v, shift), _mm256_set1_epi8(static_cast<char>(mask)));
 }
 
+// Q4_K's min term for one super-block of eight rows against one Q8_K activation block: madd of
+// each row's two mins of a sub-block pair with the pair's two bsum totals (int32 lane r = row r).
+// The GEMV and the GEMM both call it, so their bits agree.
+HEARTH_AVX2 inline __m256i q4_k_min_products(const BlockQ4_Kx8& g, const BlockQ8_K& a) {
+  // Lane k of each 128-bit half: bsums 2k + 2k+1, i.e. sub-block totals 0..3 then 4..7.
+  const __m256i bsums = load32(a.bsums);
+  const __m256i totals = _mm256_hadd_epi16(bsums, bsums);
+  __m256i mins = _mm256_setzero_si256();
+  for (int q = 0; q < 4; ++q) {
+    const __m256i pair = _mm256_permutevar8x32_epi32(totals, _mm256_set1_epi32(q < 2 ? q : q + 2));
+    const __m256i row_mins =
+        _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g.mins[q])));
+    mins = _mm256_add_epi32(mins, _mm256_madd_epi16(row_mins, pair));
+  }
+  return mins;
+}
+
 }  // namespace hearth::backend_cpu::avx2

@@ -148,16 +148,7 @@ HEARTH_AVX2 void gemm_q4_kx8_q8_k_avx2(int64_t n_in, const void* group, const ch
     const __m256 gdmin = group_scales(g.dmin);
     for (int t = 0; t < kT; ++t) {
       const BlockQ8_K& a = y[t][ib];
-      const __m256i bsums = load32(a.bsums);
-      const __m256i totals = _mm256_hadd_epi16(bsums, bsums);
-      __m256i mins = _mm256_setzero_si256();
-      for (int q = 0; q < 4; ++q) {
-        const __m256i pair =
-            _mm256_permutevar8x32_epi32(totals, _mm256_set1_epi32(q < 2 ? q : q + 2));
-        const __m256i row_mins =
-            _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g.mins[q])));
-        mins = _mm256_add_epi32(mins, _mm256_madd_epi16(row_mins, pair));
-      }
+      const __m256i mins = q4_k_min_products(g, a);
       const __m256 ad = _mm256_set1_ps(a.d);
       acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(gd, ad), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
       acc_mins[t] =

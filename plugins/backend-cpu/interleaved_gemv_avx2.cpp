@@ -88,17 +88,7 @@ HEARTH_AVX2 void gemv_q4_kx8_q8_k_avx2(int64_t n_in, const void* group, const vo
       sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(lo16, row_scales(g.scales[2 * p])));
       sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(hi16, row_scales(g.scales[2 * p + 1])));
     }
-    // Lane k of each 128-bit half: bsums 2k + 2k+1, i.e. sub-block totals 0..3 then 4..7.
-    const __m256i bsums = load32(a.bsums);
-    const __m256i totals = _mm256_hadd_epi16(bsums, bsums);
-    __m256i mins = _mm256_setzero_si256();
-    for (int q = 0; q < 4; ++q) {
-      const __m256i pair =
-          _mm256_permutevar8x32_epi32(totals, _mm256_set1_epi32(q < 2 ? q : q + 2));
-      const __m256i row_mins =
-          _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g.mins[q])));
-      mins = _mm256_add_epi32(mins, _mm256_madd_epi16(row_mins, pair));
-    }
+    const __m256i mins = q4_k_min_products(g, a);
     const __m256 ad = _mm256_set1_ps(a.d);
     acc = _mm256_fmadd_ps(_mm256_mul_ps(group_scales(g.d), ad), _mm256_cvtepi32_ps(sumi), acc);
     acc_mins = _mm256_fmadd_ps(_mm256_mul_ps(group_scales(g.dmin), ad), _mm256_cvtepi32_ps(mins),
