@@ -68,13 +68,23 @@ bool decodable(uint32_t dtype) {
     case HEARTH_DTYPE_BF16:
     case HEARTH_DTYPE_Q8_0:
     case HEARTH_DTYPE_Q4_0:
+    case HEARTH_DTYPE_Q5_0:
     case HEARTH_DTYPE_Q4_K:
     case HEARTH_DTYPE_Q5_K:
     case HEARTH_DTYPE_Q6_K:
+    case HEARTH_DTYPE_NF4:
       return true;
     default:
       return false;
   }
+}
+
+// NF4 weights are decoded for the GEMM by the standalone dequantizer, which reads the matrix as
+// one run of 4-byte-aligned 36-byte blocks.
+bool nf4_rows_back_to_back(const hearth_tensor& w) {
+  constexpr int64_t kBlockElems = 64, kBlockBytes = 36;
+  if (w.ne[0] % kBlockElems != 0 || reinterpret_cast<uintptr_t>(w.data) % 4 != 0) return false;
+  return w.ne[1] == 1 || w.nb[1] == w.ne[0] / kBlockElems * kBlockBytes;
 }
 
 }  // namespace
@@ -84,6 +94,7 @@ std::optional<CublasMatmulPlan> plan_cublas_matmul(const hearth_op& op) {
   const hearth_tensor& x = op.src[1];
   const hearth_tensor& dst = op.dst;
   if (!decodable(w.dtype)) return std::nullopt;
+  if (w.dtype == HEARTH_DTYPE_NF4 && !nf4_rows_back_to_back(w)) return std::nullopt;
   const int64_t n_in = w.ne[0], n_out = w.ne[1], n_tok = row_count(x);
   if (n_in == 0 || n_out == 0 || n_tok == 0) return std::nullopt;
   if (!fits_int(n_in) || !fits_int(n_out) || !fits_int(n_tok)) return std::nullopt;

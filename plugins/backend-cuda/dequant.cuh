@@ -9,6 +9,17 @@
 
 namespace hearth::backend_gpu {
 
+// Four bytes at a 2-byte-aligned address (block types of 18, 22, 34 and 210 bytes leave their
+// quants only 2-byte aligned), little-endian.
+__device__ __forceinline__ uint32_t u32_at_2aligned(const uint8_t* p) {
+  const auto* h = reinterpret_cast<const uint16_t*>(p);
+  return static_cast<uint32_t>(h[0]) | (static_cast<uint32_t>(h[1]) << 16);
+}
+
+__device__ __forceinline__ uint32_t u32_at(const uint8_t* p) {
+  return *reinterpret_cast<const uint32_t*>(p);
+}
+
 // Q4_K / Q5_K: the 6-bit scale and min of sub-block s (get_scale_min_k4).
 __device__ __forceinline__ void scale_min_k4(const uint8_t* q, int s, float& sc, float& mn) {
   if (s < 4) {
@@ -55,6 +66,20 @@ __device__ __forceinline__ void load8(const uint8_t* row, int64_t g, float (&w)[
     const int shift = (sub >> 1) * 4;
 #pragma unroll
     for (int k = 0; k < 8; ++k) w[k] = static_cast<float>(((qs[k] >> shift) & 0x0F) - 8) * d;
+  } else if constexpr (DT == HEARTH_DTYPE_Q5_0) {
+    // d (f16), qh (32 fifth bits), qs[16]: element j < 16 is the low nibble of qs[j], j >= 16
+    // the high nibble of qs[j - 16]; bit j of qh is its fifth bit; value (q - 16) d.
+    const uint8_t* block = row + (g >> 2) * 22;
+    const float d = f16_at(block);
+    const uint32_t qh = u32_at_2aligned(block + 2);
+    const int sub = static_cast<int>(g & 3);
+    const uint8_t* qs = block + 6 + (sub & 1) * 8;
+    const int shift = (sub >> 1) * 4;
+#pragma unroll
+    for (int k = 0; k < 8; ++k) {
+      const int q = ((qs[k] >> shift) & 0x0F) | static_cast<int>((qh >> (sub * 8 + k)) & 1u) << 4;
+      w[k] = static_cast<float>(q - 16) * d;
+    }
   } else if constexpr (DT == HEARTH_DTYPE_Q4_K || DT == HEARTH_DTYPE_Q5_K) {
     constexpr int kBlockBytes = DT == HEARTH_DTYPE_Q4_K ? 144 : 176;
     const uint8_t* block = row + (g >> 5) * kBlockBytes;
@@ -136,6 +161,9 @@ bool dispatch_weight_type(uint32_t dtype, F&& f) {
       return true;
     case HEARTH_DTYPE_Q4_0:
       f.template operator()<HEARTH_DTYPE_Q4_0>();
+      return true;
+    case HEARTH_DTYPE_Q5_0:
+      f.template operator()<HEARTH_DTYPE_Q5_0>();
       return true;
     case HEARTH_DTYPE_Q4_K:
       f.template operator()<HEARTH_DTYPE_Q4_K>();

@@ -5,6 +5,7 @@
 
 #include "dequant.cuh"
 #include "dequantize_f16.hpp"
+#include "nf4_kernels.hpp"
 
 namespace hearth::backend_gpu {
 namespace {
@@ -100,6 +101,13 @@ void dequantize_as(const hearth_tensor& w, T* out, cudaStream_t stream) {
 cudaError_t launch_dequantize_weight(const hearth_tensor& w, void* out, GemmElement type,
                                      cudaStream_t stream) {
   if (w.ne[0] == 0 || w.ne[1] == 0) return cudaSuccess;
+  if (w.dtype ==
+      HEARTH_DTYPE_NF4) {  // whole rows of 36-byte blocks, back to back (the plan checks)
+    if (type == GemmElement::f32) return cudaErrorInvalidValue;
+    return launch_nf4_dequantize(w.data, w.ne[0] / 64 * w.ne[1], out,
+                                 type == GemmElement::bf16 ? Nf4OutType::BF16 : Nf4OutType::F16,
+                                 stream);
+  }
   if (type == GemmElement::bf16)
     dequantize_as(w, static_cast<__nv_bfloat16*>(out), stream);
   else if (type == GemmElement::f16)

@@ -69,6 +69,8 @@ DtypeLayout dtype_layout(hearth_dtype dtype) {
       return {32, 34};
     case HEARTH_DTYPE_Q4_0:
       return {32, 18};
+    case HEARTH_DTYPE_Q5_0:
+      return {32, 22};
     case HEARTH_DTYPE_Q4_K:
       return {256, 144};
     case HEARTH_DTYPE_Q5_K:

@@ -10,21 +10,10 @@
 
 namespace hearth::backend_gpu {
 
-// Four bytes at a 2-byte-aligned address (block types of 18, 34 and 210 bytes leave their quants
-// only 2-byte aligned), little-endian.
-__device__ __forceinline__ uint32_t u32_at_2aligned(const uint8_t* p) {
-  const auto* h = reinterpret_cast<const uint16_t*>(p);
-  return static_cast<uint32_t>(h[0]) | (static_cast<uint32_t>(h[1]) << 16);
-}
-
-__device__ __forceinline__ uint32_t u32_at(const uint8_t* p) {
-  return *reinterpret_cast<const uint32_t*>(p);
-}
-
 // First columns of group g's two runs of 4 elements.
 template <uint32_t DT>
 __device__ __forceinline__ void gemv_group_columns(int64_t g, int64_t& c0, int64_t& c1) {
-  if constexpr (DT == HEARTH_DTYPE_Q4_0) {
+  if constexpr (DT == HEARTH_DTYPE_Q4_0 || DT == HEARTH_DTYPE_Q5_0) {
     c0 = (g >> 2) * 32 + (g & 3) * 4;
     c1 = c0 + 16;
   } else if constexpr (DT == HEARTH_DTYPE_Q4_K || DT == HEARTH_DTYPE_Q5_K) {
@@ -46,6 +35,11 @@ __device__ __forceinline__ void gemv_group_columns(int64_t g, int64_t& c0, int64
 __device__ __forceinline__ float byte_as_float(uint32_t v, int k) {
   return __uint_as_float(__byte_perm(v, 0x4B000000u, 0x7540u + static_cast<unsigned>(k))) -
          8388608.0f;
+}
+
+// Bits 0-3 of b moved to bit 4 of bytes 0-3 (Q5_0's fifth bits joining their nibbles).
+__device__ __forceinline__ uint32_t fifth_bits(uint32_t b) {
+  return ((b & 1u) | ((b & 2u) << 7) | ((b & 4u) << 14) | ((b & 8u) << 21)) << 4;
 }
 
 // Group g of a row, decoded for a factored dot product: w[k] = q[k] * s0 + m0 for k < 4 (the run
@@ -111,6 +105,21 @@ __device__ __forceinline__ void gemv_group_factored(const uint8_t* row, int64_t 
     }
     o.s0 = o.s1 = d;
     o.m0 = o.m1 = -8.0f * d;
+  } else if constexpr (DT == HEARTH_DTYPE_Q5_0) {
+    const uint8_t* block = row + (g >> 2) * 22;
+    const float d = f16_at(block);
+    const uint32_t qh = u32_at_2aligned(block + 2);
+    const int l0 = static_cast<int>(g & 3) * 4;
+    const uint32_t v = u32_at_2aligned(block + 6 + l0);
+    const uint32_t lo = (v & 0x0F0F0F0Fu) | fifth_bits((qh >> l0) & 0xFu);
+    const uint32_t hi = ((v >> 4) & 0x0F0F0F0Fu) | fifth_bits((qh >> (l0 + 16)) & 0xFu);
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+      o.q[k] = byte_as_float(lo, k);
+      o.q[4 + k] = byte_as_float(hi, k);
+    }
+    o.s0 = o.s1 = d;
+    o.m0 = o.m1 = -16.0f * d;
   } else if constexpr (DT == HEARTH_DTYPE_Q4_K || DT == HEARTH_DTYPE_Q5_K) {
     constexpr bool kQ5 = DT == HEARTH_DTYPE_Q5_K;
     const uint8_t* block = row + (g >> 5) * (kQ5 ? 176 : 144);
@@ -170,8 +179,14 @@ __device__ __forceinline__ void gemv_group_factored(const uint8_t* row, int64_t 
 
 template <uint32_t DT>
 inline constexpr bool kQ8Route =
-    DT == HEARTH_DTYPE_Q8_0 || DT == HEARTH_DTYPE_Q4_0 || DT == HEARTH_DTYPE_Q4_K ||
-    DT == HEARTH_DTYPE_Q5_K || DT == HEARTH_DTYPE_Q6_K;
+    DT == HEARTH_DTYPE_Q8_0 || DT == HEARTH_DTYPE_Q4_0 || DT == HEARTH_DTYPE_Q5_0 ||
+    DT == HEARTH_DTYPE_Q4_K || DT == HEARTH_DTYPE_Q5_K || DT == HEARTH_DTYPE_Q6_K;
+
+// The K-quants multiply activations quantized as llama.cpp's Q8_K (one float scale per 256, from
+// the signed extreme); the others as its Q8_0 (f16 scale per 32). Same scratch layout for both.
+template <uint32_t DT>
+inline constexpr bool kQ8SuperBlocks =
+    DT == HEARTH_DTYPE_Q4_K || DT == HEARTH_DTYPE_Q5_K || DT == HEARTH_DTYPE_Q6_K;
 
 template <uint32_t DT>
 inline constexpr int kQ8Halves = DT == HEARTH_DTYPE_Q8_0 ? 1 : 2;
@@ -195,7 +210,8 @@ __device__ __forceinline__ void q8_chunk_activations(int64_t c, int64_t (&blk)[2
   if constexpr (DT == HEARTH_DTYPE_Q8_0) {
     blk[0] = blk[1] = c >> 1;
     half[0] = half[1] = static_cast<int>(c & 1);
-  } else if constexpr (DT == HEARTH_DTYPE_Q4_0) {  // low nibbles: elements 0-15, high: 16-31
+  } else if constexpr (DT == HEARTH_DTYPE_Q4_0 || DT == HEARTH_DTYPE_Q5_0) {
+    // low nibbles: elements 0-15, high: 16-31
     blk[0] = blk[1] = c;
     half[0] = 0, half[1] = 1;
   } else if constexpr (DT == HEARTH_DTYPE_Q4_K || DT == HEARTH_DTYPE_Q5_K) {
@@ -235,6 +251,18 @@ __device__ __forceinline__ void q8_chunk(const uint8_t* row, int64_t c, Q8Chunk&
     }
     o.sw[0] = o.sw[1] = f16_at(block);
     o.mw[0] = o.mw[1] = -8.0f * o.sw[0];
+  } else if constexpr (DT == HEARTH_DTYPE_Q5_0) {
+    const uint8_t* block = row + c * 22;
+    const uint32_t qh = u32_at_2aligned(block + 2);
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const uint32_t u = u32_at_2aligned(block + 6 + 4 * i);
+      o.v[0][i] = static_cast<int>((u & 0x0F0F0F0Fu) | fifth_bits((qh >> (4 * i)) & 0xFu));
+      o.v[1][i] =
+          static_cast<int>(((u >> 4) & 0x0F0F0F0Fu) | fifth_bits((qh >> (16 + 4 * i)) & 0xFu));
+    }
+    o.sw[0] = o.sw[1] = f16_at(block);
+    o.mw[0] = o.mw[1] = -16.0f * o.sw[0];
   } else if constexpr (DT == HEARTH_DTYPE_Q4_K || DT == HEARTH_DTYPE_Q5_K) {
     constexpr bool kQ5 = DT == HEARTH_DTYPE_Q5_K;
     const uint8_t* block = row + (c >> 3) * (kQ5 ? 176 : 144);

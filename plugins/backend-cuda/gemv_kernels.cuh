@@ -165,13 +165,14 @@ void launch_gemv(const hearth_op& op, int64_t n_tok, cudaStream_t stream) {
 
 // ------------------------------------------------------------------ q8 route
 // The quantized types (kQ8Route) follow llama.cpp's mmvq recipe instead: the activations are
-// rounded once per op to q8 blocks of 32 (int8 values, float scale d = amax / 127 and, per half
-// of 16, d times the half's sum of values) in a device scratch; each lane then loads 16 bytes of
-// quants per step and multiplies them with __dp4a (four int8 products per instruction) against
-// the q8 activations, applying the weight's scale and offset once per 16 weights. The float
-// decode above spent more ALU per weight byte than the memory system allows at full bandwidth.
-// Scratch layout for T tokens of n inputs: T * n int8 values, then T * n / 32 float4 blocks
-// {d, d * sum(values 0..15), d * sum(values 16..31), 0}.
+// rounded once per op to q8 blocks of 32 (int8 values, a scale d and, per half of 16, d times the
+// half's sum of values) in a device scratch, the way llama.cpp's CPU path rounds them for the
+// same weight type (Q8_0 blocks, or Q8_K super-blocks of 256 whose scale all 8 blocks repeat); each
+// lane then loads 16 bytes of quants per step and multiplies them with __dp4a (four int8 products
+// per instruction) against the q8 activations, applying the weight's scale and offset once per 16
+// weights. The float decode above spent more ALU per weight byte than the memory system allows at
+// full bandwidth. Scratch layout for T tokens of n inputs: T * n int8 values, then T * n / 32
+// float4 blocks {d, d * sum(values 0..15), d * sum(values 16..31), 0}.
 
 inline constexpr int kQuantizeThreads = 256;
 
@@ -202,6 +203,53 @@ __global__ void __launch_bounds__(kQuantizeThreads)
   const float d16 = __half2float(__float2half_rn(d));
   if (threadIdx.x % kWarp == 0)
     meta[t * (n_in / 32) + i / 32] = make_float4(d16, d16 * half_sum, d16 * high_sum, 0.0f);
+}
+
+// llama.cpp's quantize_row_q8_K_ref for the K-quants, one thread block per super-block of 256:
+// max is the signed value of largest magnitude (the first one on ties), iscale = -127 / max,
+// q = min(127, round-half-even(iscale * x)), d = 1 / iscale kept as a float. Every 32-block of
+// the super-block carries the same d in the scratch layout above.
+__global__ void __launch_bounds__(kQuantizeThreads)
+    quantize_q8k_kernel(hearth_tensor x, int8_t* qs, float4* meta) {
+  static_assert(kQuantizeThreads == 256, "one thread per element of a Q8_K super-block");
+  const int64_t n_in = x.ne[0];
+  const int64_t t = blockIdx.y;
+  const int j = static_cast<int>(threadIdx.x);
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * kQuantizeThreads + j;
+  const float v = at_offset<const float>(x, flat_row_offset(x, t))[i];
+  __shared__ float warp_amax[kQuantizeThreads / kWarp];
+  __shared__ int warp_first[kQuantizeThreads / kWarp];
+  __shared__ float extreme;
+  const int lane = j % kWarp, warp = j / kWarp;
+  const float amax_w = warp_max(fabsf(v));
+  if (lane == 0) warp_amax[warp] = amax_w;
+  __syncthreads();
+  float amax = warp_amax[0];
+#pragma unroll
+  for (int k = 1; k < kQuantizeThreads / kWarp; ++k) amax = fmaxf(amax, warp_amax[k]);
+  // The first element whose magnitude is amax gives the sign, as the reference's strict '>'.
+  int first = fabsf(v) == amax ? j : kQuantizeThreads;
+#pragma unroll
+  for (int mask = kWarp / 2; mask > 0; mask >>= 1) first = min(first, HEARTH_SHFL_XOR(first, mask));
+  if (lane == 0) warp_first[warp] = first;
+  __syncthreads();
+#pragma unroll
+  for (int k = 0; k < kQuantizeThreads / kWarp; ++k) first = min(first, warp_first[k]);
+  if (j == first) extreme = v;
+  __syncthreads();
+  const float max = extreme;
+  float q = 0.0f, d = 0.0f;
+  if (amax != 0.0f) {
+    const float iscale = -127.0f / max;
+    q = static_cast<float>(min(127, __float2int_rn(iscale * v)));
+    d = 1.0f / iscale;
+  }
+  qs[t * n_in + i] = static_cast<int8_t>(q);
+  float half_sum = q;
+#pragma unroll
+  for (int mask = 8; mask > 0; mask >>= 1) half_sum += HEARTH_SHFL_XOR(half_sum, mask);
+  const float high_sum = HEARTH_SHFL_XOR(half_sum, 16);
+  if (lane == 0) meta[t * (n_in / 32) + i / 32] = make_float4(d, d * half_sum, d * high_sum, 0.0f);
 }
 
 template <uint32_t DT, int NT, int R>
@@ -322,7 +370,12 @@ void launch_gemv_q8(const hearth_op& op, int64_t n_tok, void* scratch, bool read
   auto* xm = reinterpret_cast<float4*>(xq + n_tok * n_in);
   const dim3 qgrid(static_cast<unsigned>((n_in + kQuantizeThreads - 1) / kQuantizeThreads),
                    static_cast<unsigned>(n_tok));
-  if (!ready) quantize_q8_kernel<<<qgrid, kQuantizeThreads, 0, stream>>>(x, xq, xm);
+  if (!ready) {
+    if constexpr (kQ8SuperBlocks<DT>)  // n_in is a multiple of 256 for these types
+      quantize_q8k_kernel<<<qgrid, kQuantizeThreads, 0, stream>>>(x, xq, xm);
+    else
+      quantize_q8_kernel<<<qgrid, kQuantizeThreads, 0, stream>>>(x, xq, xm);
+  }
   // Rows per block as launch_gemv: activations reused by several rows, few enough rows that the
   // accumulators and the NT tokens' activations stay in registers.
   if (n_tok == 1)

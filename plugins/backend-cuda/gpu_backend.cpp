@@ -79,5 +79,5 @@ HEARTH_BACKEND_PLUGIN(hearth::backend_gpu::GpuBackend, "hip", "0.1.0",
 #else
 HEARTH_BACKEND_PLUGIN(hearth::backend_gpu::GpuBackend, "cuda", "0.1.0",
                       "CUDA backend: NVIDIA GPUs; decode matmuls read GGUF blocks directly "
-                      "(F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K)")
+                      "(F32, F16, BF16, Q8_0, Q4_0, Q5_0, Q4_K, Q5_K, Q6_K, NF4, CS256)")
 #endif

@@ -320,10 +320,11 @@ void GpuDevice::launch(const hearth_op& op) {
       const uint64_t bytes = matmul_scratch_bytes(op);
       void* scratch = matmul_scratch(bytes);
       const bool quantizes = bytes > 0 && scratch != nullptr;
-      const bool ready = quantizes && quantized_input_.holds(op.src[1], scratch);
+      const ActivationRounding rounding = matmul_activation_rounding(op);
+      const bool ready = quantizes && quantized_input_.holds(op.src[1], scratch, rounding);
       check_launch(launch_matmul(op, scratch, scratch ? bytes : 0, stream_, ready), op);
       if (quantizes) {
-        quantized_input_.remember(op.src[1], scratch);
+        quantized_input_.remember(op.src[1], scratch, rounding);
         quantized_input_.forget_if_overlapping(op.dst);
       }
       return;
@@ -341,6 +342,8 @@ void GpuDevice::launch(const hearth_op& op) {
       return check_launch(launch_elementwise(op, stream_), op);
     case HEARTH_OP_SOFTMAX:
       return check_launch(launch_softmax(op, stream_), op);
+    case HEARTH_OP_COPY:
+      return check_launch(launch_copy(op, stream_), op);
     case HEARTH_OP_ATTENTION_SLOTS:
       return slot_attention_.run(op, stream_);
   }

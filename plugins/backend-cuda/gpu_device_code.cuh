@@ -89,6 +89,22 @@ __device__ __forceinline__ float block_sum(float v, float* scratch) {
   return warp_sum(total);
 }
 
+// The same in double (RMS_NORM's sum of squares, as ggml keeps it). scratch holds 32 doubles.
+__device__ __forceinline__ double block_sum(double v, double* scratch) {
+  const int lane = threadIdx.x % kWarp;
+  const int warp = threadIdx.x / kWarp;
+#pragma unroll
+  for (int mask = kWarp / 2; mask > 0; mask >>= 1) v += HEARTH_SHFL_XOR(v, mask);
+  __syncthreads();
+  if (lane == 0) scratch[warp] = v;
+  __syncthreads();
+  const int n_warps = static_cast<int>(blockDim.x) / kWarp;
+  double total = lane < n_warps ? scratch[lane] : 0.0;
+#pragma unroll
+  for (int mask = kWarp / 2; mask > 0; mask >>= 1) total += HEARTH_SHFL_XOR(total, mask);
+  return total;
+}
+
 __device__ __forceinline__ float block_max(float v, float* scratch) {
   const int lane = threadIdx.x % kWarp;
   const int warp = threadIdx.x / kWarp;

@@ -1,7 +1,8 @@
-// ATTENTION, flash-attention style: a block per (query head, query, key range). Each of its warps
-// streams a strided share of the range's keys once, keeping a running max, a running sum and the
-// weighted value sum (online softmax) in registers; the block merges its warps' partial results.
-// The score matrix never exists in memory, so any cache length fits.
+// ATTENTION over an F32 cache, flash-attention style (an F16 cache: kernels_attention_f16.cu): a
+// block per (query head, query, key range). Each of its warps streams a strided share of the
+// range's keys once, keeping a running max, a running sum and the weighted value sum (online
+// softmax) in registers; the block merges its warps' partial results. The score matrix never exists
+// in memory, so any cache length fits.
 //
 // Decode has few (head, query) pairs, so one block each would leave most SMs idle while a few
 // warps walk thousands of keys. There the keys are split into ranges (flash-decoding): every
@@ -157,6 +158,7 @@ __global__ void __launch_bounds__(kWarp)
 }  // namespace
 
 int64_t attention_splits(const hearth_op& op, int sm_count) {
+  if (op.src[1].dtype == HEARTH_DTYPE_F16) return attention_f16_splits(op, sm_count);
   const hearth_tensor& q = op.src[0];
   const int64_t n_kv = op.src[1].ne[2];
   const int64_t pairs = q.ne[1] * q.ne[2];
@@ -169,6 +171,7 @@ int64_t attention_splits(const hearth_op& op, int sm_count) {
 }
 
 uint64_t attention_scratch_bytes(const hearth_op& op, int64_t n_splits) {
+  if (op.src[1].dtype == HEARTH_DTYPE_F16) return attention_f16_scratch_bytes(op, n_splits);
   if (n_splits <= 1) return 0;
   const hearth_tensor& q = op.src[0];
   return static_cast<uint64_t>(q.ne[1] * q.ne[2] * n_splits * (q.ne[0] + 2)) * sizeof(float);
@@ -176,6 +179,8 @@ uint64_t attention_scratch_bytes(const hearth_op& op, int64_t n_splits) {
 
 cudaError_t launch_attention(const hearth_op& op, int64_t n_splits, float* scratch,
                              cudaStream_t stream) {
+  if (op.src[1].dtype == HEARTH_DTYPE_F16)
+    return launch_attention_f16(op, n_splits, scratch, stream);
   const hearth_tensor& q = op.src[0];
   if (q.ne[1] == 0 || q.ne[2] == 0) return cudaSuccess;
   const int64_t n_kv = op.src[1].ne[2];

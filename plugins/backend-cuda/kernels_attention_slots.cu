@@ -5,19 +5,19 @@
 //
 // Numerics follow the CPU kernel (plugins/backend-cpu/kernel_attention_slots.cpp): 16-bit slots
 // are scored against the query rounded to F16 and weighted by the probability rounded to F16, as
-// ATTENTION over an F16 cache; quantized slots are decoded to F32 (code * scale + min, rounded
-// as sdk/kv_quant.hpp does) and scored against the F32 query.
+// ATTENTION over an F16 cache, in that op's exact operation order (attention_f16_math.cuh: a
+// thread per 16-bit slot's score, the double-sum softmax, chunk sums of the outputs), so that
+// with every slot at 16 bits both ops give the same bits; quantized slots are decoded to F32
+// (code * scale + min, rounded as sdk/kv_quant.hpp does) and scored against the F32 query.
+#include "attention_f16_math.cuh"
 #include "attention_slots_kernel.hpp"
-#include "gpu_device_code.cuh"
 
 namespace hearth::backend_gpu {
 namespace {
 
-constexpr int kThreads = 256;
+constexpr int kThreads = kF16AttentionThreads;  // softmax_stats' reduction shape
 constexpr int kWarps = kThreads / kWarp;
 constexpr int kValuesPerLane = 8;  // head_dim <= 256
-
-__device__ __forceinline__ float round_to_f16(float x) { return __half2float(__float2half_rn(x)); }
 
 // Channel d of a record at `bits`.
 __device__ __forceinline__ float decode_channel(const uint8_t* record, uint32_t bits, uint32_t d,
@@ -52,9 +52,9 @@ __global__ void __launch_bounds__(kThreads)
   const int64_t n = head.n_slots;
   const int32_t query_pos = pos_q[i];
 
-  float* q32 = shared;                     // [group][head_dim]
-  float* q16 = shared + group * head_dim;  // the same, rounded to F16
-  float* reduce = q16 + group * head_dim;  // 32 floats
+  auto* reduce = reinterpret_cast<double*>(shared);  // kWarp doubles
+  float* q32 = shared + 2 * kWarp;                   // [group][head_dim]
+  float* q16 = q32 + group * head_dim;               // the same, rounded to F16
   for (int64_t e = threadIdx.x; e < group * head_dim; e += kThreads) {
     const int64_t h = e / head_dim;
     const float x =
@@ -68,7 +68,24 @@ __global__ void __launch_bounds__(kThreads)
   for (uint32_t t = 0; t < head.n_tiers; ++t) {
     const SlotTierOnDevice& tier = head.tiers[t];
     const auto* positions = reinterpret_cast<const int32_t*>(staging + tier.positions);
-    const float* qh = tier.bits == 16 ? q16 : q32;
+    if (tier.bits == 16) {  // a thread per slot, as ATTENTION over an F16 cache scores a key
+      for (uint32_t idx = threadIdx.x; idx < tier.n_slots; idx += kThreads) {
+        const int64_t s = tier.first_slot + idx;
+        if (positions[idx] > query_pos) {
+          for (int64_t h = 0; h < group; ++h) sc[h * max_slots + s] = -INFINITY;
+          continue;
+        }
+        const auto* k = reinterpret_cast<const uint16_t*>(
+            staging + tier.k + static_cast<uint64_t>(idx) * tier.record_bytes);
+        for (int64_t h = 0; h < group; ++h) {
+          float dot = 0.0f;
+          for (uint32_t d = 0; d < head_dim; ++d)
+            dot = fmaf(q16[h * head_dim + d], half_bits_to_float(k[d]), dot);
+          sc[h * max_slots + s] = dot * scale;
+        }
+      }
+      continue;
+    }
     for (uint32_t idx = warp; idx < tier.n_slots; idx += kWarps) {
       const int64_t s = tier.first_slot + idx;
       if (positions[idx] > query_pos) {
@@ -88,7 +105,7 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
         for (int c = 0; c < kValuesPerLane; ++c) {
           const uint32_t d = lane + c * kWarp;
-          if (d < head_dim) dot += qh[h * head_dim + d] * kv[c];
+          if (d < head_dim) dot += q32[h * head_dim + d] * kv[c];
         }
         dot = warp_sum(dot);
         if (lane == 0) sc[h * max_slots + s] = dot * scale;
@@ -100,22 +117,10 @@ __global__ void __launch_bounds__(kThreads)
   // Softmax per query head over the visible slots; hidden ones are -inf and come out 0.
   for (int64_t h = 0; h < group; ++h) {
     float* row = sc + h * max_slots;
-    float local_max = -INFINITY;
-    for (int64_t s = threadIdx.x; s < n; s += kThreads) local_max = fmaxf(local_max, row[s]);
-    const float max = block_max(local_max, reduce);
-    if (max == -INFINITY) {  // this query sees no slot
-      for (int64_t s = threadIdx.x; s < n; s += kThreads) row[s] = 0.0f;
-      __syncthreads();
-      continue;
-    }
-    float local_sum = 0.0f;
-    for (int64_t s = threadIdx.x; s < n; s += kThreads) {
-      const float e = expf(row[s] - max);
-      row[s] = e;
-      local_sum += e;
-    }
-    const float inv = 1.0f / block_sum(local_sum, reduce);
-    for (int64_t s = threadIdx.x; s < n; s += kThreads) row[s] *= inv;
+    const SoftmaxStats stats = softmax_stats(row, n, reduce);
+    __syncthreads();  // every thread has read the scores it is about to overwrite
+    for (int64_t s = threadIdx.x; s < n; s += kThreads)
+      row[s] = stats.max == -INFINITY ? 0.0f : expf(row[s] - stats.max) * stats.inv;
     __syncthreads();
   }
 
@@ -133,26 +138,34 @@ __global__ void __launch_bounds__(kThreads)
     const int64_t h = e / head_dim;
     const auto d = static_cast<uint32_t>(e % head_dim);
     const float* p_row = sc + h * max_slots;
-    float acc = 0.0f;
+    // Sums per chunk of kChunkKeys slots, added in order (attention_f16_math.cuh).
+    float total = 0.0f, chunk = 0.0f;
     for (uint32_t t = 0; t < head.n_tiers; ++t) {
       const SlotTierOnDevice& tier = head.tiers[t];
       const uint8_t* v = staging + tier.v;
       for (uint32_t idx = 0; idx < tier.n_slots; ++idx) {
-        float p = p_row[tier.first_slot + idx];
+        const int64_t s = tier.first_slot + idx;
+        if (s > 0 && s % kChunkKeys == 0) {
+          total += chunk;
+          chunk = 0.0f;
+        }
+        float p = p_row[s];
         if (tier.bits == 16) p = round_to_f16(p);
         if (p == 0.0f) continue;
-        acc += p * decode_channel(v + static_cast<uint64_t>(idx) * tier.record_bytes, tier.bits, d,
-                                  head_dim, group_size);
+        chunk = fmaf(p,
+                     decode_channel(v + static_cast<uint64_t>(idx) * tier.record_bytes, tier.bits,
+                                    d, head_dim, group_size),
+                     chunk);
       }
     }
-    at_offset<float>(dst, (g * group + h) * dst.nb[1] + i * dst.nb[2])[d] = acc;
+    at_offset<float>(dst, (g * group + h) * dst.nb[1] + i * dst.nb[2])[d] = total + chunk;
   }
 }
 
 }  // namespace
 
 size_t attention_slots_shared_bytes(int64_t group, int64_t head_dim) {
-  return static_cast<size_t>(2 * group * head_dim + kWarp) * sizeof(float);
+  return static_cast<size_t>(2 * group * head_dim + 2 * kWarp) * sizeof(float);
 }
 
 cudaError_t launch_attention_slots_kernel(const AttentionSlotsLaunch& l, cudaStream_t stream) {

@@ -89,6 +89,14 @@ uint64_t matmul_scratch_bytes(const hearth_op& op) {
   return bytes;
 }
 
+ActivationRounding matmul_activation_rounding(const hearth_op& op) {
+  ActivationRounding rounding = ActivationRounding::q8_0_blocks;
+  dispatch_weight_type(op.src[0].dtype, [&]<uint32_t DT>() {
+    if constexpr (kQ8SuperBlocks<DT>) rounding = ActivationRounding::q8_k_super_blocks;
+  });
+  return rounding;
+}
+
 cudaError_t launch_matmul(const hearth_op& op, void* scratch, uint64_t scratch_bytes,
                           cudaStream_t stream, bool scratch_ready) {
   const hearth_tensor& w = op.src[0];

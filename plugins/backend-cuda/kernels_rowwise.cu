@@ -39,18 +39,22 @@ __global__ void embedding_kernel(hearth_tensor table, const int32_t* ids, hearth
 }
 
 // ------------------------------------------------------------------ RMS_NORM
+// ggml's arithmetic: float squares summed in double, the mean rounded to float, y = x * scale,
+// then y * weight. The result is rounded to 8 bits by the next quantized MATMUL, where a scale a
+// float ulp off moves values across rounding steps; a float sum was off by ulps.
 
 __global__ void rms_norm_kernel(hearth_tensor x, const float* weight, hearth_tensor dst,
                                 float eps) {
-  __shared__ float scratch[kWarp];
+  __shared__ double scratch[kWarp];
   const int64_t r = blockIdx.x;
   const int64_t n = x.ne[0];
   const float* in = at_offset<const float>(x, flat_row_offset(x, r));
   float* out = at_offset<float>(dst, flat_row_offset(dst, r));
-  float partial = 0.0f;
-  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) partial += in[i] * in[i];
-  const float sum = block_sum(partial, scratch);
-  const float mean = n > 0 ? sum / static_cast<float>(n) : 0.0f;
+  double partial = 0.0;
+  for (int64_t i = threadIdx.x; i < n; i += blockDim.x)
+    partial += static_cast<double>(in[i] * in[i]);
+  const double sum = block_sum(partial, scratch);
+  const float mean = n > 0 ? static_cast<float>(sum / static_cast<double>(n)) : 0.0f;
   const float scale = 1.0f / sqrtf(mean + eps);
   for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
     float y = in[i] * scale;

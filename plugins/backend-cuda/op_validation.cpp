@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <initializer_list>
+#include <utility>
 
 #include "backend_name.hpp"
 #include "dtype_info.hpp"
@@ -125,15 +126,19 @@ class Checker {
 };
 
 constexpr std::initializer_list<hearth_dtype> kF32 = {HEARTH_DTYPE_F32};
+constexpr std::initializer_list<hearth_dtype> kFloats = {HEARTH_DTYPE_F32, HEARTH_DTYPE_F16,
+                                                         HEARTH_DTYPE_BF16};
+// The KV cache: F32, or F16 as llama.cpp keeps it (kernels_attention_f16.cu).
+constexpr std::initializer_list<hearth_dtype> kCache = {HEARTH_DTYPE_F32, HEARTH_DTYPE_F16};
 constexpr std::initializer_list<hearth_dtype> kI32 = {HEARTH_DTYPE_I32};
 constexpr std::initializer_list<hearth_dtype> kI8 = {HEARTH_DTYPE_I8};
 constexpr std::initializer_list<hearth_dtype> kWeights = {
-    HEARTH_DTYPE_F32,  HEARTH_DTYPE_F16,  HEARTH_DTYPE_BF16, HEARTH_DTYPE_Q8_0,
-    HEARTH_DTYPE_Q4_0, HEARTH_DTYPE_Q4_K, HEARTH_DTYPE_Q5_K, HEARTH_DTYPE_Q6_K};
+    HEARTH_DTYPE_F32,  HEARTH_DTYPE_F16,  HEARTH_DTYPE_BF16, HEARTH_DTYPE_Q8_0, HEARTH_DTYPE_Q4_0,
+    HEARTH_DTYPE_Q5_0, HEARTH_DTYPE_Q4_K, HEARTH_DTYPE_Q5_K, HEARTH_DTYPE_Q6_K};
 // MATMUL also reads NF4 blocks (nf4_matmul.cu); EMBEDDING does not.
 constexpr std::initializer_list<hearth_dtype> kMatmulWeights = {
     HEARTH_DTYPE_F32,  HEARTH_DTYPE_F16,  HEARTH_DTYPE_BF16, HEARTH_DTYPE_Q8_0, HEARTH_DTYPE_Q4_0,
-    HEARTH_DTYPE_Q4_K, HEARTH_DTYPE_Q5_K, HEARTH_DTYPE_Q6_K, HEARTH_DTYPE_NF4};
+    HEARTH_DTYPE_Q5_0, HEARTH_DTYPE_Q4_K, HEARTH_DTYPE_Q5_K, HEARTH_DTYPE_Q6_K, HEARTH_DTYPE_NF4};
 constexpr const char* kConvertAdvice = " (convert the weight to one of these first)";
 
 // Returns the first unsupported reason among the checks, in order.
@@ -242,8 +247,12 @@ std::optional<std::string> check_rope(const hearth_op& op, const Checker& c) {
 std::optional<std::string> check_attention(const Checker& c) {
   c.require_src_count(5, 5, "5 sources (q, k, v, query positions, key positions)");
   HEARTH_GPU_RETURN_IF(c.require_dtype(c.src(0), "q src[0]", kF32));
-  HEARTH_GPU_RETURN_IF(c.require_dtype(c.src(1), "k src[1]", kF32));
-  HEARTH_GPU_RETURN_IF(c.require_dtype(c.src(2), "v src[2]", kF32));
+  HEARTH_GPU_RETURN_IF(c.require_dtype(c.src(1), "k src[1]", kCache));
+  HEARTH_GPU_RETURN_IF(c.require_dtype(c.src(2), "v src[2]", kCache));
+  if (c.src(1).dtype != c.src(2).dtype)
+    return std::string(kBackendName) + ": ATTENTION: k src[1] is " + dtype_name(c.src(1).dtype) +
+           " and v src[2] is " + dtype_name(c.src(2).dtype) +
+           "; the backend takes k and v of one type";
   HEARTH_GPU_RETURN_IF(c.require_dtype(c.src(3), "query positions src[3]", kI32));
   HEARTH_GPU_RETURN_IF(c.require_dtype(c.src(4), "key positions src[4]", kI32));
   HEARTH_GPU_RETURN_IF(c.require_dtype(c.dst(), "dst", kF32));
@@ -270,6 +279,14 @@ std::optional<std::string> check_attention(const Checker& c) {
     c.invalid("key positions src[4] " + describe_tensor(c.src(4)) + " must have n_kv = " +
               std::to_string(k.ne[2]) + " entries for k " + describe_tensor(k));
   c.require_finite_param(0, "scale");
+  return std::nullopt;
+}
+
+std::optional<std::string> check_copy(const Checker& c) {
+  c.require_src_count(1, 1, "1 source");
+  HEARTH_GPU_RETURN_IF(c.require_dtype(c.src(0), "src[0]", kFloats));
+  HEARTH_GPU_RETURN_IF(c.require_dtype(c.dst(), "dst", kFloats));
+  c.require_same_shape(c.dst(), "dst", c.src(0), "src[0]");
   return std::nullopt;
 }
 
@@ -340,6 +357,22 @@ std::optional<std::string> check_softmax(const Checker& c) {
 
 #undef HEARTH_GPU_RETURN_IF
 
+// Whether the byte extents the two views can touch intersect (empty views touch nothing).
+bool overlapping(const hearth_tensor& a, const hearth_tensor& b) {
+  const auto extent = [](const hearth_tensor& t) -> std::pair<uintptr_t, uintptr_t> {
+    const auto first = reinterpret_cast<uintptr_t>(t.data);
+    uint64_t bytes = static_cast<uint64_t>(dtype_layout(t.dtype).block_bytes);
+    for (int d = 0; d < HEARTH_MAX_DIMS; ++d) {
+      if (t.ne[d] <= 0) return {first, first};
+      bytes += static_cast<uint64_t>(t.ne[d] - 1) * static_cast<uint64_t>(t.nb[d]);
+    }
+    return {first, first + bytes};
+  };
+  const auto [a_first, a_last] = extent(a);
+  const auto [b_first, b_last] = extent(b);
+  return a_first < b_last && b_first < a_last;
+}
+
 void check_data_pointer(const hearth_op& op, const hearth_tensor& t, const std::string& role) {
   if (element_count(t) == 0) return;
   const std::string where = std::string(kBackendName) + ": " + op_name(raw_kind(op)) + ": " + role +
@@ -377,6 +410,8 @@ std::string op_name(uint32_t kind) {
       return "SOFTMAX";
     case HEARTH_OP_MUL:
       return "MUL";
+    case HEARTH_OP_COPY:
+      return "COPY";
     default:
       return "op " + std::to_string(kind);
   }
@@ -433,10 +468,12 @@ std::optional<std::string> check_op(const hearth_op& op) {
       return check_softmax(c);
     case HEARTH_OP_MUL:
       return check_elementwise(c, true);
+    case HEARTH_OP_COPY:
+      return check_copy(c);
     default:
       return std::string(kBackendName) + ": " + op_name(raw_kind(op)) +
              " is not an op this backend knows (it runs EMBEDDING, RMS_NORM, MATMUL, ROPE, "
-             "ATTENTION, ATTENTION_SLOTS, SWIGLU, ADD, SOFTMAX, MUL)";
+             "ATTENTION, ATTENTION_SLOTS, SWIGLU, ADD, SOFTMAX, MUL, COPY)";
   }
 }
 
@@ -444,6 +481,12 @@ void check_op_data(const hearth_op& op) {
   check_data_pointer(op, op.dst, "dst");
   for (uint32_t i = 0; i < op.n_src; ++i)
     check_data_pointer(op, op.src[i], "src[" + std::to_string(i) + "]");
+  if (raw_kind(op) == HEARTH_OP_COPY && overlapping(op.dst, op.src[0]))
+    throw PluginError(HEARTH_ERR_INVALID_ARGUMENT,
+                      std::string(kBackendName) + ": COPY: dst " + describe_tensor(op.dst) +
+                          " overlaps src[0] " + describe_tensor(op.src[0]) +
+                          "; copy through a separate buffer (elements would be read after being "
+                          "overwritten)");
 }
 
 void check_embedding_ids(const hearth_op& op, const std::vector<int32_t>& ids) {

@@ -32,14 +32,17 @@ bool same_view(const hearth_tensor& a, const hearth_tensor& b) {
 
 }  // namespace
 
-bool QuantizedInput::holds(const hearth_tensor& source, const void* scratch) const {
-  return valid_ && scratch == scratch_ && same_view(source, source_);
+bool QuantizedInput::holds(const hearth_tensor& source, const void* scratch,
+                           ActivationRounding rounding) const {
+  return valid_ && scratch == scratch_ && rounding == rounding_ && same_view(source, source_);
 }
 
-void QuantizedInput::remember(const hearth_tensor& source, const void* scratch) {
+void QuantizedInput::remember(const hearth_tensor& source, const void* scratch,
+                              ActivationRounding rounding) {
   valid_ = true;
   source_ = source;
   scratch_ = scratch;
+  rounding_ = rounding;
 }
 
 void QuantizedInput::forget_if_overlapping(const hearth_tensor& written) {

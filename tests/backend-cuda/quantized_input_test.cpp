@@ -25,6 +25,9 @@ hearth_tensor f32_view(float* buffer, int64_t first, int64_t cols, int64_t rows)
   return t;
 }
 
+constexpr ActivationRounding kQ8_0 = ActivationRounding::q8_0_blocks;
+constexpr ActivationRounding kQ8_K = ActivationRounding::q8_k_super_blocks;
+
 class QuantizedInputTest : public ::testing::Test {
  protected:
   std::array<float, 1024> buffer_{};
@@ -35,39 +38,50 @@ class QuantizedInputTest : public ::testing::Test {
 TEST_F(QuantizedInputTest, HoldsOnlyTheSameViewInTheSameScratch) {
   QuantizedInput q;
   const hearth_tensor x = f32_view(buffer_.data(), 0, 64, 1);
-  EXPECT_FALSE(q.holds(x, scratch_.data()));
-  q.remember(x, scratch_.data());
-  EXPECT_TRUE(q.holds(x, scratch_.data()));
-  EXPECT_FALSE(q.holds(x, other_scratch_.data())) << "a regrown scratch holds nothing yet";
-  EXPECT_FALSE(q.holds(f32_view(buffer_.data(), 1, 64, 1), scratch_.data())) << "other data";
-  EXPECT_FALSE(q.holds(f32_view(buffer_.data(), 0, 32, 2), scratch_.data())) << "other shape";
+  EXPECT_FALSE(q.holds(x, scratch_.data(), kQ8_0));
+  q.remember(x, scratch_.data(), kQ8_0);
+  EXPECT_TRUE(q.holds(x, scratch_.data(), kQ8_0));
+  EXPECT_FALSE(q.holds(x, other_scratch_.data(), kQ8_0)) << "a regrown scratch holds nothing yet";
+  EXPECT_FALSE(q.holds(f32_view(buffer_.data(), 1, 64, 1), scratch_.data(), kQ8_0)) << "other data";
+  EXPECT_FALSE(q.holds(f32_view(buffer_.data(), 0, 32, 2), scratch_.data(), kQ8_0))
+      << "other shape";
   hearth_tensor strided = x;
   strided.nb[1] *= 2;
   strided.nb[2] = strided.nb[3] = strided.nb[1];
-  EXPECT_FALSE(q.holds(strided, scratch_.data())) << "other strides";
+  EXPECT_FALSE(q.holds(strided, scratch_.data(), kQ8_0)) << "other strides";
   hearth_tensor f16 = x;
   f16.dtype = HEARTH_DTYPE_F16;
-  EXPECT_FALSE(q.holds(f16, scratch_.data())) << "other dtype";
+  EXPECT_FALSE(q.holds(f16, scratch_.data(), kQ8_0)) << "other dtype";
   q.forget();
-  EXPECT_FALSE(q.holds(x, scratch_.data()));
+  EXPECT_FALSE(q.holds(x, scratch_.data(), kQ8_0));
+}
+
+TEST_F(QuantizedInputTest, ActivationsRoundedForAnotherWeightTypeAreNotReused) {
+  QuantizedInput q;
+  const hearth_tensor x = f32_view(buffer_.data(), 0, 256, 1);
+  q.remember(x, scratch_.data(), kQ8_K);
+  EXPECT_TRUE(q.holds(x, scratch_.data(), kQ8_K));
+  EXPECT_FALSE(q.holds(x, scratch_.data(), kQ8_0)) << "Q8_0 blocks wanted, Q8_K held";
+  q.remember(x, scratch_.data(), kQ8_0);
+  EXPECT_FALSE(q.holds(x, scratch_.data(), kQ8_K)) << "Q8_K wanted, Q8_0 held";
 }
 
 TEST_F(QuantizedInputTest, AnOverlappingWriteForgetsADisjointOneDoesNot) {
   QuantizedInput q;
   const hearth_tensor x = f32_view(buffer_.data(), 128, 64, 2);  // floats [128, 256)
-  q.remember(x, scratch_.data());
+  q.remember(x, scratch_.data(), kQ8_0);
   q.forget_if_overlapping(f32_view(buffer_.data(), 0, 128, 1));    // [0, 128): just before
   q.forget_if_overlapping(f32_view(buffer_.data(), 256, 128, 1));  // [256, 384): just after
   q.forget_if_overlapping(f32_view(buffer_.data(), 300, 0, 1));    // empty
-  EXPECT_TRUE(q.holds(x, scratch_.data()));
+  EXPECT_TRUE(q.holds(x, scratch_.data(), kQ8_0));
   q.forget_if_overlapping(f32_view(buffer_.data(), 255, 1, 1));  // the last float
-  EXPECT_FALSE(q.holds(x, scratch_.data()));
-  q.remember(x, scratch_.data());
+  EXPECT_FALSE(q.holds(x, scratch_.data(), kQ8_0));
+  q.remember(x, scratch_.data(), kQ8_0);
   q.forget_if_overlapping(f32_view(buffer_.data(), 0, 129, 1));  // reaches the first float
-  EXPECT_FALSE(q.holds(x, scratch_.data()));
-  q.remember(x, scratch_.data());
+  EXPECT_FALSE(q.holds(x, scratch_.data(), kQ8_0));
+  q.remember(x, scratch_.data(), kQ8_0);
   q.forget_if_overlapping(x);  // in place (ADD x = x + b)
-  EXPECT_FALSE(q.holds(x, scratch_.data()));
+  EXPECT_FALSE(q.holds(x, scratch_.data(), kQ8_0));
 }
 
 TEST_F(QuantizedInputTest, AGapBetweenRowsStillCountsAsTheSource) {
@@ -77,9 +91,9 @@ TEST_F(QuantizedInputTest, AGapBetweenRowsStillCountsAsTheSource) {
   hearth_tensor x = f32_view(buffer_.data(), 0, 32, 2);
   x.nb[1] = 64 * sizeof(float);
   x.nb[2] = x.nb[3] = 128 * sizeof(float);
-  q.remember(x, scratch_.data());
+  q.remember(x, scratch_.data(), kQ8_0);
   q.forget_if_overlapping(f32_view(buffer_.data(), 40, 8, 1));
-  EXPECT_FALSE(q.holds(x, scratch_.data()));
+  EXPECT_FALSE(q.holds(x, scratch_.data(), kQ8_0));
 }
 
 }  // namespace

@@ -44,6 +44,8 @@ std::string dtype_label(hearth_dtype dtype) {
       return "Q8_0";
     case HEARTH_DTYPE_Q4_0:
       return "Q4_0";
+    case HEARTH_DTYPE_Q5_0:
+      return "Q5_0";
     case HEARTH_DTYPE_Q4_K:
       return "Q4_K";
     case HEARTH_DTYPE_Q5_K:
@@ -137,7 +139,8 @@ class Conformance : public ::testing::TestWithParam<std::string> {
 // ------------------------------------------------------------------ EMBEDDING
 
 void Conformance::check_embedding(hearth_dtype dtype, bool optional) {
-  const bool blocks = dtype == HEARTH_DTYPE_Q8_0 || dtype == HEARTH_DTYPE_Q4_0;
+  const bool blocks =
+      dtype == HEARTH_DTYPE_Q8_0 || dtype == HEARTH_DTYPE_Q4_0 || dtype == HEARTH_DTYPE_Q5_0;
   if (optional) {
     const auto table = HostTensor::raw(dtype, {64, 10, 1, 1}, 2, row_bytes(dtype, 64));
     const auto probe =
@@ -171,6 +174,7 @@ TEST_P(Conformance, EmbeddingF16) { check_embedding(HEARTH_DTYPE_F16, false); }
 TEST_P(Conformance, EmbeddingBF16) { check_embedding(HEARTH_DTYPE_BF16, false); }
 TEST_P(Conformance, EmbeddingQ8_0) { check_embedding(HEARTH_DTYPE_Q8_0, true); }
 TEST_P(Conformance, EmbeddingQ4_0) { check_embedding(HEARTH_DTYPE_Q4_0, true); }
+TEST_P(Conformance, EmbeddingQ5_0) { check_embedding(HEARTH_DTYPE_Q5_0, true); }
 
 // ------------------------------------------------------------------ RMS_NORM
 
@@ -214,7 +218,8 @@ TEST_P(Conformance, RmsNormInPlace) {
 // ------------------------------------------------------------------ MATMUL
 
 void Conformance::check_matmul(hearth_dtype dtype, bool optional) {
-  const bool blocks = dtype == HEARTH_DTYPE_Q8_0 || dtype == HEARTH_DTYPE_Q4_0;
+  const bool blocks =
+      dtype == HEARTH_DTYPE_Q8_0 || dtype == HEARTH_DTYPE_Q4_0 || dtype == HEARTH_DTYPE_Q5_0;
   const bool k_quant =
       dtype == HEARTH_DTYPE_Q4_K || dtype == HEARTH_DTYPE_Q5_K || dtype == HEARTH_DTYPE_Q6_K;
   if (optional) {
@@ -270,6 +275,7 @@ TEST_P(Conformance, MatmulF16) { check_matmul(HEARTH_DTYPE_F16, false); }
 TEST_P(Conformance, MatmulBF16) { check_matmul(HEARTH_DTYPE_BF16, true); }
 TEST_P(Conformance, MatmulQ8_0) { check_matmul(HEARTH_DTYPE_Q8_0, true); }
 TEST_P(Conformance, MatmulQ4_0) { check_matmul(HEARTH_DTYPE_Q4_0, true); }
+TEST_P(Conformance, MatmulQ5_0) { check_matmul(HEARTH_DTYPE_Q5_0, true); }
 TEST_P(Conformance, MatmulQ4_K) { check_matmul(HEARTH_DTYPE_Q4_K, true); }
 TEST_P(Conformance, MatmulQ5_K) { check_matmul(HEARTH_DTYPE_Q5_K, true); }
 TEST_P(Conformance, MatmulQ6_K) { check_matmul(HEARTH_DTYPE_Q6_K, true); }
@@ -810,12 +816,12 @@ TEST_P(Conformance, CopyShapeMismatchIsRefused) {
 // ------------------------------------------------------------------ elementwise
 
 // A decode step multiplies one normalized row by q, k and v, then writes over the row: a backend
-// that keeps the row's quantized form between MATMULs must reuse it only while it is current.
+// that keeps the row's quantized form between MATMULs must reuse it only while it is current,
+// and only for a weight type that rounds activations the same way (Q4_K: Q8_K, Q4_0: Q8_0).
 TEST_P(Conformance, MatmulsSharingAnInputSeeItsLatestValues) {
-  constexpr hearth_dtype kType = HEARTH_DTYPE_Q4_0;
   constexpr int64_t kIn = 256, kOut = 37;
-  const WeightMatrix w1 = random_weights(rng_, kType, kIn, kOut);
-  const WeightMatrix w2 = random_weights(rng_, kType, kIn, kOut);
+  const WeightMatrix w1 = random_weights(rng_, HEARTH_DTYPE_Q4_K, kIn, kOut);
+  const WeightMatrix w2 = random_weights(rng_, HEARTH_DTYPE_Q4_0, kIn, kOut);
   const auto x = normal_floats(rng_, kIn, 1.0f);
   const auto b = normal_floats(rng_, kIn, 1.0f);
   auto w1_t = upload(HostTensor::weights(w1));
@@ -828,6 +834,9 @@ TEST_P(Conformance, MatmulsSharingAnInputSeeItsLatestValues) {
   const auto first =
       make_op(HEARTH_OP_MATMUL, out1.descriptor(), {w1_t.descriptor(), x_t.descriptor()});
   if (auto why = declined(first)) GTEST_SKIP() << *why;
+  if (auto why = declined(
+          make_op(HEARTH_OP_MATMUL, out2.descriptor(), {w2_t.descriptor(), x_t.descriptor()})))
+    GTEST_SKIP() << *why;
   // No copies in between: they would let a backend drop what it keeps.
   ASSERT_TRUE(device_->run(first).ok());
   ASSERT_TRUE(

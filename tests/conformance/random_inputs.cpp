@@ -83,10 +83,13 @@ WeightMatrix random_weights(std::mt19937_64& rng, hearth_dtype dtype, int64_t n_
       for (size_t i = 0; i < n; ++i) put16(2 * i, sdk::fp32_to_bf16(value(rng)));
       break;
     case HEARTH_DTYPE_Q8_0:
-    case HEARTH_DTYPE_Q4_0: {
-      const size_t block_bytes = dtype == HEARTH_DTYPE_Q8_0 ? 34 : 18;
+    case HEARTH_DTYPE_Q4_0:
+    case HEARTH_DTYPE_Q5_0: {
+      const size_t block_bytes = dtype == HEARTH_DTYPE_Q8_0   ? 34
+                                 : dtype == HEARTH_DTYPE_Q4_0 ? 18
+                                                              : 22;
       for (size_t b = 0; b < n / 32; ++b) {
-        const float sign = (dtype == HEARTH_DTYPE_Q4_0 && byte(rng) < 128) ? -1.0f : 1.0f;
+        const float sign = (dtype != HEARTH_DTYPE_Q8_0 && byte(rng) < 128) ? -1.0f : 1.0f;
         put16(b * block_bytes, sdk::fp32_to_fp16(sign * scale(rng)));
         for (size_t j = 2; j < block_bytes; ++j)
           w.bytes[b * block_bytes + j] = static_cast<uint8_t>(byte(rng));

@@ -33,20 +33,6 @@ void k4_scale_min(const uint8_t* q, int s, int& sc, int& mn) {
 uint16_t load_u16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
 
 // What llama.cpp's dot products round an activation block to before multiplying.
-// x rounded to blocks of 32 with a float scale, as the GPU backends' q8 decode GEMV does.
-std::vector<double> q8_float_rounded(const float* x, int64_t n) {
-  std::vector<double> r(static_cast<size_t>(n));
-  for (int64_t b = 0; b < n / kBlock; ++b) {
-    float amax = 0.0f;
-    for (int64_t j = 0; j < kBlock; ++j) amax = std::max(amax, std::fabs(x[b * kBlock + j]));
-    const float d = amax / 127.0f;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
-    for (int64_t j = 0; j < kBlock; ++j)
-      r[b * kBlock + j] = static_cast<double>(std::round(x[b * kBlock + j] * id)) * d;
-  }
-  return r;
-}
-
 std::vector<double> rounded_activations(hearth_dtype weight_dtype, const float* x, int64_t n) {
   std::vector<double> r(static_cast<size_t>(n));
   switch (weight_dtype) {
@@ -58,6 +44,7 @@ std::vector<double> rounded_activations(hearth_dtype weight_dtype, const float* 
       break;
     case HEARTH_DTYPE_Q8_0:
     case HEARTH_DTYPE_Q4_0:
+    case HEARTH_DTYPE_Q5_0:
       // ggml's quantize_row_q8_0_ref: d = amax / 127 stored as f16, q = roundf(x / d).
       for (int64_t b = 0; b < n / kBlock; ++b) {
         float amax = 0.0f;
@@ -134,6 +121,8 @@ int64_t row_bytes(hearth_dtype dtype, int64_t n) {
       return n / kBlock * 34;
     case HEARTH_DTYPE_Q4_0:
       return n / kBlock * 18;
+    case HEARTH_DTYPE_Q5_0:
+      return n / kBlock * 22;
     case HEARTH_DTYPE_Q4_K:
       return n / kSuperBlock * 144;
     case HEARTH_DTYPE_Q5_K:
@@ -201,6 +190,21 @@ std::vector<double> dequantize_row(hearth_dtype dtype, const uint8_t* row, int64
           const uint8_t byte = block[2 + j % 16];
           const int q = j < 16 ? (byte & 0x0F) : (byte >> 4);
           out[b * kBlock + j] = (q - 8) * d;
+        }
+      }
+      break;
+    case HEARTH_DTYPE_Q5_0:  // d (f16), qh (u32), 16 bytes as Q4_0; bit j of qh is bit 4 of q_j
+      for (int64_t b = 0; b < n / kBlock; ++b) {
+        const uint8_t* block = row + b * 22;
+        const double d = fp16_value(load_u16(block));
+        const uint32_t qh = static_cast<uint32_t>(block[2]) | static_cast<uint32_t>(block[3]) << 8 |
+                            static_cast<uint32_t>(block[4]) << 16 |
+                            static_cast<uint32_t>(block[5]) << 24;
+        for (int64_t j = 0; j < kBlock; ++j) {
+          const uint8_t byte = block[6 + j % 16];
+          const int low = j < 16 ? (byte & 0x0F) : (byte >> 4);
+          const int q = low | static_cast<int>((qh >> j) & 1u) << 4;
+          out[b * kBlock + j] = (q - 16) * d;
         }
       }
       break;
@@ -280,8 +284,8 @@ Expected matmul(const WeightMatrix& w, const std::vector<float>& x, int64_t n_to
   std::vector<std::vector<double>> rows;
   for (int64_t o = 0; o < w.n_out; ++o)
     rows.push_back(dequantize_row(w.dtype, w.bytes.data() + o * w.row_bytes(), n_in));
-  const bool block_activations =
-      w.dtype == HEARTH_DTYPE_Q8_0 || w.dtype == HEARTH_DTYPE_Q4_0 || is_k_quant(w.dtype);
+  const bool block_activations = w.dtype == HEARTH_DTYPE_Q8_0 || w.dtype == HEARTH_DTYPE_Q4_0 ||
+                                 w.dtype == HEARTH_DTYPE_Q5_0 || is_k_quant(w.dtype);
   const int64_t act_block = is_k_quant(w.dtype) ? kSuperBlock : kBlock;  // Q8_K or Q8_0 blocks
   // With two or more tokens a GPU backend may take a GEMM route instead (cuBLAS, as llama.cpp's
   // prompt path): the block weight decoded to F16 and the activations rounded to F16, products
@@ -292,20 +296,13 @@ Expected matmul(const WeightMatrix& w, const std::vector<float>& x, int64_t n_to
   for (int64_t t = 0; t < n_tok; ++t) {
     const float* xt = x.data() + t * n_in;
     const auto rounded = rounded_activations(w.dtype, xt, n_in);
-    // The GPU decode GEMV rounds activations for every block type to blocks of 32 with a float
-    // scale (d = amax / 127, q = roundf(x / d)), not to f16-scaled Q8_0 or 256-wide Q8_K blocks:
-    // the rounding allowed is the larger of the two schemes' (per-32 steps are never wider than
-    // Q8_K's, so largest_step still bounds one step).
-    const auto rounded32 = block_activations ? q8_float_rounded(xt, n_in) : rounded;
     for (int64_t o = 0; o < w.n_out; ++o) {
-      double sum = 0.0, magnitude = 0.0, rounding = 0.0, rounding32 = 0.0, largest_step = 0.0,
-             half_rounding = 0.0;
+      double sum = 0.0, magnitude = 0.0, rounding = 0.0, largest_step = 0.0, half_rounding = 0.0;
       for (int64_t i = 0; i < n_in; ++i) {
         const double wi = rows[o][i];
         sum += wi * xt[i];
         magnitude += std::fabs(wi * xt[i]);
         rounding += std::fabs(wi) * std::fabs(xt[i] - rounded[i]);
-        rounding32 += std::fabs(wi) * std::fabs(xt[i] - rounded32[i]);
         if (half_gemm) {
           const double xh = fp16_value(sdk::fp32_to_fp16(xt[i]));
           const double wh = fp16_value(sdk::fp32_to_fp16(static_cast<float>(wi)));
@@ -320,7 +317,6 @@ Expected matmul(const WeightMatrix& w, const std::vector<float>& x, int64_t n_to
         }
       }
       e.value[t * w.n_out + o] = sum;
-      rounding = std::max(rounding, rounding32);
       e.tolerance[t * w.n_out + o] =
           magnitude * static_cast<double>(n_in + 4) * kU +
           (block_activations ? 1.1 * rounding + largest_step + half_rounding : rounding);

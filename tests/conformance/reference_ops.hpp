@@ -34,7 +34,7 @@ struct WeightMatrix {
   int64_t row_bytes() const;
 };
 
-// Bytes one row of n elements of dtype takes (F32, F16, BF16, Q8_0, Q4_0).
+// Bytes one row of n elements of dtype takes (F32, F16, BF16, Q8_0, Q4_0, Q5_0, K-quants).
 int64_t row_bytes(hearth_dtype dtype, int64_t n);
 
 // Decoders written from the IEEE and gguf.md definitions.
@@ -53,9 +53,10 @@ Expected rms_norm(const std::vector<float>& x, const Shape& shape, const std::ve
 // dst[o, t] = sum_i W[o, i] x[i, t] with W dequantized exactly. Tolerance, with S = sum |W x|:
 //   S (n_in + 4) u: any summation order in float;
 //   + sum_i |W[o,i]| |x_i - r(x_i)|: a backend may round activations to the weight's dot type as
-//     llama.cpp does (F16 -> F16, BF16 -> BF16, Q8_0/Q4_0 -> Q8_0 blocks). For Q8_0 blocks this
-//     term is taken 1.1 times, plus one quantization step d_b of the largest |W| term, since a
-//     backend may round a value that sits exactly between two steps the other way.
+//     llama.cpp does (F16 -> F16, BF16 -> BF16, Q8_0/Q4_0/Q5_0 -> Q8_0 blocks, K-quants -> Q8_K).
+//     For Q8_0 blocks this term is taken 1.1 times, plus one quantization step d_b of the largest
+//     |W| term, since a backend may round a value that sits exactly between two steps the other
+//     way.
 Expected matmul(const WeightMatrix& w, const std::vector<float>& x, int64_t n_tok);
 
 struct RopeParams {
