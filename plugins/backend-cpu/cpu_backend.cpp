@@ -4,6 +4,7 @@
 #include "cpu_device.hpp"
 #include "cpu_extensions.h"
 #include "device_options.hpp"
+#include "quant_kernels.hpp"
 #include "system_info.hpp"
 
 namespace hearth::backend_cpu {
@@ -51,10 +52,12 @@ class CpuBackend final : public sdk::Backend {
     const SystemInfo system = read_system_info();
     const DeviceOptions parsed = parse_device_options(options, default_thread_count(system));
     auto device = std::make_unique<CpuDevice>(host(), parsed);
+    const CpuIsaChoice& isa = cpu_isa_choice();
+    if (!isa.note.empty()) log(HEARTH_LOG_WARN, "cpu", isa.note);
     log(HEARTH_LOG_INFO, "cpu",
         "cpu: opened with " + std::to_string(device->thread_count()) + " threads (" +
-            std::to_string(system.physical_cores) +
-            " physical cores usable); prompt F32 matmul: " + device->prefill_matmul());
+            std::to_string(system.physical_cores) + " physical cores usable); prompt F32 matmul: " +
+            device->prefill_matmul() + "; kernels: " + cpu_isa_name(isa.isa));
     return device;
   }
 

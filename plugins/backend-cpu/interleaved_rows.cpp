@@ -111,6 +111,12 @@ void interleave_rows(hearth_dtype dtype, const char* rows, int64_t row_stride, i
 
 InterleavedGemvFn interleaved_gemv(hearth_dtype dtype) {
   if (!cpu_has_avx2()) return nullptr;
+  if (cpu_has_avx512_vnni()) {
+    if (dtype == HEARTH_DTYPE_Q4_0) return gemv_q4_0x8_q8_0_avx512;
+    if (dtype == HEARTH_DTYPE_Q8_0) return gemv_q8_0x8_q8_0_avx512;
+    if (dtype == HEARTH_DTYPE_Q4_K) return gemv_q4_kx8_q8_k_avx512;
+    if (dtype == HEARTH_DTYPE_Q6_K) return gemv_q6_kx8_q8_k_avx512;
+  }
   if (dtype == HEARTH_DTYPE_Q4_0) return gemv_q4_0x8_q8_0_avx2;
   if (dtype == HEARTH_DTYPE_Q8_0) return gemv_q8_0x8_q8_0_avx2;
   if (dtype == HEARTH_DTYPE_Q4_K) return gemv_q4_kx8_q8_k_avx2;
@@ -120,6 +126,12 @@ InterleavedGemvFn interleaved_gemv(hearth_dtype dtype) {
 
 InterleavedGemmFn interleaved_gemm(hearth_dtype dtype) {
   if (!cpu_has_avx2()) return nullptr;
+  if (cpu_has_avx512_vnni()) {
+    if (dtype == HEARTH_DTYPE_Q4_0) return gemm_q4_0x8_q8_0_avx512;
+    if (dtype == HEARTH_DTYPE_Q8_0) return gemm_q8_0x8_q8_0_avx512;
+    if (dtype == HEARTH_DTYPE_Q4_K) return gemm_q4_kx8_q8_k_avx512;
+    if (dtype == HEARTH_DTYPE_Q6_K) return gemm_q6_kx8_q8_k_avx512;
+  }
   if (dtype == HEARTH_DTYPE_Q4_0) return gemm_q4_0x8_q8_0_avx2;
   if (dtype == HEARTH_DTYPE_Q8_0) return gemm_q8_0x8_q8_0_avx2;
   if (dtype == HEARTH_DTYPE_Q4_K) return gemm_q4_kx8_q8_k_avx2;

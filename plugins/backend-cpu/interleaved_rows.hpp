@@ -59,7 +59,8 @@ static_assert(sizeof(BlockQ8_0x8) == 8 * sizeof(BlockQ8_0));
 
 // Per activation block of a Q8_0 activation row, what the interleaved kernels take instead of
 // recomputing it for every group of rows: the scale as a float and 8 * sum(qs) (Q4_0's offset
-// of 8 is subtracted as 8 * sum(qs) once per block rather than per element).
+// of 8 is subtracted as 8 * sum(qs) once per block rather than per element; the AVX-512 Q8_0
+// kernels take their weights' bias of 128 off as 16 * sum8).
 struct ActivationBlockInfo {
   float d;
   int32_t sum8;
@@ -90,8 +91,19 @@ void gemv_q4_kx8_q8_k_avx2(int64_t n_in, const void* group, const void* activati
                            const ActivationBlockInfo* info, float* out);
 void gemv_q6_kx8_q8_k_avx2(int64_t n_in, const void* group, const void* activations,
                            const ActivationBlockInfo* info, float* out);
+// The same with AVX-512 VNNI (interleaved_gemv_avx512.cpp), bit-identical to the AVX2 ones; call
+// only when cpu_has_avx512_vnni().
+void gemv_q4_0x8_q8_0_avx512(int64_t n_in, const void* group, const void* activations,
+                             const ActivationBlockInfo* info, float* out);
+void gemv_q8_0x8_q8_0_avx512(int64_t n_in, const void* group, const void* activations,
+                             const ActivationBlockInfo* info, float* out);
+void gemv_q4_kx8_q8_k_avx512(int64_t n_in, const void* group, const void* activations,
+                             const ActivationBlockInfo* info, float* out);
+void gemv_q6_kx8_q8_k_avx512(int64_t n_in, const void* group, const void* activations,
+                             const ActivationBlockInfo* info, float* out);
 
-// The kernel for dtype's interleaved groups, or null (no layout, or no AVX2 on this CPU).
+// The kernel for dtype's interleaved groups, or null (no layout, or no AVX2 on this CPU): the
+// AVX-512 one where cpu_has_avx512_vnni(), else the AVX2 one.
 InterleavedGemvFn interleaved_gemv(hearth_dtype dtype);
 
 // Tokens per call of the prompt GEMM: 8 rows x 4 tokens of int16/int32 sums and float
@@ -116,6 +128,19 @@ void gemm_q4_kx8_q8_k_avx2(int64_t n_in, const void* group, const char* activati
 void gemm_q6_kx8_q8_k_avx2(int64_t n_in, const void* group, const char* activations,
                            int64_t act_stride, const ActivationBlockInfo* info, int64_t info_stride,
                            float (*res)[kInterleavedRows]);
+// AVX-512 VNNI versions (interleaved_gemm_avx512.cpp); call only when cpu_has_avx512_vnni().
+void gemm_q4_0x8_q8_0_avx512(int64_t n_in, const void* group, const char* activations,
+                             int64_t act_stride, const ActivationBlockInfo* info,
+                             int64_t info_stride, float (*res)[kInterleavedRows]);
+void gemm_q8_0x8_q8_0_avx512(int64_t n_in, const void* group, const char* activations,
+                             int64_t act_stride, const ActivationBlockInfo* info,
+                             int64_t info_stride, float (*res)[kInterleavedRows]);
+void gemm_q4_kx8_q8_k_avx512(int64_t n_in, const void* group, const char* activations,
+                             int64_t act_stride, const ActivationBlockInfo* info,
+                             int64_t info_stride, float (*res)[kInterleavedRows]);
+void gemm_q6_kx8_q8_k_avx512(int64_t n_in, const void* group, const char* activations,
+                             int64_t act_stride, const ActivationBlockInfo* info,
+                             int64_t info_stride, float (*res)[kInterleavedRows]);
 
 // The prompt GEMM for dtype's interleaved groups, or null (as interleaved_gemv).
 InterleavedGemmFn interleaved_gemm(hearth_dtype dtype);

@@ -4,12 +4,15 @@
 //
 // Every type has a scalar kernel (ggml's generic vec_dot, the reference) and, where the CPU has
 // AVX2+FMA+F16C, a SIMD kernel that computes the same integer block sums (float accumulation
-// order may differ). quant_type_kernels() picks once per process from CPUID.
+// order may differ). quant_type_kernels() picks once per process from CPUID and HEARTH_CPU_ISA.
 #pragma once
 
 #include <hearth/sdk/abi.h>
 
 #include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
 
 #include "quant_tiles.hpp"
 
@@ -37,8 +40,30 @@ struct QuantTypeKernels {
 const QuantTypeKernels* quant_type_kernels(hearth_dtype dtype);
 const QuantTypeKernels* quant_type_kernels(hearth_dtype dtype, bool simd);
 
-// True when this CPU runs the AVX2+FMA+F16C kernels (CPUID, checked once).
+// The instruction sets the kernels are chosen for, each including the ones before it.
+// avx512_vnni: AVX-512 F/BW/VL/VNNI (the interleaved-rows kernels, interleaved_avx512.hpp).
+enum class CpuIsa { scalar, avx2, avx512_vnni };
+
+// "scalar", "avx2", "avx512": the names HEARTH_CPU_ISA takes; nullopt for any other string.
+std::optional<CpuIsa> parse_cpu_isa(std::string_view name);
+const char* cpu_isa_name(CpuIsa isa);
+
+// What the process runs: the best the CPU has, lowered to the HEARTH_CPU_ISA environment variable
+// where set (so one machine can A/B the paths). note is what to tell the user: an unknown value
+// (ignored) or one above what the CPU has; empty otherwise.
+struct CpuIsaChoice {
+  CpuIsa isa;
+  std::string note;
+};
+CpuIsaChoice choose_cpu_isa(CpuIsa detected, const char* requested);
+
+// This process's choice: CPUID and HEARTH_CPU_ISA, read once.
+const CpuIsaChoice& cpu_isa_choice();
+
+// True when this process runs the AVX2+FMA+F16C kernels (cpu_isa_choice()).
 bool cpu_has_avx2();
+// True when it also runs the AVX-512 VNNI kernels (AVX-512 F, BW, VL and VNNI on this CPU).
+bool cpu_has_avx512_vnni();
 
 // Bytes of n activations quantized for weight dtype (0 when dtype is not quantized).
 int64_t activation_row_bytes(hearth_dtype dtype, int64_t n);

@@ -1,5 +1,7 @@
 // Which activation type and kernels each quantized weight type uses (ggml's type_traits_cpu:
-// vec_dot_type and vec_dot), with the SIMD kernel chosen once from CPUID.
+// vec_dot_type and vec_dot), with the SIMD kernel chosen once from CPUID (and HEARTH_CPU_ISA).
+#include <cstdlib>
+
 #include "quant_blocks.hpp"
 #include "quant_kernels.hpp"
 
@@ -64,11 +66,56 @@ const KernelPair* kernel_pair(hearth_dtype dtype) {
 
 }  // namespace
 
-bool cpu_has_avx2() {
-  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                          __builtin_cpu_supports("f16c");
-  return has;
+std::optional<CpuIsa> parse_cpu_isa(std::string_view name) {
+  if (name == "scalar") return CpuIsa::scalar;
+  if (name == "avx2") return CpuIsa::avx2;
+  if (name == "avx512") return CpuIsa::avx512_vnni;
+  return std::nullopt;
 }
+
+const char* cpu_isa_name(CpuIsa isa) {
+  switch (isa) {
+    case CpuIsa::scalar:
+      return "scalar";
+    case CpuIsa::avx2:
+      return "avx2";
+    case CpuIsa::avx512_vnni:
+      return "avx512";
+  }
+  return "?";
+}
+
+CpuIsaChoice choose_cpu_isa(CpuIsa detected, const char* requested) {
+  if (requested == nullptr || requested[0] == '\0') return {detected, ""};
+  const std::optional<CpuIsa> wanted = parse_cpu_isa(requested);
+  if (!wanted)
+    return {detected, std::string("cpu: HEARTH_CPU_ISA='") + requested +
+                          "' is not one of scalar, avx2, avx512; ignored, using " +
+                          cpu_isa_name(detected)};
+  if (*wanted > detected)
+    return {detected, std::string("cpu: HEARTH_CPU_ISA=") + requested + ", but this CPU has only " +
+                          cpu_isa_name(detected) + "; using " + cpu_isa_name(detected)};
+  return {*wanted, ""};
+}
+
+const CpuIsaChoice& cpu_isa_choice() {
+  static const CpuIsaChoice choice = [] {
+    CpuIsa detected = CpuIsa::scalar;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+        __builtin_cpu_supports("f16c")) {
+      detected = CpuIsa::avx2;
+      if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni"))
+        detected = CpuIsa::avx512_vnni;
+    }
+    return choose_cpu_isa(detected, std::getenv("HEARTH_CPU_ISA"));
+  }();
+  return choice;
+}
+
+bool cpu_has_avx2() { return cpu_isa_choice().isa >= CpuIsa::avx2; }
+
+bool cpu_has_avx512_vnni() { return cpu_isa_choice().isa >= CpuIsa::avx512_vnni; }
 
 const QuantTypeKernels* quant_type_kernels(hearth_dtype dtype, bool simd) {
   const KernelPair* pair = kernel_pair(dtype);

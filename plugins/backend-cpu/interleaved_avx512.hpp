@@ -1,0 +1,43 @@
+// Helpers shared by the interleaved-rows AVX-512 VNNI kernels (interleaved_gemv_avx512.cpp and
+// interleaved_gemm_avx512.cpp); include only from files whose functions all carry HEARTH_AVX512
+// (the files are compiled without -mavx512*, so the plugin still loads on AVX2-only CPUs).
+//
+// The kernels keep AVX2's 256-bit vectors (8 int32 lanes = the 8 interleaved rows) and take
+// from AVX-512 its VL encoding of VNNI's vpdpbusd: one instruction for maddubs + madd + add,
+// summing straight into int32 with no 16-bit stage. 512-bit vectors would hold two words of the
+// same rows and need a half-sum per block; on Zen 4 they run as two 256-bit halves anyway.
+//
+// Their results are bit-identical to the AVX2 kernels: every integer block sum is exact in both
+// (AVX2's int16 stages never saturate for these types, see interleaved_gemv_avx2.cpp), and the
+// float operations per block (scale products, FMA into the accumulator) are the same, in the
+// same order, per lane.
+#pragma once
+
+#include "interleaved_avx2.hpp"
+
+#define HEARTH_AVX512 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
+
+namespace hearth::backend_cpu::avx512 {
+
+// acc + per int32 lane the 4 products of unsigned bytes of u with signed bytes of s.
+HEARTH_AVX512 inline __m256i dot_add(__m256i acc, __m256i u, __m256i s) {
+  return _mm256_dpbusd_epi32(acc, u, s);
+}
+
+// Eight rows' unsigned (Q4_K) or signed (Q6_K) byte scales, one per int32 lane.
+HEARTH_AVX512 inline __m256i row_scales32(const uint8_t* bytes) {
+  return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(bytes)));
+}
+HEARTH_AVX512 inline __m256i row_scales32(const int8_t* bytes) {
+  return _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(bytes)));
+}
+
+// Q6_K's 6-bit levels k (0..3) of one word: the low (k < 2) or high nibble of the ql word, with
+// bits 2 k and 2 k + 1 of the qh word as bits 4 and 5 (the row's own decoding).
+HEARTH_AVX512 inline __m256i q6_k_levels(__m256i ql, __m256i qh, int k) {
+  const __m256i low =
+      k < 2 ? _mm256_and_si256(ql, _mm256_set1_epi8(0x0F)) : avx2::low_bits(ql, 4, 0x0F);
+  return _mm256_or_si256(low, _mm256_slli_epi16(avx2::low_bits(qh, 2 * k, 3), 4));
+}
+
+}  // namespace hearth::backend_cpu::avx512

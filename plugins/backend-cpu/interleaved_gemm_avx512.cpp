@@ -1,0 +1,203 @@
+// AVX-512 VNNI GEMM over 8 interleaved rows and kGemmTokens activation rows: the prompt's
+// counterpart of interleaved_gemv_avx512.cpp, structured as interleaved_gemm_avx2.cpp (each
+// weight load unpacked once and shared by the tokens). Every token runs the AVX-512 GEMV's
+// arithmetic, whose bits are the AVX2 GEMV's, so MATMUL's mix of GEMM and GEMV gives the same
+// values on either path.
+#include "interleaved_avx512.hpp"
+
+namespace hearth::backend_cpu {
+
+using namespace avx2;
+using namespace avx512;
+
+namespace {
+
+constexpr int kT = kGemmTokens;
+
+template <class Block>
+const Block* token_blocks(const char* activations, int64_t stride, int t) {
+  return reinterpret_cast<const Block*>(activations + t * stride);
+}
+
+HEARTH_AVX512 inline void store_tokens(const __m256 (&acc)[kT], float (*res)[kInterleavedRows]) {
+  for (int t = 0; t < kT; ++t) _mm256_storeu_ps(res[t], acc[t]);
+}
+
+}  // namespace
+
+HEARTH_AVX512 void gemm_q4_0x8_q8_0_avx512(int64_t n_in, const void* group, const char* activations,
+                                           int64_t act_stride, const ActivationBlockInfo* info,
+                                           int64_t info_stride, float (*res)[kInterleavedRows]) {
+  const auto* w = static_cast<const BlockQ4_0x8*>(group);
+  const BlockQ8_0* y[kT];
+  const ActivationBlockInfo* yi[kT];
+  for (int t = 0; t < kT; ++t) {
+    y[t] = token_blocks<BlockQ8_0>(activations, act_stride, t);
+    yi[t] = info + t * info_stride;
+  }
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  __m256 acc[kT];
+  for (auto& a : acc) a = _mm256_setzero_ps();
+  for (int64_t ib = 0; ib < n_in / kQK; ++ib) {
+    __m256i lo[4], hi[4];
+    for (int j = 0; j < 4; ++j) {
+      const __m256i packed = load32(w[ib].qs + 32 * j);
+      lo[j] = _mm256_and_si256(packed, low4);
+      hi[j] = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low4);
+    }
+    const __m256 wd = group_scales(w[ib].d);
+#pragma GCC unroll 4
+    for (int t = 0; t < kT; ++t) {
+      const int8_t* a = y[t][ib].qs;
+      __m256i sum_lo = _mm256_setzero_si256();
+      __m256i sum_hi = _mm256_setzero_si256();
+#pragma GCC unroll 4
+      for (int j = 0; j < 4; ++j) {
+        sum_lo = dot_add(sum_lo, lo[j], broadcast_word(a + 4 * j));
+        sum_hi = dot_add(sum_hi, hi[j], broadcast_word(a + 16 + 4 * j));
+      }
+      const __m256i sum32 =
+          _mm256_sub_epi32(_mm256_add_epi32(sum_lo, sum_hi), _mm256_set1_epi32(yi[t][ib].sum8));
+      const __m256 d = _mm256_mul_ps(wd, _mm256_set1_ps(yi[t][ib].d));
+      acc[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sum32), acc[t]);
+    }
+  }
+  store_tokens(acc, res);
+}
+
+// The GEMV's biased weights (q ^ 0x80 = q + 128), made once per block for all tokens, so each
+// token's word costs one dpbusd; 16 * sum8 takes the bias off exactly.
+HEARTH_AVX512 void gemm_q8_0x8_q8_0_avx512(int64_t n_in, const void* group, const char* activations,
+                                           int64_t act_stride, const ActivationBlockInfo* info,
+                                           int64_t info_stride, float (*res)[kInterleavedRows]) {
+  const auto* w = static_cast<const BlockQ8_0x8*>(group);
+  const BlockQ8_0* y[kT];
+  const ActivationBlockInfo* yi[kT];
+  for (int t = 0; t < kT; ++t) {
+    y[t] = token_blocks<BlockQ8_0>(activations, act_stride, t);
+    yi[t] = info + t * info_stride;
+  }
+  const __m256i bias = _mm256_set1_epi8(static_cast<char>(0x80));
+  __m256 acc[kT];
+  for (auto& a : acc) a = _mm256_setzero_ps();
+  for (int64_t ib = 0; ib < n_in / kQK; ++ib) {
+    __m256i biased[8];
+    for (int j = 0; j < 8; ++j) biased[j] = _mm256_xor_si256(load32(w[ib].qs + 32 * j), bias);
+    const __m256 wd = group_scales(w[ib].d);
+#pragma GCC unroll 4
+    for (int t = 0; t < kT; ++t) {
+      const int8_t* a = y[t][ib].qs;
+      __m256i sum[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+#pragma GCC unroll 8
+      for (int j = 0; j < 8; ++j)
+        sum[j % 2] = dot_add(sum[j % 2], biased[j], broadcast_word(a + 4 * j));
+      const __m256i sum32 = _mm256_sub_epi32(_mm256_add_epi32(sum[0], sum[1]),
+                                             _mm256_set1_epi32(16 * yi[t][ib].sum8));
+      const __m256 d = _mm256_mul_ps(wd, _mm256_set1_ps(yi[t][ib].d));
+      acc[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sum32), acc[t]);
+    }
+  }
+  store_tokens(acc, res);
+}
+
+// Q4_K: per 32-element sub-block s the eight unpacked weight words are shared by the tokens,
+// each summing its 8 dpbusd in int32 and multiplying by the rows' scale of s.
+HEARTH_AVX512 void gemm_q4_kx8_q8_k_avx512(int64_t n_in, const void* group, const char* activations,
+                                           int64_t act_stride, const ActivationBlockInfo* /*info*/,
+                                           int64_t /*info_stride*/,
+                                           float (*res)[kInterleavedRows]) {
+  const auto* w = static_cast<const BlockQ4_Kx8*>(group);
+  const BlockQ8_K* y[kT];
+  for (int t = 0; t < kT; ++t) y[t] = token_blocks<BlockQ8_K>(activations, act_stride, t);
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  __m256 acc[kT], acc_mins[kT];
+  for (int t = 0; t < kT; ++t) acc[t] = acc_mins[t] = _mm256_setzero_ps();
+  for (int64_t ib = 0; ib < n_in / kQK_K; ++ib) {
+    const BlockQ4_Kx8& g = w[ib];
+    __m256i sumi[kT];
+    for (auto& s : sumi) s = _mm256_setzero_si256();
+    for (int s = 0; s < 8; ++s) {
+      const int p = s / 2;
+      const int shift = 4 * (s % 2);
+      __m256i nibbles[8];
+      for (int j = 0; j < 8; ++j)
+        nibbles[j] =
+            _mm256_and_si256(_mm256_srli_epi16(load32(g.qs + 256 * p + 32 * j), shift), low4);
+      const __m256i sc = row_scales32(g.scales[s]);
+#pragma GCC unroll 4
+      for (int t = 0; t < kT; ++t) {
+        const int8_t* a = y[t][ib].qs + 32 * s;
+        __m256i sum[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; ++j)
+          sum[j % 2] = dot_add(sum[j % 2], nibbles[j], broadcast_word(a + 4 * j));
+        sumi[t] =
+            _mm256_add_epi32(sumi[t], _mm256_mullo_epi32(_mm256_add_epi32(sum[0], sum[1]), sc));
+      }
+    }
+    const __m256 gd = group_scales(g.d);
+    const __m256 gdmin = group_scales(g.dmin);
+    for (int t = 0; t < kT; ++t) {
+      const BlockQ8_K& a = y[t][ib];
+      const __m256i mins = q4_k_min_products(g, a);
+      const __m256 ad = _mm256_set1_ps(a.d);
+      acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(gd, ad), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
+      acc_mins[t] =
+          _mm256_fmadd_ps(_mm256_mul_ps(gdmin, ad), _mm256_cvtepi32_ps(mins), acc_mins[t]);
+    }
+  }
+  for (int t = 0; t < kT; ++t) _mm256_storeu_ps(res[t], _mm256_sub_ps(acc[t], acc_mins[t]));
+}
+
+// Q6_K: per half h, 16-element half of each 32, and k, the four words' 6-bit levels are decoded
+// once and shared by the tokens, each summing its 4 dpbusd in int32.
+HEARTH_AVX512 void gemm_q6_kx8_q8_k_avx512(int64_t n_in, const void* group, const char* activations,
+                                           int64_t act_stride, const ActivationBlockInfo* /*info*/,
+                                           int64_t /*info_stride*/,
+                                           float (*res)[kInterleavedRows]) {
+  const auto* w = static_cast<const BlockQ6_Kx8*>(group);
+  const BlockQ8_K* y[kT];
+  for (int t = 0; t < kT; ++t) y[t] = token_blocks<BlockQ8_K>(activations, act_stride, t);
+  __m256 acc[kT];
+  for (auto& a : acc) a = _mm256_setzero_ps();
+  for (int64_t ib = 0; ib < n_in / kQK_K; ++ib) {
+    const BlockQ6_Kx8& g = w[ib];
+    __m256i sumi[kT], offset[kT];
+    for (int t = 0; t < kT; ++t) sumi[t] = offset[t] = _mm256_setzero_si256();
+    for (int h = 0; h < 2; ++h) {
+      for (int half = 0; half < 2; ++half) {
+        for (int k = 0; k < 4; ++k) {
+          __m256i levels[4];
+          for (int jj = 0; jj < 4; ++jj) {
+            const int j = 4 * half + jj;
+            levels[jj] = q6_k_levels(load32(g.q[h][j][k % 2]), load32(g.q[h][j][2]), k);
+          }
+          const int s = 8 * h + 2 * k + half;
+          const __m256i sc = row_scales32(g.scales[s]);
+#pragma GCC unroll 4
+          for (int t = 0; t < kT; ++t) {
+            const int8_t* a = y[t][ib].qs + 128 * h + 32 * k + 16 * half;
+            const __m256i p01 =
+                dot_add(dot_add(_mm256_setzero_si256(), levels[0], broadcast_word(a)), levels[1],
+                        broadcast_word(a + 4));
+            const __m256i p23 =
+                dot_add(dot_add(_mm256_setzero_si256(), levels[2], broadcast_word(a + 8)),
+                        levels[3], broadcast_word(a + 12));
+            sumi[t] = _mm256_add_epi32(sumi[t], _mm256_mullo_epi32(_mm256_add_epi32(p01, p23), sc));
+            offset[t] = _mm256_add_epi32(
+                offset[t], _mm256_mullo_epi32(sc, _mm256_set1_epi32(y[t][ib].bsums[s])));
+          }
+        }
+      }
+    }
+    const __m256 gd = group_scales(g.d);
+    for (int t = 0; t < kT; ++t) {
+      const __m256i s = _mm256_sub_epi32(sumi[t], _mm256_slli_epi32(offset[t], 5));
+      acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(gd, _mm256_set1_ps(y[t][ib].d)), _mm256_cvtepi32_ps(s),
+                               acc[t]);
+    }
+  }
+  store_tokens(acc, res);
+}
+
+}  // namespace hearth::backend_cpu
