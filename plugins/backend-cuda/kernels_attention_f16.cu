@@ -49,7 +49,9 @@ __device__ __forceinline__ void block_heads(const F16AttentionLaunch& p, int64_t
   kv_head = h0 / (p.q.ne[1] / p.k.ne[1]);
 }
 
-template <bool kVectorRows>
+// kMaxH: a bound on heads_per_block known at compile time, so that a block of one head does not
+// issue sixteen guarded multiply-adds per channel.
+template <bool kVectorRows, int kMaxH>
 __global__ void __launch_bounds__(kF16AttentionThreads)
     attention_f16_scores_kernel(F16AttentionLaunch p) {
   extern __shared__ float q16[];  // [heads_per_block][head_dim]
@@ -75,13 +77,13 @@ __global__ void __launch_bounds__(kF16AttentionThreads)
     return;
   }
   const auto* key = static_cast<const uint8_t*>(p.k.data) + kv_head * p.k.nb[1] + j * p.k.nb[2];
-  float dot[kMaxHeadsPerBlock];
+  float dot[kMaxH];
 #pragma unroll
-  for (int h = 0; h < kMaxHeadsPerBlock; ++h) dot[h] = 0.0f;
+  for (int h = 0; h < kMaxH; ++h) dot[h] = 0.0f;
   const auto channel = [&](int64_t d, float kd) {
 #pragma unroll
-    for (int h = 0; h < kMaxHeadsPerBlock; ++h)
-      if (h < H) dot[h] = fmaf(q16[h * head_dim + d], kd, dot[h]);
+    for (int h = 0; h < kMaxH; ++h)
+      if (kMaxH == 1 || h < H) dot[h] = fmaf(q16[h * head_dim + d], kd, dot[h]);
   };
   if constexpr (kVectorRows) {  // 8 channels per 16-byte load
     for (int64_t d0 = 0; d0 < head_dim; d0 += 8) {
@@ -98,8 +100,31 @@ __global__ void __launch_bounds__(kF16AttentionThreads)
     for (int64_t d = 0; d < head_dim; ++d) channel(d, half_bits_to_float(kr[d]));
   }
 #pragma unroll
-  for (int h = 0; h < kMaxHeadsPerBlock; ++h)
+  for (int h = 0; h < kMaxH; ++h)
     if (h < H) out[h * n_kv] = dot[h] * p.scale;
+}
+
+template <int kMaxH>
+void launch_scores(const F16AttentionLaunch& p, bool vector_rows, dim3 grid, size_t shared,
+                   cudaStream_t stream) {
+  if (vector_rows)
+    attention_f16_scores_kernel<true, kMaxH><<<grid, kF16AttentionThreads, shared, stream>>>(p);
+  else
+    attention_f16_scores_kernel<false, kMaxH><<<grid, kF16AttentionThreads, shared, stream>>>(p);
+}
+
+// Chunks whose sums a block forms at once: enough (head, channel) work for every thread when a
+// block has few heads (Llama-2-7B: one head of 128 channels); the sums are still added in order.
+__host__ __device__ constexpr int64_t chunks_at_once(int64_t heads, int64_t head_dim) {
+  const int64_t pairs = heads * head_dim;
+  return pairs >= kF16AttentionThreads ? 1 : 2 * pairs >= kF16AttentionThreads ? 2 : 4;
+}
+
+// Dynamic shared floats of the values kernel: probabilities, totals and (several chunks at once)
+// the chunk sums waiting to be added in order.
+__host__ __device__ constexpr int64_t values_shared_floats(int64_t heads, int64_t head_dim) {
+  const int64_t at_once = chunks_at_once(heads, head_dim);
+  return heads * (at_once * kChunkKeys + head_dim) + (at_once > 1 ? at_once * heads * head_dim : 0);
 }
 
 __global__ void __launch_bounds__(kF16AttentionThreads)
@@ -115,6 +140,8 @@ __global__ void __launch_bounds__(kF16AttentionThreads)
   const int64_t n_head = p.q.ne[1];
   const int64_t n_kv = p.k.ne[2];
   const int64_t H = p.heads_per_block;
+  const int64_t pairs = H * head_dim;
+  const int64_t at_once = chunks_at_once(H, head_dim);
   const int64_t n_chunks = chunk_count(n_kv);
   const bool split = gridDim.z > 1;
   const float* scores = p.scores + (il * n_head + h0) * n_kv;  // head h at scores[h * n_kv]
@@ -123,43 +150,60 @@ __global__ void __launch_bounds__(kF16AttentionThreads)
     const SoftmaxStats s = softmax_stats(scores + h * n_kv, n_kv, reduce);
     if (threadIdx.x == 0) stats[h] = s;
   }
-  float* prob = shared;                    // [H][kChunkKeys]
-  float* total = shared + H * kChunkKeys;  // [H][head_dim]
-  for (int64_t e = threadIdx.x; e < H * head_dim; e += kF16AttentionThreads) total[e] = 0.0f;
+  float* prob = shared;                            // [at_once][H][kChunkKeys]
+  float* total = prob + at_once * H * kChunkKeys;  // [H][head_dim]
+  float* sums = total + pairs;                     // [at_once][H][head_dim]
+  for (int64_t e = threadIdx.x; e < pairs; e += kF16AttentionThreads) total[e] = 0.0f;
 
   const int64_t c_begin = static_cast<int64_t>(blockIdx.z) * p.chunks_per_split;
   const int64_t c_end =
       c_begin + p.chunks_per_split < n_chunks ? c_begin + p.chunks_per_split : n_chunks;
+  const auto keys_in = [&](int64_t c) {
+    return c < c_end ? (n_kv - c * kChunkKeys < kChunkKeys ? n_kv - c * kChunkKeys : kChunkKeys)
+                     : int64_t{0};
+  };
   const auto* values = static_cast<const uint8_t*>(p.v.data) + kv_head * p.v.nb[1];
-  for (int64_t c = c_begin; c < c_end; ++c) {
-    const int64_t j0 = c * kChunkKeys;
-    const int64_t n = n_kv - j0 < kChunkKeys ? n_kv - j0 : kChunkKeys;
-    __syncthreads();  // stats ready; the previous chunk's probabilities consumed
-    for (int64_t e = threadIdx.x; e < H * kChunkKeys; e += kF16AttentionThreads) {
-      const int64_t h = e / kChunkKeys, jj = e % kChunkKeys;
-      prob[e] = jj < n && stats[h].max != -INFINITY
-                    ? f16_probability(scores[h * n_kv + j0 + jj], stats[h])
-                    : 0.0f;
+  for (int64_t c0 = c_begin; c0 < c_end; c0 += at_once) {
+    __syncthreads();  // stats ready; the previous chunks' probabilities and sums consumed
+    int visible = 0;
+    for (int64_t e = threadIdx.x; e < at_once * H * kChunkKeys; e += kF16AttentionThreads) {
+      const int64_t sub = e / (H * kChunkKeys), h = e / kChunkKeys % H, jj = e % kChunkKeys;
+      const int64_t c = c0 + sub;
+      const float pr = jj < keys_in(c) && stats[h].max != -INFINITY
+                           ? f16_probability(scores[h * n_kv + c * kChunkKeys + jj], stats[h])
+                           : 0.0f;
+      prob[e] = pr;
+      visible |= pr != 0.0f;
     }
-    __syncthreads();
-    for (int64_t e = threadIdx.x; e < H * head_dim; e += kF16AttentionThreads) {
-      const int64_t h = e / head_dim, d = e % head_dim;
-      const float* ph = prob + h * kChunkKeys;
-      const uint8_t* column = values + j0 * p.v.nb[2] + 2 * d;
+    // Chunks every key of which is hidden (most of them in a causal prompt) add exact zeros.
+    const bool any = __syncthreads_or(visible) != 0;
+    for (int64_t e = threadIdx.x; e < at_once * pairs; e += kF16AttentionThreads) {
+      const int64_t sub = e / pairs, h = e % pairs / head_dim, d = e % head_dim;
+      const int64_t c = c0 + sub;
+      const int64_t n = any ? keys_in(c) : 0;
+      const float* ph = prob + (sub * H + h) * kChunkKeys;
+      const uint8_t* column = values + c * kChunkKeys * p.v.nb[2] + 2 * d;
       float acc = 0.0f;
 #pragma unroll 8
       for (int64_t jj = 0; jj < n; ++jj)
         acc = fmaf(ph[jj],
                    half_bits_to_float(*reinterpret_cast<const uint16_t*>(column + jj * p.v.nb[2])),
                    acc);
-      if (split)
-        p.partials[((il * n_head + h0 + h) * n_chunks + c) * head_dim + d] = acc;
-      else
+      if (!split && at_once == 1)
         total[e] += acc;
+      else if (!split)
+        sums[e] = acc;
+      else if (c < c_end)
+        p.partials[((il * n_head + h0 + h) * n_chunks + c) * head_dim + d] = acc;
     }
+    if (split || at_once == 1) continue;
+    __syncthreads();
+    for (int64_t e = threadIdx.x; e < pairs; e += kF16AttentionThreads)
+      for (int64_t sub = 0; sub < at_once && c0 + sub < c_end; ++sub)
+        total[e] += sums[sub * pairs + e];
   }
   if (split) return;
-  for (int64_t e = threadIdx.x; e < H * head_dim; e += kF16AttentionThreads) {
+  for (int64_t e = threadIdx.x; e < pairs; e += kF16AttentionThreads) {
     const int64_t h = e / head_dim;
     at_offset<float>(p.dst, (h0 + h) * p.dst.nb[1] + i * p.dst.nb[2])[e % head_dim] = total[e];
   }
@@ -265,18 +309,24 @@ cudaError_t launch_attention_f16(const hearth_op& op, int64_t n_splits, void* sc
   const auto head_blocks = static_cast<unsigned>(q.ne[1] / plan.heads_per_block);
   const size_t q_bytes = static_cast<size_t>(plan.heads_per_block * q.ne[0]) * sizeof(float);
   const size_t value_bytes =
-      static_cast<size_t>(plan.heads_per_block * (kChunkKeys + q.ne[0])) * sizeof(float);
+      static_cast<size_t>(values_shared_floats(plan.heads_per_block, q.ne[0])) * sizeof(float);
   for (int64_t q0 = 0; q0 < q.ne[2]; q0 += plan.queries_per_launch) {
     const int64_t n_q = std::min(plan.queries_per_launch, q.ne[2] - q0);
     p.q_begin = q0;
     const dim3 score_grid(head_blocks, static_cast<unsigned>(n_q),
                           static_cast<unsigned>(plan.n_chunks));
     if (k.ne[2] > 0) {
-      if (vector_rows)
-        attention_f16_scores_kernel<true><<<score_grid, kF16AttentionThreads, q_bytes, stream>>>(p);
+      const int64_t H = plan.heads_per_block;
+      if (H == 1)
+        launch_scores<1>(p, vector_rows, score_grid, q_bytes, stream);
+      else if (H == 2)
+        launch_scores<2>(p, vector_rows, score_grid, q_bytes, stream);
+      else if (H <= 4)
+        launch_scores<4>(p, vector_rows, score_grid, q_bytes, stream);
+      else if (H <= 8)
+        launch_scores<8>(p, vector_rows, score_grid, q_bytes, stream);
       else
-        attention_f16_scores_kernel<false>
-            <<<score_grid, kF16AttentionThreads, q_bytes, stream>>>(p);
+        launch_scores<kMaxHeadsPerBlock>(p, vector_rows, score_grid, q_bytes, stream);
     }
     const dim3 value_grid(head_blocks, static_cast<unsigned>(n_q),
                           static_cast<unsigned>(plan.splits));
