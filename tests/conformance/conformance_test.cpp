@@ -366,6 +366,12 @@ std::vector<AttentionCase> attention_cases() {
     cases.push_back(
         {"chunked prefill at 40", shape(4, 11), range_positions(47, 4), range_positions(40, 11)});
     cases.push_back({"cache with evicted slots", shape(2, 6), {30, 31}, {0, 1, 9, 20, 29, 31}});
+    // Longer than a GPU key chunk (256): decode split over blocks, and a prompt with enough
+    // queries to stay unsplit while summing several chunks, most of them hidden from early queries.
+    cases.push_back(
+        {"decode over 700 cached keys", shape(1, 700), {799}, range_positions(100, 700)});
+    cases.push_back({"140 queries over 600 keys", shape(140, 600), range_positions(460, 140),
+                     range_positions(0, 600)});
   }
   cases.push_back(
       {"query before every key (sees none)", AttentionShape{8, 2, 1, 2, 3}, {5, 12}, {10, 11, 12}});
