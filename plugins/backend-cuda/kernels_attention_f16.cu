@@ -14,7 +14,8 @@
 //     per chunk the probabilities and each output channel's chunk sum. Unsplit it adds the
 //     chunk sums in order and writes the output; split (decode, long caches) it writes them.
 //  3. merge (split only): adds every chunk's sums in chunk order.
-// Queries go in groups whose scores fit kMaxScoreBytes of scratch.
+// Queries go in groups whose scores fit kMaxScoreBytes of scratch. A cache of one chunk (short
+// contexts) takes a single kernel that does all three in shared memory, in the same order.
 #include <algorithm>
 
 #include "attention_f16_math.cuh"
@@ -49,31 +50,28 @@ __device__ __forceinline__ void block_heads(const F16AttentionLaunch& p, int64_t
   kv_head = h0 / (p.q.ne[1] / p.k.ne[1]);
 }
 
-// kMaxH: a bound on heads_per_block known at compile time, so that a block of one head does not
-// issue sixteen guarded multiply-adds per channel.
-template <bool kVectorRows, int kMaxH>
-__global__ void __launch_bounds__(kF16AttentionThreads)
-    attention_f16_scores_kernel(F16AttentionLaunch p) {
-  extern __shared__ float q16[];  // [heads_per_block][head_dim]
-  int64_t h0, kv_head;
-  block_heads(p, h0, kv_head);
-  const int64_t il = blockIdx.y;
-  const int64_t i = p.q_begin + il;
+// The block's query heads, rounded to F16, into q16 ([heads_per_block][head_dim]).
+__device__ __forceinline__ void load_queries(const F16AttentionLaunch& p, int64_t h0, int64_t i,
+                                             float* q16) {
   const int64_t head_dim = p.q.ne[0];
-  const int64_t n_head = p.q.ne[1];
-  const int64_t n_kv = p.k.ne[2];
-  const int64_t H = p.heads_per_block;
-  for (int64_t e = threadIdx.x; e < H * head_dim; e += kF16AttentionThreads) {
+  for (int64_t e = threadIdx.x; e < p.heads_per_block * head_dim; e += kF16AttentionThreads) {
     const int64_t h = e / head_dim;
     q16[e] = round_to_f16(
         at_offset<const float>(p.q, (h0 + h) * p.q.nb[1] + i * p.q.nb[2])[e % head_dim]);
   }
-  __syncthreads();
-  const int64_t j = static_cast<int64_t>(blockIdx.z) * kChunkKeys + threadIdx.x;
-  if (j >= n_kv) return;
-  float* out = p.scores + (il * n_head + h0) * n_kv + j;  // head h at out[h * n_kv]
+}
+
+// Key j's scores against the block's heads, head h's at out[h * stride] (-inf where hidden): one
+// fused multiply-add per channel in channel order. kMaxH bounds heads_per_block at compile time,
+// so a block of one head does not issue sixteen guarded multiply-adds per channel.
+template <bool kVectorRows, int kMaxH>
+__device__ __forceinline__ void score_key(const F16AttentionLaunch& p, const float* q16,
+                                          int64_t kv_head, int64_t i, int64_t j, float* out,
+                                          int64_t stride) {
+  const int64_t head_dim = p.q.ne[0];
+  const int64_t H = p.heads_per_block;
   if (p.pos_k[j] > p.pos_q[i]) {
-    for (int64_t h = 0; h < H; ++h) out[h * n_kv] = -INFINITY;
+    for (int64_t h = 0; h < H; ++h) out[h * stride] = -INFINITY;
     return;
   }
   const auto* key = static_cast<const uint8_t*>(p.k.data) + kv_head * p.k.nb[1] + j * p.k.nb[2];
@@ -101,16 +99,101 @@ __global__ void __launch_bounds__(kF16AttentionThreads)
   }
 #pragma unroll
   for (int h = 0; h < kMaxH; ++h)
-    if (h < H) out[h * n_kv] = dot[h] * p.scale;
+    if (h < H) out[h * stride] = dot[h] * p.scale;
+}
+
+template <bool kVectorRows, int kMaxH>
+__global__ void __launch_bounds__(kF16AttentionThreads)
+    attention_f16_scores_kernel(F16AttentionLaunch p) {
+  extern __shared__ float q16[];  // [heads_per_block][head_dim]
+  int64_t h0, kv_head;
+  block_heads(p, h0, kv_head);
+  const int64_t il = blockIdx.y;
+  const int64_t i = p.q_begin + il;
+  const int64_t n_kv = p.k.ne[2];
+  load_queries(p, h0, i, q16);
+  __syncthreads();
+  const int64_t j = static_cast<int64_t>(blockIdx.z) * kChunkKeys + threadIdx.x;
+  if (j >= n_kv) return;
+  score_key<kVectorRows, kMaxH>(p, q16, kv_head, i, j, p.scores + (il * p.q.ne[1] + h0) * n_kv + j,
+                                n_kv);
+}
+
+// A cache of at most one chunk (decode at short context): the scores, the softmax, the
+// probabilities and the values in one block per (query-head block, query), in shared memory, with
+// the same operations in the same order as the scores and values kernels.
+template <bool kVectorRows, int kMaxH>
+__global__ void __launch_bounds__(kF16AttentionThreads)
+    attention_f16_one_chunk_kernel(F16AttentionLaunch p) {
+  extern __shared__ float shared[];
+  __shared__ double reduce[kWarp];
+  __shared__ SoftmaxStats stats[kMaxHeadsPerBlock];
+  int64_t h0, kv_head;
+  block_heads(p, h0, kv_head);
+  const int64_t i = p.q_begin + blockIdx.y;
+  const int64_t head_dim = p.q.ne[0];
+  const int64_t n_kv = p.k.ne[2];
+  const int64_t H = p.heads_per_block;
+  float* q16 = shared;                // [H][head_dim]
+  float* sc = shared + H * head_dim;  // [H][kChunkKeys]: scores, then probabilities
+  load_queries(p, h0, i, q16);
+  __syncthreads();
+  const int64_t j = threadIdx.x;
+  if (j < n_kv) score_key<kVectorRows, kMaxH>(p, q16, kv_head, i, j, sc + j, kChunkKeys);
+  __syncthreads();
+  for (int64_t h = 0; h < H; ++h) {
+    const SoftmaxStats s = softmax_stats(sc + h * kChunkKeys, n_kv, reduce);
+    if (threadIdx.x == 0) stats[h] = s;
+  }
+  __syncthreads();
+  for (int64_t e = threadIdx.x; e < H * kChunkKeys; e += kF16AttentionThreads) {
+    const int64_t h = e / kChunkKeys, jj = e % kChunkKeys;
+    sc[e] = jj < n_kv && stats[h].max != -INFINITY ? f16_probability(sc[e], stats[h]) : 0.0f;
+  }
+  __syncthreads();
+  const auto* values = static_cast<const uint8_t*>(p.v.data) + kv_head * p.v.nb[1];
+  for (int64_t e = threadIdx.x; e < H * head_dim; e += kF16AttentionThreads) {
+    const int64_t h = e / head_dim, d = e % head_dim;
+    const float* ph = sc + h * kChunkKeys;
+    const uint8_t* column = values + 2 * d;
+    float acc = 0.0f;
+#pragma unroll 8
+    for (int64_t jj = 0; jj < n_kv; ++jj)
+      acc = fmaf(ph[jj],
+                 half_bits_to_float(*reinterpret_cast<const uint16_t*>(column + jj * p.v.nb[2])),
+                 acc);
+    float total = 0.0f;  // the chunk sums' running total, as the values kernel keeps it
+    total += acc;
+    at_offset<float>(p.dst, (h0 + h) * p.dst.nb[1] + i * p.dst.nb[2])[d] = total;
+  }
 }
 
 template <int kMaxH>
-void launch_scores(const F16AttentionLaunch& p, bool vector_rows, dim3 grid, size_t shared,
-                   cudaStream_t stream) {
-  if (vector_rows)
+void launch_scores(const F16AttentionLaunch& p, bool vector_rows, bool one_chunk, dim3 grid,
+                   size_t shared, cudaStream_t stream) {
+  if (one_chunk && vector_rows)
+    attention_f16_one_chunk_kernel<true, kMaxH><<<grid, kF16AttentionThreads, shared, stream>>>(p);
+  else if (one_chunk)
+    attention_f16_one_chunk_kernel<false, kMaxH><<<grid, kF16AttentionThreads, shared, stream>>>(p);
+  else if (vector_rows)
     attention_f16_scores_kernel<true, kMaxH><<<grid, kF16AttentionThreads, shared, stream>>>(p);
   else
     attention_f16_scores_kernel<false, kMaxH><<<grid, kF16AttentionThreads, shared, stream>>>(p);
+}
+
+// The scores kernel, or with one_chunk the whole op, for the plan's heads per block.
+void launch_first(const F16AttentionLaunch& p, int64_t heads_per_block, bool vector_rows,
+                  bool one_chunk, dim3 grid, size_t shared, cudaStream_t stream) {
+  if (heads_per_block == 1)
+    launch_scores<1>(p, vector_rows, one_chunk, grid, shared, stream);
+  else if (heads_per_block == 2)
+    launch_scores<2>(p, vector_rows, one_chunk, grid, shared, stream);
+  else if (heads_per_block <= 4)
+    launch_scores<4>(p, vector_rows, one_chunk, grid, shared, stream);
+  else if (heads_per_block <= 8)
+    launch_scores<8>(p, vector_rows, one_chunk, grid, shared, stream);
+  else
+    launch_scores<kMaxHeadsPerBlock>(p, vector_rows, one_chunk, grid, shared, stream);
 }
 
 // Chunks whose sums a block forms at once: enough (head, channel) work for every thread when a
@@ -310,24 +393,21 @@ cudaError_t launch_attention_f16(const hearth_op& op, int64_t n_splits, void* sc
   const size_t q_bytes = static_cast<size_t>(plan.heads_per_block * q.ne[0]) * sizeof(float);
   const size_t value_bytes =
       static_cast<size_t>(values_shared_floats(plan.heads_per_block, q.ne[0])) * sizeof(float);
+  if (k.ne[2] > 0 && k.ne[2] <= kChunkKeys) {  // one kernel, no scratch traffic
+    p.q_begin = 0;
+    const size_t one_chunk_bytes =
+        static_cast<size_t>(plan.heads_per_block * (q.ne[0] + kChunkKeys)) * sizeof(float);
+    launch_first(p, plan.heads_per_block, vector_rows, true,
+                 dim3(head_blocks, static_cast<unsigned>(q.ne[2])), one_chunk_bytes, stream);
+    return cudaGetLastError();
+  }
   for (int64_t q0 = 0; q0 < q.ne[2]; q0 += plan.queries_per_launch) {
     const int64_t n_q = std::min(plan.queries_per_launch, q.ne[2] - q0);
     p.q_begin = q0;
     const dim3 score_grid(head_blocks, static_cast<unsigned>(n_q),
                           static_cast<unsigned>(plan.n_chunks));
-    if (k.ne[2] > 0) {
-      const int64_t H = plan.heads_per_block;
-      if (H == 1)
-        launch_scores<1>(p, vector_rows, score_grid, q_bytes, stream);
-      else if (H == 2)
-        launch_scores<2>(p, vector_rows, score_grid, q_bytes, stream);
-      else if (H <= 4)
-        launch_scores<4>(p, vector_rows, score_grid, q_bytes, stream);
-      else if (H <= 8)
-        launch_scores<8>(p, vector_rows, score_grid, q_bytes, stream);
-      else
-        launch_scores<kMaxHeadsPerBlock>(p, vector_rows, score_grid, q_bytes, stream);
-    }
+    if (k.ne[2] > 0)
+      launch_first(p, plan.heads_per_block, vector_rows, false, score_grid, q_bytes, stream);
     const dim3 value_grid(head_blocks, static_cast<unsigned>(n_q),
                           static_cast<unsigned>(plan.splits));
     attention_f16_values_kernel<<<value_grid, kF16AttentionThreads, value_bytes, stream>>>(p);
