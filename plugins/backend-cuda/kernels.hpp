@@ -29,7 +29,7 @@ uint64_t attention_scratch_bytes(const hearth_op& op, int64_t n_splits);
 cudaError_t launch_attention(const hearth_op& op, int64_t n_splits, float* scratch,
                              cudaStream_t stream);
 // The F16-cache kernels launch_attention hands F16 k/v to (kernels_attention_f16.cu): their
-// scratch holds every key range's softmax statistics (needed even unsplit) and the partials.
+// scratch holds the scores (needed even unsplit beyond 256 keys) and, split, the chunk sums.
 int64_t attention_f16_splits(const hearth_op& op, int sm_count);
 uint64_t attention_f16_scratch_bytes(const hearth_op& op, int64_t n_splits);
 cudaError_t launch_attention_f16(const hearth_op& op, int64_t n_splits, void* scratch,
