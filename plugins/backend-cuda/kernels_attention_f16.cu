@@ -50,6 +50,20 @@ __device__ __forceinline__ void block_heads(const F16AttentionLaunch& p, int64_t
   kv_head = h0 / (p.q.ne[1] / p.k.ne[1]);
 }
 
+// One output channel's sum over n keys of a chunk: probability times the F16 value at column +
+// jj * key_stride, in key order (attention_f16_math.cuh). Both kernels below call it, so they
+// agree.
+__device__ __forceinline__ float chunk_value_sum(const float* prob, const uint8_t* column,
+                                                 int64_t key_stride, int64_t n) {
+  float acc = 0.0f;
+#pragma unroll 8
+  for (int64_t jj = 0; jj < n; ++jj)
+    acc =
+        fmaf(prob[jj],
+             half_bits_to_float(*reinterpret_cast<const uint16_t*>(column + jj * key_stride)), acc);
+  return acc;
+}
+
 // The block's query heads, rounded to F16, into q16 ([heads_per_block][head_dim]).
 __device__ __forceinline__ void load_queries(const F16AttentionLaunch& p, int64_t h0, int64_t i,
                                              float* q16) {
@@ -156,12 +170,7 @@ __global__ void __launch_bounds__(kF16AttentionThreads)
     const int64_t h = e / head_dim, d = e % head_dim;
     const float* ph = sc + h * kChunkKeys;
     const uint8_t* column = values + 2 * d;
-    float acc = 0.0f;
-#pragma unroll 8
-    for (int64_t jj = 0; jj < n_kv; ++jj)
-      acc = fmaf(ph[jj],
-                 half_bits_to_float(*reinterpret_cast<const uint16_t*>(column + jj * p.v.nb[2])),
-                 acc);
+    const float acc = chunk_value_sum(ph, column, p.v.nb[2], n_kv);
     float total = 0.0f;  // the chunk sums' running total, as the values kernel keeps it
     total += acc;
     at_offset<float>(p.dst, (h0 + h) * p.dst.nb[1] + i * p.dst.nb[2])[d] = total;
@@ -266,12 +275,7 @@ __global__ void __launch_bounds__(kF16AttentionThreads)
       const int64_t n = any ? keys_in(c) : 0;
       const float* ph = prob + (sub * H + h) * kChunkKeys;
       const uint8_t* column = values + c * kChunkKeys * p.v.nb[2] + 2 * d;
-      float acc = 0.0f;
-#pragma unroll 8
-      for (int64_t jj = 0; jj < n; ++jj)
-        acc = fmaf(ph[jj],
-                   half_bits_to_float(*reinterpret_cast<const uint16_t*>(column + jj * p.v.nb[2])),
-                   acc);
+      const float acc = chunk_value_sum(ph, column, p.v.nb[2], n);
       if (!split && at_once == 1)
         total[e] += acc;
       else if (!split)
