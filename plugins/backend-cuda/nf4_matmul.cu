@@ -1,12 +1,13 @@
-// MATMUL with NF4 weights, dequantization fused into the dot products: the weight is read once
-// per tile of up to 8 tokens, straight from its 36-byte blocks, and never written back.
-// Work item = (group of kNf4Rows rows, chunk of kNf4ChunkUnits code words of each row). The
-// grid is persistent (about one wave of blocks); a block walks its row groups chunk by chunk and
-// loads the next item's code words and scales into registers before it computes the current
-// one, so every thread always has loads in flight (short-lived blocks that load once and then
-// reduce left HBM idle most of the time: 21-25 % of copy bandwidth). 256 threads split each
-// chunk (so every activation load serves kNf4Rows rows); warp shuffles and a double-buffered
-// shared array finish a row group's dot products. Accumulation is fp32.
+// MATMUL with NF4 weights, dequantization fused into the dot products: the weight is read
+// straight from its 36-byte blocks and never written back. Two kernels: one token (decode) with
+// aligned rows runs the one-token GEMV further down; everything else runs the tiled kernel,
+// which reads the weight once per tile of up to 8 tokens.
+// Tiled kernel: work item = (group of kNf4Rows rows, chunk of kNf4ChunkUnits code words of each
+// row). The grid is persistent (about one wave of blocks); a block walks its row groups chunk by
+// chunk and loads the next item's code words and scales into registers before it computes the
+// current one. 256 threads split each chunk (so every activation load serves kNf4Rows rows);
+// warp shuffles and a double-buffered shared array finish a row group's dot products.
+// Accumulation is fp32 in both.
 #include "nf4_decode.cuh"
 #include "nf4_kernels.hpp"
 
@@ -175,6 +176,137 @@ __global__ void __launch_bounds__(kNf4Threads, nf4_blocks_per_sm(NT))
   }
 }
 
+// ------------------------------------------------------------------ one-token GEMV
+// Decode (one token) reads every weight byte once and multiplies it with one activation row,
+// so the kernel is as fast as it keeps HBM busy and spends few instructions per weight. A block
+// of kNf4GemvThreads owns R rows. Its threads walk the columns in chunks of V code words each
+// (lane-consecutive words, so a warp's loads cover whole 32-byte sectors); per chunk a thread
+// first issues all R * V code-word and scale loads, then loads its V * 8 activations once into
+// registers and reuses them for the R rows. Each weight costs one shared-memory table lookup
+// (the 16 codes sit in 16 banks: a warp never conflicts), one FMA, and a share of the byte
+// extraction (one PRMT per weight after two masks per code word turn nibbles into byte offsets).
+// What bounds it (Nsight Compute on an H200, 4096x14336): the L1/shared-memory data path, 82 %
+// busy, carrying one table wavefront per 32 weights plus the 4-byte code-word and scale loads;
+// DRAM is ~35 % busy. R = 4, V = 2 measured fastest of (R, V) in {2..16} x {1..8}.
+constexpr int kNf4GemvThreads = 128;
+constexpr int kNf4GemvWarps = kNf4GemvThreads / kWarp;
+
+// The table entry whose byte offset (4 * code) is byte k of offsets.
+__device__ __forceinline__ float nf4_table_at(const float* table, uint32_t offsets, int k) {
+  const uint32_t off = __byte_perm(offsets, 0u, 0x4440u + static_cast<unsigned>(k));
+  return *reinterpret_cast<const float*>(reinterpret_cast<const char*>(table) + off);
+}
+
+// Dot product of one code word (8 weights, unscaled) with 8 activations, in element order.
+__device__ __forceinline__ float nf4_word_dot(const float* table, uint32_t word,
+                                              const float (&x)[8]) {
+  const uint32_t even = (word >> 2) & 0x3C3C3C3Cu;  // 4 * high nibbles: elements 0, 2, 4, 6
+  const uint32_t odd = (word << 2) & 0x3C3C3C3Cu;   // 4 * low nibbles: elements 1, 3, 5, 7
+  float s = nf4_table_at(table, even, 0) * x[0];
+  s = fmaf(nf4_table_at(table, odd, 0), x[1], s);
+#pragma unroll
+  for (int k = 1; k < 4; ++k) {
+    s = fmaf(nf4_table_at(table, even, k), x[2 * k], s);
+    s = fmaf(nf4_table_at(table, odd, k), x[2 * k + 1], s);
+  }
+  return s;
+}
+
+// One chunk of V code words per row for each thread: all R * V words and scales are loaded
+// before any is used. Pointers advance by whole chunks, so every load is a register plus an
+// immediate offset. kTail: the row ends inside this chunk (words past it count as zero).
+template <int R, int V, bool kTail>
+__device__ __forceinline__ void nf4_gemv_chunk(const float* table,
+                                               const uint8_t* const (&code_p)[R],
+                                               const uint8_t* const (&scale_p)[R], const float* xp,
+                                               int64_t units_left, float (&acc)[R]) {
+  constexpr int kStepBytes = kNf4GemvThreads / kNf4UnitsPerBlock * kNf4BlockBytes;
+  uint32_t codes[R][V];
+  float d[R][V];
+  float xv[V][8];
+  // Every load of the chunk is issued before any result is used: one memory round trip.
+#pragma unroll
+  for (int v = 0; v < V; ++v) {
+    const bool in = !kTail || v * kNf4GemvThreads + static_cast<int64_t>(threadIdx.x) < units_left;
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      codes[r][v] = in ? __ldg(reinterpret_cast<const uint32_t*>(code_p[r] + v * kStepBytes)) : 0u;
+      d[r][v] = in ? __ldg(reinterpret_cast<const float*>(scale_p[r] + v * kStepBytes)) : 0.0f;
+    }
+    if (in) {
+      const float4* xq = reinterpret_cast<const float4*>(xp + v * kNf4GemvThreads * kNf4UnitElems);
+      const float4 a = xq[0];
+      const float4 b = xq[1];
+      xv[v][0] = a.x, xv[v][1] = a.y, xv[v][2] = a.z, xv[v][3] = a.w;
+      xv[v][4] = b.x, xv[v][5] = b.y, xv[v][6] = b.z, xv[v][7] = b.w;
+    } else {
+#pragma unroll
+      for (int e = 0; e < 8; ++e) xv[v][e] = 0.0f;
+    }
+  }
+#pragma unroll
+  for (int v = 0; v < V; ++v)
+#pragma unroll
+    for (int r = 0; r < R; ++r)
+      acc[r] = fmaf(nf4_word_dot(table, codes[r][v], xv[v]), d[r][v], acc[r]);
+}
+
+// One token; rows 4-byte aligned (whole 36-byte blocks), activations 16-byte aligned.
+template <int R, int V>
+__global__ void __launch_bounds__(kNf4GemvThreads)
+    nf4_gemv_kernel(hearth_tensor w, hearth_tensor x, hearth_tensor dst) {
+  __shared__ float table[16];
+  __shared__ float partial[kNf4GemvWarps][R];
+  nf4_fill_table(table);
+
+  constexpr int kChunkUnits = kNf4GemvThreads * V;
+  constexpr int kChunkBytes = kChunkUnits / kNf4UnitsPerBlock * kNf4BlockBytes;
+  const int tid = static_cast<int>(threadIdx.x);
+  const int64_t n_rows = w.ne[1];
+  const int64_t row0 = static_cast<int64_t>(blockIdx.x) * R;
+  const int64_t n_units = w.ne[0] / kNf4UnitElems;
+  // This thread's first code word and its block's scale in each row. Rows past the end read the
+  // last row (valid memory) and are not stored.
+  const uint8_t* code_p[R];
+  const uint8_t* scale_p[R];
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+    const uint8_t* row =
+        static_cast<const uint8_t*>(w.data) + (row0 + r < n_rows ? row0 + r : n_rows - 1) * w.nb[1];
+    scale_p[r] = row + (tid / kNf4UnitsPerBlock) * kNf4BlockBytes;
+    code_p[r] = scale_p[r] + 4 + (tid % kNf4UnitsPerBlock) * 4;
+  }
+  const float* xp = at_offset<const float>(x, flat_row_offset(x, 0)) + tid * kNf4UnitElems;
+
+  float acc[R];
+#pragma unroll
+  for (int r = 0; r < R; ++r) acc[r] = 0.0f;
+  int64_t units_left = n_units;
+#pragma unroll 1
+  for (; units_left >= kChunkUnits; units_left -= kChunkUnits) {
+    nf4_gemv_chunk<R, V, false>(table, code_p, scale_p, xp, units_left, acc);
+#pragma unroll
+    for (int r = 0; r < R; ++r) code_p[r] += kChunkBytes, scale_p[r] += kChunkBytes;
+    xp += kChunkUnits * kNf4UnitElems;
+  }
+  if (units_left > 0) nf4_gemv_chunk<R, V, true>(table, code_p, scale_p, xp, units_left, acc);
+
+  const int lane = tid % kWarp;
+  const int warp = tid / kWarp;
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+    const float v = warp_sum(acc[r]);
+    if (lane == 0) partial[warp][r] = v;
+  }
+  __syncthreads();
+  if (tid < R && row0 + tid < n_rows) {
+    float sum = 0.0f;
+#pragma unroll
+    for (int k = 0; k < kNf4GemvWarps; ++k) sum += partial[k][tid];
+    at_offset<float>(dst, flat_row_offset(dst, 0))[row0 + tid] = sum;
+  }
+}
+
 // Streaming multiprocessors of the current device (a fallback of 128 if the query fails, which
 // only sizes the grid).
 int sm_count() {
@@ -191,6 +323,13 @@ int sm_count() {
 #endif
   static_cast<void>(cudaGetLastError());
   return count > 0 ? count : 128;
+}
+
+template <int R, int V>
+cudaError_t launch_gemv(const hearth_op& op, cudaStream_t stream) {
+  const dim3 grid(static_cast<unsigned>((op.src[0].ne[1] + R - 1) / R));
+  nf4_gemv_kernel<R, V><<<grid, kNf4GemvThreads, 0, stream>>>(op.src[0], op.src[1], op.dst);
+  return cudaGetLastError();
 }
 
 template <int NT>
@@ -232,6 +371,7 @@ cudaError_t launch_nf4_matmul(const hearth_op& op, cudaStream_t stream) {
   const bool w_aligned = reinterpret_cast<uintptr_t>(w.data) % 4 == 0 && w.nb[1] % 4 == 0;
   // Units start every 32 bytes of a row, so a 16-byte aligned row base keeps float4 loads legal.
   const bool x_vec = aligned_rows(x, 16);
+  if (n_tok == 1 && w_aligned && x_vec) return launch_gemv<4, 2>(op, stream);
   if (n_tok == 1) return launch_tiles<1>(op, n_tok, w_aligned, x_vec, stream);
   if (n_tok == 2) return launch_tiles<2>(op, n_tok, w_aligned, x_vec, stream);
   if (n_tok <= 4) return launch_tiles<4>(op, n_tok, w_aligned, x_vec, stream);
