@@ -7,6 +7,8 @@
 #include <limits>
 
 #include "kernels.hpp"
+#include "quant_kernels.hpp"
+#include "rowwise_simd.hpp"
 #include "tensor_view.hpp"
 #include "thread_pool.hpp"
 #include "weight_rows.hpp"
@@ -64,12 +66,12 @@ void run_rms_norm(const hearth_op& op, ThreadPool& pool) {
   const float* weight = op.n_src == 2 ? static_cast<const float*>(op.src[1].data) : nullptr;
   const int64_t n = x.ne[0];
   const float eps = op.fparams[0];
+  const bool avx2 = cpu_has_avx2();
   pool.parallel_for(row_count(x), row_grain(n), [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       const float* in = flat_row<const float>(x, r);
       float* out = flat_row<float>(op.dst, r);
-      double sum = 0.0;
-      for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(in[i] * in[i]);
+      const double sum = avx2 ? sum_squares_avx2(in, n) : sum_squares_scalar(in, n);
       const float mean = n > 0 ? static_cast<float>(sum / static_cast<double>(n)) : 0.0f;
       const float scale = 1.0f / std::sqrt(mean + eps);
       for (int64_t i = 0; i < n; ++i) out[i] = in[i] * scale;
@@ -79,16 +81,21 @@ void run_rms_norm(const hearth_op& op, ThreadPool& pool) {
   });
 }
 
+// The exp is vectorized on AVX2: the scalar loop was 0.6-0.8 ms of a TinyLlama decode token.
 void run_swiglu(const hearth_op& op, ThreadPool& pool) {
   const hearth_tensor& gate = op.src[0];
   const hearth_tensor& up = op.src[1];
   const int64_t n = gate.ne[0];
+  const bool avx2 = cpu_has_avx2();
   pool.parallel_for(row_count(gate), row_grain(n), [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       const float* g = flat_row<const float>(gate, r);
       const float* u = flat_row<const float>(up, r);
       float* out = flat_row<float>(op.dst, r);
-      for (int64_t i = 0; i < n; ++i) out[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+      if (avx2)
+        silu_mul_avx2(g, u, out, n);
+      else
+        silu_mul_scalar(g, u, out, n);
     }
   });
 }
