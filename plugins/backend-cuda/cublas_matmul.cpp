@@ -73,6 +73,7 @@ bool decodable(uint32_t dtype) {
     case HEARTH_DTYPE_Q5_K:
     case HEARTH_DTYPE_Q6_K:
     case HEARTH_DTYPE_NF4:
+    case HEARTH_DTYPE_CS256:
       return true;
     default:
       return false;
@@ -87,6 +88,12 @@ bool nf4_rows_back_to_back(const hearth_tensor& w) {
   return w.ne[1] == 1 || w.nb[1] == w.ne[0] / kBlockElems * kBlockBytes;
 }
 
+// CS256 weights are decoded with 8-entry vector loads from the blob, as the sparse kernels read
+// it (launch_cs256_matmul refuses other pointers too).
+bool cs256_blob_aligned(const hearth_tensor& w) {
+  return reinterpret_cast<uintptr_t>(w.data) % 16 == 0;
+}
+
 }  // namespace
 
 std::optional<CublasMatmulPlan> plan_cublas_matmul(const hearth_op& op) {
@@ -95,6 +102,7 @@ std::optional<CublasMatmulPlan> plan_cublas_matmul(const hearth_op& op) {
   const hearth_tensor& dst = op.dst;
   if (!decodable(w.dtype)) return std::nullopt;
   if (w.dtype == HEARTH_DTYPE_NF4 && !nf4_rows_back_to_back(w)) return std::nullopt;
+  if (w.dtype == HEARTH_DTYPE_CS256 && !cs256_blob_aligned(w)) return std::nullopt;
   const int64_t n_in = w.ne[0], n_out = w.ne[1], n_tok = row_count(x);
   if (n_in == 0 || n_out == 0 || n_tok == 0) return std::nullopt;
   if (!fits_int(n_in) || !fits_int(n_out) || !fits_int(n_tok)) return std::nullopt;
@@ -215,26 +223,64 @@ bool CublasMatmul::set_workspace(void* workspace, uint64_t bytes) {
          library_->set_workspace(library_->handle, workspace, bytes) == CUBLAS_STATUS_SUCCESS;
 }
 
+std::optional<CublasRunError> CublasMatmul::cs256_element(const hearth_tensor& w,
+                                                          GemmElement& element) {
+  if (const auto known = cs256_elements_.find(w.data); known != cs256_elements_.end()) {
+    element = known->second;
+    return std::nullopt;
+  }
+  element = GemmElement::f16;
+  // A stream being captured into a graph (HEARTH_CUDA_GRAPHS=1) cannot be waited on: the weight
+  // is decoded to F16 this time (BF16 values round to F16 exactly within its range) and read
+  // again outside a capture.
+  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+  if (cudaStreamIsCapturing(stream_, &capture) != cudaSuccess ||
+      capture != cudaStreamCaptureStatusNone) {
+    static_cast<void>(cudaGetLastError());
+    return std::nullopt;
+  }
+  hearth_cs256_header header{};
+  cudaError_t st = cudaMemcpyAsync(&header, w.data, sizeof header, cudaMemcpyDeviceToHost, stream_);
+  if (st == cudaSuccess) st = cudaStreamSynchronize(stream_);
+  if (st != cudaSuccess)
+    return CublasRunError{"reading the CS256 weight's header", cudaGetErrorString(st)};
+  // A header the decoder rejects gives NaN rows whichever type they have.
+  if (header.value_dtype == HEARTH_DTYPE_BF16) element = GemmElement::bf16;
+  cs256_elements_.emplace(w.data, element);
+  return std::nullopt;
+}
+
+void CublasMatmul::forget_weights(const void* base, uint64_t bytes) noexcept {
+  const auto begin = reinterpret_cast<uintptr_t>(base);
+  std::erase_if(cs256_elements_, [&](const auto& entry) {
+    const auto at = reinterpret_cast<uintptr_t>(entry.first);
+    return at >= begin && at - begin < bytes;
+  });
+}
+
 std::optional<CublasRunError> CublasMatmul::run(const hearth_op& op, const CublasMatmulPlan& plan,
-                                                void* scratch) const {
+                                                void* scratch) {
   auto* bytes = static_cast<char*>(scratch);
   const void* w = op.src[0].data;
   const void* x = op.src[1].data;
+  GemmElement element = plan.element;
+  if (op.src[0].dtype == HEARTH_DTYPE_CS256)
+    if (auto error = cs256_element(op.src[0], element)) return error;
   if (plan.dequantize_weight) {
-    if (const cudaError_t st = launch_dequantize_weight(op.src[0], bytes, plan.element, stream_);
+    if (const cudaError_t st = launch_dequantize_weight(op.src[0], bytes, element, stream_);
         st != cudaSuccess)
       return CublasRunError{"decoding the weight to half precision", cudaGetErrorString(st)};
     w = bytes;
   }
   if (plan.convert_activations) {
     void* out = bytes + plan.weight_scratch_bytes;
-    if (const cudaError_t st = launch_convert_activations(op.src[1], out, plan.element, stream_);
+    if (const cudaError_t st = launch_convert_activations(op.src[1], out, element, stream_);
         st != cudaSuccess)
       return CublasRunError{"rounding the activations", cudaGetErrorString(st)};
     x = out;
   }
   const float one = 1.0f, zero = 0.0f;
-  const cudaDataType in_type = data_type(plan.element);
+  const cudaDataType in_type = data_type(element);
   const cublasStatus_t st =
       library_->gemm_ex(library_->handle, CUBLAS_OP_T, CUBLAS_OP_N, plan.m, plan.n, plan.k, &one, w,
                         in_type, plan.lda, x, in_type, plan.ldb, &zero, op.dst.data, CUDA_R_32F,

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 #include "dequantize_f16.hpp"
 #include "gpu_runtime.hpp"
@@ -19,7 +20,7 @@ namespace hearth::backend_gpu {
 
 // How one MATMUL maps onto a column-major GEMM: dst (m x n, ldc) = W^T (m x k) * X (k x n).
 struct CublasMatmulPlan {
-  GemmElement element;
+  GemmElement element;       // CS256: F16; run() switches to BF16 for BF16 values
   bool dequantize_weight;    // weight decoded into scratch (lda = k), else read in place
   bool convert_activations;  // activations copied into scratch after the weight, else in place
   int m, n, k;               // n_out, n_tok, n_in
@@ -57,9 +58,14 @@ class CublasMatmul {
   bool set_workspace(void* workspace, uint64_t bytes);
 
   // Queues the plan's steps on the stream; scratch holds plan.scratch_bytes() bytes. Returns the
-  // first failure, or nullopt when everything was queued.
+  // first failure, or nullopt when everything was queued. The first run with a CS256 weight
+  // reads its blob's header back (one stream synchronization) for the value type.
   std::optional<CublasRunError> run(const hearth_op& op, const CublasMatmulPlan& plan,
-                                    void* scratch) const;
+                                    void* scratch);
+
+  // Forgets what run() learned about CS256 weights in [base, base + bytes): the device calls it
+  // when it frees that memory, so a later weight at the same address is read afresh.
+  void forget_weights(const void* base, uint64_t bytes) noexcept;
 
   // The workspace size NVIDIA recommends for Hopper.
   static constexpr uint64_t kWorkspaceBytes = uint64_t{32} << 20;
@@ -67,10 +73,16 @@ class CublasMatmul {
  private:
   struct Library;
   CublasMatmul(std::unique_ptr<Library> library, cudaStream_t stream);
+  // The GEMM element of CS256 weight w: BF16 when its values are BF16 (F16 would overflow their
+  // range), else F16 (F16 and int8-times-scale values).
+  std::optional<CublasRunError> cs256_element(const hearth_tensor& w, GemmElement& element);
 
   std::unique_ptr<Library> library_;
   cudaStream_t stream_;
   const char* library_name_ = "";
+  // CS256 weights' GEMM elements by blob address; the value type lives in the blob's header on
+  // the device, so each is read back once.
+  std::unordered_map<const void*, GemmElement> cs256_elements_;
 };
 
 inline constexpr uint64_t kScratchAlignment = 256;

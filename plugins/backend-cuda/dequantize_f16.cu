@@ -3,6 +3,7 @@
 // with load1 where a plain-typed row is not 16-byte aligned or not a multiple of 8 long.
 #include <cuda_bf16.h>
 
+#include "cs256_dequantize.hpp"
 #include "dequant.cuh"
 #include "dequantize_f16.hpp"
 #include "nf4_kernels.hpp"
@@ -107,6 +108,11 @@ cudaError_t launch_dequantize_weight(const hearth_tensor& w, void* out, GemmElem
     return launch_nf4_dequantize(w.data, w.ne[0] / 64 * w.ne[1], out,
                                  type == GemmElement::bf16 ? Nf4OutType::BF16 : Nf4OutType::F16,
                                  stream);
+  }
+  if (w.dtype == HEARTH_DTYPE_CS256) {  // one blob, 16-byte aligned (the plan checks)
+    if (type == GemmElement::f32) return cudaErrorInvalidValue;
+    return launch_cs256_dequantize(
+        w, out, type == GemmElement::bf16 ? Cs256DenseType::bf16 : Cs256DenseType::f16, stream);
   }
   if (type == GemmElement::bf16)
     dequantize_as(w, static_cast<__nv_bfloat16*>(out), stream);

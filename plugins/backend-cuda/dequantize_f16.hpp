@@ -13,8 +13,8 @@ namespace hearth::backend_gpu {
 // overflow their range), F32 (F32 weights, computed in plain FP32).
 enum class GemmElement { f16, bf16, f32 };
 
-// Decodes every row of weight w (any type dequant.cuh reads) into out as GemmElement::f16 or
-// ::bf16 values, row r at out + r * w.ne[0]. Returns the launch error.
+// Decodes every row of weight w (any type dequant.cuh reads, NF4, CS256) into out as
+// GemmElement::f16 or ::bf16 values, row r at out + r * w.ne[0]. Returns the launch error.
 cudaError_t launch_dequantize_weight(const hearth_tensor& w, void* out, GemmElement type,
                                      cudaStream_t stream);
 

@@ -206,6 +206,9 @@ void GpuDevice::free(void* ptr) noexcept {
     return;
   }
   quantized_input_.forget();  // the memory may come back as another buffer
+#if !defined(HEARTH_GPU_HIP)
+  if (cublas_) cublas_->forget_weights(ptr, it->second);  // so may a CS256 weight's address
+#endif
   // Work queued on the stream (or captured, not yet launched) may still read the buffer.
   try {
     graph_.flush(stream_);
@@ -238,6 +241,9 @@ void GpuDevice::copy(void* dst, const void* src, uint64_t bytes, const char* wha
 
 void GpuDevice::copy_to_device(void* dst, const void* src, uint64_t bytes) {
   quantized_input_.forget();  // the copy may write over the activations it holds
+#if !defined(HEARTH_GPU_HIP)
+  if (cublas_) cublas_->forget_weights(dst, bytes);  // or over a CS256 weight's header
+#endif
   copy(dst, src, bytes, "copy_to_device");
 }
 

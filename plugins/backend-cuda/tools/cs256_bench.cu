@@ -3,7 +3,10 @@
 // abi.h's hearth_cs256_compute_layout), checks every kernel against a double-precision CPU
 // product written here from the spec, then times them on Llama-2-7B-shaped layers at 50/66/75 %
 // sparsity against a dense F16 GEMV (our own kernel and, when libcublas can be loaded, cuBLAS
-// GemmEx) and against the copy bandwidth of the device. No arguments; exit status 1 on any FAIL.
+// GemmEx) and against the copy bandwidth of the device. The dense decoder of the cuBLAS prefill
+// route (cs256_dequantize.cu) is checked bit for bit against format-cs256's own CPU expansion
+// (linked in), rounded to F16/BF16, and timed alone and in front of a 512-token GEMM. No
+// arguments; exit status 1 on any FAIL.
 //
 // Conventions: a kernel's bytes are what it must read from memory at least (the whole blob or
 // dense matrix, the activations) plus what it writes; GB/s = bytes / median time. Copy bandwidth
@@ -21,12 +24,16 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "../cs256_dequantize.hpp"
 #include "../cs256_layout.cuh"
 #include "../cs256_matmul.hpp"
+#include "cs256_codec.hpp"  // format-cs256's encoder and CPU dense expansion
 
 namespace {
 
@@ -208,9 +215,10 @@ void append_tile(HostCs256& s, const std::vector<uint32_t>& cols, Rng& rng) {
 }
 
 // A random matrix obeying the format: each tile keeps vec * k random columns (k random), and
-// in `wide` matrices about one tile in eight is full (256 entries).
+// in `wide` matrices about one tile in eight is full (256 entries). With empty_every > 0, every
+// empty_every-th row stores nothing.
 HostCs256 random_matrix(uint32_t m, uint32_t n, uint32_t vec, uint32_t dtype, bool wide,
-                        uint64_t seed) {
+                        uint64_t seed, uint32_t empty_every = 0) {
   Rng rng(seed);
   HostCs256 s;
   s.m = m;
@@ -226,6 +234,7 @@ HostCs256 random_matrix(uint32_t m, uint32_t n, uint32_t vec, uint32_t dtype, bo
       const uint32_t cap = wide ? width : std::min(width, 248u);
       uint32_t count = vec * rng.below(cap / vec + 1);
       if (wide && width == 256 && rng.below(8) == 0) count = 256;
+      if (empty_every > 0 && i % empty_every == empty_every - 1) count = 0;
       for (uint32_t c = 0; c < width; ++c) perm[c] = c;
       for (uint32_t c = 0; c < count; ++c) std::swap(perm[c], perm[c + rng.below(width - c)]);
       std::vector<uint32_t> cols(perm.begin(), perm.begin() + count);
@@ -326,6 +335,7 @@ std::vector<int> timed_tokens(Cs256Kernel k) {
   }
 }
 constexpr int kTimedTokenCounts[] = {1, 2, 4, 8};
+constexpr int kPrefillTokens = 512;  // the cuBLAS route's rows (pp512)
 
 void report(bool pass, const std::string& what, const std::string& detail) {
   std::printf("%s  %s%s%s\n", pass ? "PASS" : "FAIL", what.c_str(), detail.empty() ? "" : ": ",
@@ -445,6 +455,188 @@ void correctness_cases() {
       matmul_op(d_blob.get<uint8_t>() + 8, s.m, s.n, d_x.get<float>(), d_y.get<float>(), 1);
   report(hearth::backend_gpu::launch_cs256_matmul(op, nullptr) == cudaErrorInvalidValue,
          "misaligned blob -> cudaErrorInvalidValue", "");
+  static_cast<void>(cudaGetLastError());
+}
+
+// ---------------------------------------------------------------- the dense decoder
+
+using hearth::backend_gpu::Cs256DenseType;
+
+const char* dense_name(Cs256DenseType t) { return t == Cs256DenseType::bf16 ? "bf16" : "f16"; }
+
+// What the cuBLAS route decodes a blob to (cublas_matmul.cpp): BF16 for BF16 values, else F16.
+Cs256DenseType route_type(uint32_t value_dtype) {
+  return value_dtype == HEARTH_DTYPE_BF16 ? Cs256DenseType::bf16 : Cs256DenseType::f16;
+}
+
+// format-cs256's dense F32 expansion of the blob rounded to type: what the decoder must write.
+std::vector<uint16_t> reference_dense(const std::vector<uint8_t>& blob, uint32_t m, uint32_t n,
+                                      Cs256DenseType type) {
+  std::vector<float> dense(static_cast<size_t>(m) * n);
+  hearth::format_cs256::dequantize(blob.data(), dense.data(), static_cast<int64_t>(dense.size()));
+  std::vector<uint16_t> bits(dense.size());
+  for (size_t k = 0; k < dense.size(); ++k)
+    bits[k] = type == Cs256DenseType::bf16 ? bf16_bits(dense[k]) : f16_bits(dense[k]);
+  return bits;
+}
+
+// The decoder's output for the blob, written `shift` elements into a NaN-filled buffer (shift 1:
+// an output that is only 2-byte aligned, the scalar store path). Empty when the launch failed.
+std::vector<uint16_t> run_decoder(const DeviceBuffer& blob, uint32_t m, uint32_t n,
+                                  Cs256DenseType type, size_t shift, cudaError_t& status) {
+  const size_t count = static_cast<size_t>(m) * n;
+  DeviceBuffer out((count + shift) * 2);
+  check_cuda(cudaMemset(out.get(), 0xFF, out.bytes()), "cudaMemset");
+  const hearth_tensor w = matmul_op(blob.get(), m, n, nullptr, nullptr, 1).src[0];
+  status =
+      hearth::backend_gpu::launch_cs256_dequantize(w, out.get<uint16_t>() + shift, type, nullptr);
+  if (status != cudaSuccess) return {};
+  check_cuda(cudaDeviceSynchronize(), "cs256 dequantize run");
+  std::vector<uint16_t> got(count);
+  check_cuda(cudaMemcpy(got.data(), out.get<uint16_t>() + shift, count * 2, cudaMemcpyDeviceToHost),
+             "download");
+  return got;
+}
+
+bool same_bits(const std::vector<uint16_t>& got, const std::vector<uint16_t>& want, uint32_t n,
+               std::string& detail) {
+  size_t wrong = 0, first = 0;
+  for (size_t k = 0; k < want.size(); ++k)
+    if (got[k] != want[k] && wrong++ == 0) first = k;
+  char buf[160];
+  if (wrong == 0) {
+    std::snprintf(buf, sizeof buf, "%zu elements bit-exact", want.size());
+  } else {
+    std::snprintf(buf, sizeof buf,
+                  "%zu of %zu elements differ, first (row %zu, col %zu): 0x%04x, "
+                  "want 0x%04x",
+                  wrong, want.size(), first / n, first % n, got[first], want[first]);
+  }
+  detail = buf;
+  return wrong == 0;
+}
+
+// The decoder to the route's type and to the other one (what a BF16 blob gets while a CUDA graph
+// is being captured), into aligned and 2-byte-aligned outputs.
+void check_decoder(const std::string& name, const std::vector<uint8_t>& blob, uint32_t m,
+                   uint32_t n, uint32_t value_dtype) {
+  DeviceBuffer d_blob(blob.size());
+  d_blob.upload(blob.data(), blob.size());
+  const Cs256DenseType route = route_type(value_dtype);
+  const Cs256DenseType other =
+      route == Cs256DenseType::f16 ? Cs256DenseType::bf16 : Cs256DenseType::f16;
+  for (Cs256DenseType type : {route, other}) {
+    const std::vector<uint16_t> want = reference_dense(blob, m, n, type);
+    for (size_t shift : {size_t{0}, size_t{1}}) {
+      cudaError_t status = cudaSuccess;
+      const std::vector<uint16_t> got = run_decoder(d_blob, m, n, type, shift, status);
+      std::string detail = cudaGetErrorString(status);
+      const bool ok = status == cudaSuccess && same_bits(got, want, n, detail);
+      report(ok,
+             name + " dequantize -> " + dense_name(type) + (type == route ? "" : " (cross-type)") +
+                 (shift != 0 ? ", 2-byte-aligned output" : ""),
+             detail);
+    }
+  }
+}
+
+// A pruned checkpoint as format-cs256's encoder stores it, padding included (zero entries at a
+// tile's unused columns, and repeats of the last column where a partial tile is full): random
+// zeros, empty rows (i % 7 == 3) and dense rows (i % 7 == 5: full 256-column tiles, which need
+// wide increments, and a full partial tile when n % 256 != 0). With sparsity, the encoder
+// prunes a dense random matrix itself. The blob passes format-cs256's validate().
+std::vector<uint8_t> encoded_matrix(uint32_t m, uint32_t n, hearth_dtype values, int vec,
+                                    std::optional<double> sparsity, uint64_t seed) {
+  Rng rng(seed);
+  std::vector<float> w(static_cast<size_t>(m) * n);
+  for (uint32_t i = 0; i < m; ++i)
+    for (uint32_t c = 0; c < n; ++c) {
+      float v = rng.symmetric();
+      if (v == 0.0f) v = 0.5f;
+      const bool keep = sparsity || i % 7 == 5 || (i % 7 != 3 && rng.uniform() < 0.4f);
+      w[static_cast<size_t>(i) * n + c] = keep ? v : 0.0f;
+    }
+  hearth::format_cs256::EncodeOptions options;
+  options.sparsity = sparsity;
+  options.values = values;
+  options.vec = vec;
+  const std::vector<std::byte> bytes =
+      hearth::format_cs256::encode(w.data(), m, n, nullptr, options);
+  hearth::format_cs256::validate(bytes.data(), bytes.size(), m, n);
+  std::vector<uint8_t> blob(bytes.size());
+  std::memcpy(blob.data(), bytes.data(), bytes.size());
+  return blob;
+}
+
+void decoder_cases() {
+  std::printf(
+      "\n== correctness: the dense decoder vs format-cs256's CPU expansion, bit for bit ==\n");
+  struct Random {
+    const char* name;
+    uint32_t m, n, vec, dtype;
+    bool wide;
+    uint32_t empty_every;
+  };
+  // n % 256 != 0, n % 8 != 0 (scalar stores), empty rows, full tiles (wide), vec 1/4/8/16, all
+  // value types, and rows of more than 64 tiles (two staging passes).
+  const Random randoms[] = {
+      {"dq 100x1000 f16 vec8 empty rows", 100, 1000, 8, HEARTH_DTYPE_F16, false, 3},
+      {"dq 37x4100 bf16 vec4", 37, 4100, 4, HEARTH_DTYPE_BF16, false, 5},
+      {"dq 130x5000 i8 vec16 empty rows", 130, 5000, 16, HEARTH_DTYPE_I8, false, 4},
+      {"dq 33x600 f16 vec8 wide", 33, 600, 8, HEARTH_DTYPE_F16, true, 0},
+      {"dq 37x700 f16 vec1", 37, 700, 1, HEARTH_DTYPE_F16, false, 0},
+      {"dq 1x100 f16 vec4", 1, 100, 4, HEARTH_DTYPE_F16, false, 0},
+      {"dq 45x11008 i8 vec8 wide", 45, 11008, 8, HEARTH_DTYPE_I8, true, 7},
+      {"dq 20x17000 f16 vec8 (67 tiles)", 20, 17000, 8, HEARTH_DTYPE_F16, false, 6},
+      {"dq 9x40000 bf16 vec8 wide (157 tiles)", 9, 40000, 8, HEARTH_DTYPE_BF16, true, 4},
+      {"dq 3000x512 f16 vec8", 3000, 512, 8, HEARTH_DTYPE_F16, false, 0},
+  };
+  for (const Random& r : randoms) {
+    const HostCs256 s = random_matrix(r.m, r.n, r.vec, r.dtype, r.wide, 500 + r.m, r.empty_every);
+    check_decoder(r.name, serialize(s), r.m, r.n, r.dtype);
+  }
+  struct Encoded {
+    const char* name;
+    uint32_t m, n;
+    hearth_dtype values;
+    int vec;
+    std::optional<double> sparsity;
+  };
+  const Encoded encoded[] = {
+      {"dq encoder 50x300 f16 vec8 padded+wide", 50, 300, HEARTH_DTYPE_F16, 8, std::nullopt},
+      {"dq encoder 40x556 bf16 vec16 padded+wide", 40, 556, HEARTH_DTYPE_BF16, 16, std::nullopt},
+      {"dq encoder 30x1100 int8 vec4 padded+wide", 30, 1100, HEARTH_DTYPE_I8, 4, std::nullopt},
+      {"dq encoder 64x768 f16 vec8 sparsity 0.5", 64, 768, HEARTH_DTYPE_F16, 8, 0.5},
+      {"dq encoder 48x1000 int8 vec8 sparsity 0.66", 48, 1000, HEARTH_DTYPE_I8, 8, 0.66},
+  };
+  for (const Encoded& e : encoded) {
+    try {
+      check_decoder(e.name, encoded_matrix(e.m, e.n, e.values, e.vec, e.sparsity, 900 + e.n), e.m,
+                    e.n, e.values);
+    } catch (const std::exception& ex) {
+      report(false, e.name, std::string("format-cs256 refused the matrix: ") + ex.what());
+    }
+  }
+
+  // A header that disagrees with the tensor's shape: every element NaN. A misaligned blob is
+  // refused before launching.
+  const HostCs256 s = random_matrix(64, 512, 8, HEARTH_DTYPE_F16, false, 8);
+  const std::vector<uint8_t> blob = serialize(s);
+  DeviceBuffer d_blob(blob.size());
+  d_blob.upload(blob.data(), blob.size());
+  for (Cs256DenseType type : {Cs256DenseType::f16, Cs256DenseType::bf16}) {
+    cudaError_t status = cudaSuccess;
+    const std::vector<uint16_t> got = run_decoder(d_blob, s.m, s.n + 256, type, 0, status);
+    const uint16_t nan = type == Cs256DenseType::bf16 ? 0x7fc0u : 0x7e00u;
+    report(status == cudaSuccess && !got.empty() &&
+               std::all_of(got.begin(), got.end(), [&](uint16_t b) { return b == nan; }),
+           std::string("dq shape mismatch -> NaN rows, ") + dense_name(type), "");
+  }
+  DeviceBuffer out(static_cast<size_t>(s.m) * s.n * 2);
+  hearth_tensor w = matmul_op(d_blob.get<uint8_t>() + 8, s.m, s.n, nullptr, nullptr, 1).src[0];
+  report(hearth::backend_gpu::launch_cs256_dequantize(w, out.get(), Cs256DenseType::f16, nullptr) ==
+             cudaErrorInvalidValue,
+         "dq misaligned blob -> cudaErrorInvalidValue", "");
   static_cast<void>(cudaGetLastError());
 }
 
@@ -841,7 +1033,28 @@ void bench_shape(uint32_t m, uint32_t n, const CopyBandwidth& bw, Timer& ev, con
                 t, bw, best_dense[n_tok]);
     }
   }
+  // Prefill: cuBLAS at kPrefillTokens F16 tokens on the dense matrix, the time the CS256
+  // route (decode + the same GEMM) is compared with.
+  const std::vector<float> xp = random_activations(n, kPrefillTokens, 78);
+  std::vector<uint16_t> xp16(xp.size());
+  for (size_t k = 0; k < xp.size(); ++k) xp16[k] = f16_bits(xp[k]);
+  DeviceBuffer d_xp16(xp16.size() * 2), d_yp(static_cast<size_t>(m) * kPrefillTokens * 4);
+  d_xp16.upload(xp16.data(), xp16.size() * 2);
+  double dense_prefill_ms = 0;
+  if (blas.ok()) {
+    bool blas_failed = false;
+    dense_prefill_ms = ev.median_ms(dense_copies, kReps, [&](int c, cudaStream_t st) {
+      blas_failed |= blas.gemv(dense[static_cast<size_t>(c)].get<const __half>(),
+                               d_xp16.get<const __half>(), d_yp.get<float>(), static_cast<int>(m),
+                               static_cast<int>(n), kPrefillTokens, st) != CUBLAS_STATUS_SUCCESS;
+    });
+    report(!blas_failed, "cuBLAS GemmEx timing, n_tok=" + std::to_string(kPrefillTokens), "");
+    print_row("cublas-gemmex-f16", m, n, "0%", kPrefillTokens,
+              dense_bytes + kPrefillTokens * (n * 2.0 + m * 4.0), dense_prefill_ms, bw,
+              dense_prefill_ms);
+  }
   dense.clear();
+  DeviceBuffer d_dense(static_cast<size_t>(m) * n * 2);  // the decoder's output (F16)
 
   for (double sparsity : {0.50, 0.66, 0.75}) {
     const HostCs256 s = prune(layer, sparsity);
@@ -886,6 +1099,39 @@ void bench_shape(uint32_t m, uint32_t n, const CopyBandwidth& bw, Timer& ev, con
         if (k == hearth::backend_gpu::choose_cs256_kernel(n_tok, n)) b.chosen_ms = t;
       }
     }
+    // The cuBLAS prefill route's decoder: bit-exact on this layer, then timed alone (bytes: the
+    // blob read + the dense F16 matrix written; tok 0) and in front of the prefill GEMM.
+    {
+      cudaError_t status = cudaSuccess;
+      const std::vector<uint16_t> got = run_decoder(blobs[0], m, n, Cs256DenseType::f16, 0, status);
+      std::string detail = cudaGetErrorString(status);
+      report(status == cudaSuccess &&
+                 same_bits(got, reference_dense(blob, m, n, Cs256DenseType::f16), n, detail),
+             name + " dequantize -> f16", detail);
+      const hearth_tensor w0 = matmul_op(nullptr, m, n, nullptr, nullptr, 1).src[0];
+      const auto decode = [&](int c, cudaStream_t st) {
+        hearth_tensor w = w0;
+        w.data = blobs[static_cast<size_t>(c)].get();
+        check_cuda(
+            hearth::backend_gpu::launch_cs256_dequantize(w, d_dense.get(), Cs256DenseType::f16, st),
+            "cs256 dequantize");
+      };
+      const double t = ev.median_ms(copies, kReps, decode);
+      const double bytes = blob.size() + static_cast<double>(m) * n * 2.0;
+      print_row("cs256-dequant-f16", m, n, label, 0, bytes, t, bw, 0);
+      if (blas.ok()) {
+        bool blas_failed = false;
+        const double t_pp = ev.median_ms(copies, kReps, [&](int c, cudaStream_t st) {
+          decode(c, st);
+          blas_failed |= blas.gemv(d_dense.get<const __half>(), d_xp16.get<const __half>(),
+                                   d_yp.get<float>(), static_cast<int>(m), static_cast<int>(n),
+                                   kPrefillTokens, st) != CUBLAS_STATUS_SUCCESS;
+        });
+        report(!blas_failed, name + " dequantize + cuBLAS timing", "");
+        print_row("cs256-dequant+gemm", m, n, label, kPrefillTokens,
+                  bytes + kPrefillTokens * (n * 2.0 + m * 4.0), t_pp, bw, dense_prefill_ms);
+      }
+    }
     for (int n_tok : kTimedTokenCounts) summary.push_back(best[n_tok]);
     std::printf("   %s: nnz %llu (density %.3f), blob %.2f MB = %.3f of dense F16\n", name.c_str(),
                 static_cast<unsigned long long>(s.nnz()),
@@ -907,6 +1153,7 @@ int main() {
               static_cast<double>(prop.l2CacheSize) / (1 << 20));
 
   correctness_cases();
+  decoder_cases();
 
   std::printf("\n== timing: median of %d repetitions, weights rotated over >= 512 MiB ==\n", kReps);
   Timer ev;
@@ -917,7 +1164,10 @@ int main() {
               "MB", "time us", "GB/s", "%copy", "bound us", "vs dense");
   std::printf(
       "(vs dense: best dense F16 time of the same token count / this time; bound = bytes "
-      "/ copy bandwidth)\n");
+      "/ copy bandwidth; cs256-dequant-f16 (tok 0): the prefill route's decoder alone, blob read "
+      "+ dense F16 written; cs256-dequant+gemm: decoder + cuBLAS at %d tokens vs cuBLAS on the "
+      "dense F16 matrix)\n",
+      kPrefillTokens);
   std::vector<SummaryRow> summary;
   for (const auto& [m, n] :
        {std::pair<uint32_t, uint32_t>{4096, 4096}, {11008, 4096}, {4096, 11008}})
