@@ -1,3 +1,4 @@
+#include <hearth/sdk/abi.h>
 #include <hearth/convert.hpp>
 #include <hearth/error.hpp>
 #include <hearth/gguf.hpp>
@@ -94,6 +95,9 @@ ConvertReport convert_model(const std::filesystem::path& input, const std::files
 
   GgufWriter writer(in.alignment());
   for (const auto& kv : in.metadata()) writer.set(kv.key, kv.value);
+  // As `hearth quantize` does for NF4: Hearth's own type has no llama_ftype, so the file type is
+  // the dtype id (hearth bench named these files after their source's "F16").
+  writer.set("general.file_type", gguf_u32(HEARTH_DTYPE_CS256));
   writer.set("hearth.cs256.sparsity", gguf_f32(static_cast<float>(options.sparsity)));
   writer.set("hearth.cs256.method", gguf_string(report.method));
   writer.set("hearth.cs256.values", gguf_string(options.values));
