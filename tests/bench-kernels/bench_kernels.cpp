@@ -4,6 +4,7 @@
 // weight bytes read per second (each weight byte is read once per op), GFLOPs = 2 n_in n_out
 // n_tok per second. Run: bench_kernels --benchmark_repetitions=3 --benchmark_report_aggregates_only
 #include <benchmark/benchmark.h>
+#include <emmintrin.h>
 
 #include <algorithm>
 #include <cstring>
@@ -429,6 +430,31 @@ HEARTH_BENCH_ONE_THREAD(Q4_0);
 HEARTH_BENCH_ONE_THREAD(Q8_0);
 HEARTH_BENCH_ONE_THREAD(Q4_K);
 HEARTH_BENCH_ONE_THREAD(Q6_K);
+
+// The machine's own bound for decode: how fast 1 and 2 threads can read memory that is not in any
+// cache (each thread sums its half of a 1 GiB buffer with 16-byte loads; read_GBps counts all
+// threads' bytes). A GEMV that streams its weights once cannot beat this figure.
+void bm_memory_read(benchmark::State& state) {
+  constexpr size_t kWords = (size_t{1} << 30) / sizeof(uint64_t);
+  static const std::vector<uint64_t> buffer(kWords, 1);  // every page touched before timing
+  const size_t per_thread = kWords / static_cast<size_t>(state.threads()) / 8 * 8;
+  const uint64_t* begin = buffer.data() + per_thread * static_cast<size_t>(state.thread_index());
+  for (auto _ : state) {
+    __m128i acc[4] = {_mm_setzero_si128(), _mm_setzero_si128(), _mm_setzero_si128(),
+                      _mm_setzero_si128()};
+    for (size_t i = 0; i < per_thread; i += 8)
+      for (int k = 0; k < 4; ++k)
+        acc[k] = _mm_add_epi64(
+            acc[k], _mm_loadu_si128(reinterpret_cast<const __m128i*>(begin + i + 2 * k)));
+    benchmark::DoNotOptimize(acc);
+  }
+  // Summed over the threads, divided by the wall time: the bandwidth all threads reach together.
+  state.counters["read_GBps"] =
+      benchmark::Counter(static_cast<double>(per_thread * sizeof(uint64_t)) *
+                             static_cast<double>(state.iterations()) / 1e9,
+                         benchmark::Counter::kIsRate);
+}
+BENCHMARK(bm_memory_read)->Threads(1)->Threads(2)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace hearth::backend_cpu
