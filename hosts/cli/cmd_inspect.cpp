@@ -1,4 +1,5 @@
 // `hearth inspect`: what a GGUF file holds, like gguf-dump; --json for scripts.
+#include <hearth/sdk/abi.h>
 #include <hearth/gguf.hpp>
 
 #include <cstdio>
@@ -14,6 +15,9 @@ namespace hearth::cli {
 namespace {
 
 std::string type_name(uint32_t type) {
+  // Hearth's own types (abi.h) are defined by their format plugins, which inspect does not load.
+  if (type == HEARTH_DTYPE_NF4) return "NF4";
+  if (type == HEARTH_DTYPE_CS256) return "CS256";
   auto layout = gguf_builtin_type_layout(type);
   return layout ? layout->name : "type " + std::to_string(type);
 }
@@ -28,9 +32,12 @@ std::string quoted(const std::string& s, size_t limit) {
   std::string body = s.size() > limit ? s.substr(0, limit) + "..." : s;
   std::string out = "\"";
   for (char c : body) {
-    if (c == '\n') out += "\\n";
-    else if (c == '"') out += "\\\"";
-    else out += c;
+    if (c == '\n')
+      out += "\\n";
+    else if (c == '"')
+      out += "\\\"";
+    else
+      out += c;
   }
   return out + "\"";
 }
@@ -103,8 +110,12 @@ int cmd_inspect(const Argv& argv) {
     }
     out["tensors"] = nlohmann::json::array();
     for (const auto& t : file.tensors())
-      out["tensors"].push_back({{"name", t.name}, {"type", type_name(t.type)}, {"type_id", t.type},
-                                {"shape", t.ne}, {"bytes", t.nbytes}, {"offset", t.offset}});
+      out["tensors"].push_back({{"name", t.name},
+                                {"type", type_name(t.type)},
+                                {"type_id", t.type},
+                                {"shape", t.ne},
+                                {"bytes", t.nbytes},
+                                {"offset", t.offset}});
     out["totals"] = {{"tensors", file.tensors().size()}, {"parameters", params}, {"bytes", bytes}};
     std::cout << out.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     return 0;
@@ -116,10 +127,12 @@ int cmd_inspect(const Argv& argv) {
               format_bytes(file.file_size()).c_str());
   std::printf("\nmetadata:\n");
   for (const auto& kv : file.metadata())
-    std::printf("  %-40s %-8s %s\n", kv.key.c_str(), std::string(gguf_type_name(kv.value.type)).c_str(),
+    std::printf("  %-40s %-8s %s\n", kv.key.c_str(),
+                std::string(gguf_type_name(kv.value.type)).c_str(),
                 value_text(kv.value, 60).c_str());
   if (!args.has("no-tensors")) {
-    std::printf("\ntensors:\n  %-36s %-6s %-20s %12s %12s\n", "NAME", "TYPE", "SHAPE", "BYTES", "OFFSET");
+    std::printf("\ntensors:\n  %-36s %-6s %-20s %12s %12s\n", "NAME", "TYPE", "SHAPE", "BYTES",
+                "OFFSET");
     for (const auto& t : file.tensors())
       std::printf("  %-36s %-6s %-20s %12llu %12llu\n", t.name.c_str(), type_name(t.type).c_str(),
                   shape_text(t.ne).c_str(), static_cast<unsigned long long>(t.nbytes),

@@ -83,6 +83,7 @@ TEST(Convert, Cs256MagnitudeAndWandaFilesLoadAndScore) {
     ASSERT_EQ(inspect.exit_code, 0) << inspect.output;
     // The file type names Hearth's type (as NF4 files do), not the dense source's F16.
     EXPECT_THAT(inspect.output, ::testing::ContainsRegex(R"(general\.file_type +UINT32 +1025)"));
+    EXPECT_THAT(inspect.output, ::testing::ContainsRegex(R"(blk\.0\.attn_q\.weight +CS256 )"));
     const auto p = run_command(hearth("perplexity -m " + q(out) + " -f " + q(text) + " -c 128"));
     ASSERT_EQ(p.exit_code, 0) << p.output;
     EXPECT_THAT(p.output, ::testing::Not(HasSubstr("converting them to F32")));
