@@ -18,6 +18,7 @@ HEARTH_AVX2 void gemv_q4_0x8_q8_0_avx2(int64_t n_in, const void* group, const vo
   const __m256i low4 = _mm256_set1_epi8(0x0F);
   __m256 acc = _mm256_setzero_ps();
   for (int64_t ib = 0; ib < n_in / kQK; ++ib) {
+    prefetch_lines<sizeof(BlockQ4_0x8)>(w + ib + 16);
     __m256i sum16 = _mm256_setzero_si256();
     for (int j = 0; j < 4; ++j) {
       const __m256i packed = load32(w[ib].qs + 32 * j);
@@ -44,6 +45,7 @@ HEARTH_AVX2 void gemv_q8_0x8_q8_0_avx2(int64_t n_in, const void* group, const vo
   const __m256i ones = _mm256_set1_epi16(1);
   __m256 acc = _mm256_setzero_ps();
   for (int64_t ib = 0; ib < n_in / kQK; ++ib) {
+    prefetch_lines<sizeof(BlockQ8_0x8)>(w + ib + 8);
     __m256i sum32 = _mm256_setzero_si256();
     for (int j = 0; j < 8; ++j) {
       const __m256i q = load32(w[ib].qs + 32 * j);
@@ -72,6 +74,7 @@ HEARTH_AVX2 void gemv_q4_kx8_q8_k_avx2(int64_t n_in, const void* group, const vo
   for (int64_t ib = 0; ib < n_in / kQK_K; ++ib) {
     const BlockQ4_Kx8& g = w[ib];
     const BlockQ8_K& a = y[ib];
+    prefetch_lines<sizeof(BlockQ4_Kx8)>(w + ib + 2);
     __m256i sumi = _mm256_setzero_si256();
     for (int p = 0; p < 4; ++p) {
       __m256i lo16 = _mm256_setzero_si256();
@@ -109,6 +112,7 @@ HEARTH_AVX2 void gemv_q6_kx8_q8_k_avx2(int64_t n_in, const void* group, const vo
   for (int64_t ib = 0; ib < n_in / kQK_K; ++ib) {
     const BlockQ6_Kx8& g = w[ib];
     const BlockQ8_K& a = y[ib];
+    prefetch_lines<sizeof(BlockQ6_Kx8)>(w + ib + 2);
     __m256i sumi = _mm256_setzero_si256();
     __m256i offset = _mm256_setzero_si256();
     for (int h = 0; h < 2; ++h) {
