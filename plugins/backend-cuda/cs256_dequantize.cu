@@ -71,56 +71,6 @@ __device__ __forceinline__ uint16_t dense_bits(uint32_t raw, float scale, bool& 
   }
 }
 
-// Entries [p, p + V) of the blob: indices (a byte each) and raw values (2 bytes, I8 1 byte).
-// V > 1 needs p a multiple of V and the arrays 16-byte aligned (the caller checks).
-template <uint32_t VT, int V>
-__device__ __forceinline__ void load_entries(const uint8_t* __restrict__ idx,
-                                             const uint8_t* __restrict__ val, uint64_t p,
-                                             uint32_t (&col)[V], uint32_t (&raw)[V]) {
-  if constexpr (V == 1) {
-    col[0] = idx[p];
-    raw[0] = VT == HEARTH_DTYPE_I8 ? val[p] : reinterpret_cast<const uint16_t*>(val)[p];
-  } else {
-    uint32_t iw[V / 4];
-    if constexpr (V == 8) {
-      const uint2 u = *reinterpret_cast<const uint2*>(idx + p);
-      iw[0] = u.x;
-      iw[V / 4 - 1] = u.y;
-    } else {
-      iw[0] = *reinterpret_cast<const uint32_t*>(idx + p);
-    }
-#pragma unroll
-    for (int k = 0; k < V; ++k) col[k] = (iw[k / 4] >> (8 * (k % 4))) & 0xffu;
-    if constexpr (VT == HEARTH_DTYPE_I8) {
-      uint32_t qw[V / 4];
-      if constexpr (V == 8) {
-        const uint2 u = *reinterpret_cast<const uint2*>(val + p);
-        qw[0] = u.x;
-        qw[V / 4 - 1] = u.y;
-      } else {
-        qw[0] = *reinterpret_cast<const uint32_t*>(val + p);
-      }
-#pragma unroll
-      for (int k = 0; k < V; ++k) raw[k] = (qw[k / 4] >> (8 * (k % 4))) & 0xffu;
-    } else {
-      uint32_t vw[V / 2];
-      if constexpr (V == 8) {
-        const uint4 u = *reinterpret_cast<const uint4*>(val + 2 * p);
-        vw[0] = u.x;
-        vw[1] = u.y;
-        vw[V / 2 - 2] = u.z;
-        vw[V / 2 - 1] = u.w;
-      } else {
-        const uint2 u = *reinterpret_cast<const uint2*>(val + 2 * p);
-        vw[0] = u.x;
-        vw[1] = u.y;
-      }
-#pragma unroll
-      for (int k = 0; k < V; ++k) raw[k] = (vw[k / 2] >> (16 * (k % 2))) & 0xffffu;
-    }
-  }
-}
-
 // Scatters entries [a, b) of one tile into its 256 staged columns, V entries per lane step;
 // columns at or past width (the row's end) are dropped.
 template <uint32_t VT, Cs256DenseType OUT, int V>
@@ -130,7 +80,7 @@ __device__ __forceinline__ void scatter_tile(const uint8_t* __restrict__ idx,
                                              uint16_t* tile) {
   for (uint64_t p = a + static_cast<uint64_t>(lane) * V; p < b; p += kWarp * V) {
     uint32_t col[V], raw[V];
-    load_entries<VT, V>(idx, val, p, col, raw);
+    cs256::load_raw_entries<VT, V>(idx, val, p, col, raw);
 #pragma unroll
     for (int k = 0; k < V; ++k) {
       bool write = false;

@@ -70,4 +70,51 @@ __host__ __device__ inline bool header_usable(const hearth_cs256_header& h, cons
          h.nnz <= 0xffffffffull;  // RowPointers are uint32
 }
 
+// V consecutive bytes at p (V = 4 or 8; p 4- or 8-byte aligned) as byte k of word k / 4.
+template <int V>
+__device__ __forceinline__ void load_byte_words(const uint8_t* p, uint32_t (&words)[V / 4]) {
+  if constexpr (V == 8) {
+    const uint2 u = *reinterpret_cast<const uint2*>(p);
+    words[0] = u.x;
+    words[V / 4 - 1] = u.y;
+  } else {
+    words[0] = *reinterpret_cast<const uint32_t*>(p);
+  }
+}
+
+// Entries [p, p + V) of a blob: their in-tile columns and raw value bits (a byte for I8 values,
+// else 16 bits), the one reader of the index and value arrays the spmv/spmm and the dense decoder
+// share. V = 8 or 4 needs p a multiple of V and 16-byte aligned arrays (the callers check).
+template <uint32_t VT, int V>
+__device__ __forceinline__ void load_raw_entries(const uint8_t* __restrict__ idx,
+                                                 const uint8_t* __restrict__ val, uint64_t p,
+                                                 uint32_t (&col)[V], uint32_t (&raw)[V]) {
+  if constexpr (V == 1) {
+    col[0] = idx[p];
+    raw[0] = VT == HEARTH_DTYPE_I8 ? val[p] : reinterpret_cast<const uint16_t*>(val)[p];
+  } else {
+    uint32_t iw[V / 4];
+    load_byte_words<V>(idx + p, iw);
+#pragma unroll
+    for (int k = 0; k < V; ++k) col[k] = (iw[k / 4] >> (8 * (k % 4))) & 0xffu;
+    if constexpr (VT == HEARTH_DTYPE_I8) {
+      uint32_t qw[V / 4];
+      load_byte_words<V>(val + p, qw);
+#pragma unroll
+      for (int k = 0; k < V; ++k) raw[k] = (qw[k / 4] >> (8 * (k % 4))) & 0xffu;
+    } else {
+      uint32_t vw[V / 2];
+      if constexpr (V == 8) {
+        const uint4 u = *reinterpret_cast<const uint4*>(val + 2 * p);
+        vw[0] = u.x, vw[1] = u.y, vw[V / 2 - 2] = u.z, vw[V / 2 - 1] = u.w;
+      } else {
+        const uint2 u = *reinterpret_cast<const uint2*>(val + 2 * p);
+        vw[0] = u.x, vw[1] = u.y;
+      }
+#pragma unroll
+      for (int k = 0; k < V; ++k) raw[k] = (vw[k / 2] >> (16 * (k % 2))) & 0xffffu;
+    }
+  }
+}
+
 }  // namespace hearth::backend_gpu::cs256

@@ -47,56 +47,18 @@ __device__ __forceinline__ float decode8(uint32_t byte) {
 }
 
 // Entries [p, p + V) of the blob: their in-tile columns and values (I8 values unscaled).
-// V = 8 or 4 needs p to be a multiple of V and 16-byte aligned arrays (the caller checks).
 template <uint32_t VT, int V>
 __device__ __forceinline__ void load_entries(const uint8_t* __restrict__ idx,
                                              const uint8_t* __restrict__ val, uint64_t p,
                                              uint32_t (&col)[V], float (&w)[V]) {
-  if constexpr (V == 1) {
-    col[0] = idx[p];
+  uint32_t raw[V];
+  cs256::load_raw_entries<VT, V>(idx, val, p, col, raw);
+#pragma unroll
+  for (int k = 0; k < V; ++k) {
     if constexpr (VT == HEARTH_DTYPE_I8)
-      w[0] = decode8(val[p]);
+      w[k] = decode8(raw[k]);
     else
-      w[0] = decode16<VT>(reinterpret_cast<const uint16_t*>(val)[p]);
-  } else {
-    constexpr int kWords = V / 4;  // 32-bit words of indices
-    uint32_t iw[kWords];
-    if constexpr (V == 8) {
-      const uint2 u = *reinterpret_cast<const uint2*>(idx + p);
-      iw[0] = u.x;
-      iw[kWords - 1] = u.y;
-    } else {
-      iw[0] = *reinterpret_cast<const uint32_t*>(idx + p);
-    }
-#pragma unroll
-    for (int k = 0; k < V; ++k) col[k] = (iw[k / 4] >> (8 * (k % 4))) & 0xFFu;
-    if constexpr (VT == HEARTH_DTYPE_I8) {
-      uint32_t qw[kWords];
-      if constexpr (V == 8) {
-        const uint2 u = *reinterpret_cast<const uint2*>(val + p);
-        qw[0] = u.x;
-        qw[kWords - 1] = u.y;
-      } else {
-        qw[0] = *reinterpret_cast<const uint32_t*>(val + p);
-      }
-#pragma unroll
-      for (int k = 0; k < V; ++k) w[k] = decode8(qw[k / 4] >> (8 * (k % 4)));
-    } else {
-      uint32_t vw[V / 2];
-      if constexpr (V == 8) {
-        const uint4 u = *reinterpret_cast<const uint4*>(val + 2 * p);
-        vw[0] = u.x;
-        vw[1] = u.y;
-        vw[V / 2 - 2] = u.z;
-        vw[V / 2 - 1] = u.w;
-      } else {
-        const uint2 u = *reinterpret_cast<const uint2*>(val + 2 * p);
-        vw[0] = u.x;
-        vw[1] = u.y;
-      }
-#pragma unroll
-      for (int k = 0; k < V; ++k) w[k] = decode16<VT>((vw[k / 2] >> (16 * (k % 2))) & 0xFFFFu);
-    }
+      w[k] = decode16<VT>(raw[k]);
   }
 }
 
