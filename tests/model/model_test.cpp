@@ -311,6 +311,34 @@ TEST(Model, WeightsConvertedToNf4AtLoadEqualQuantizedMatrices) {
   fs::remove(mixed_file);
 }
 
+// The same weights on a GPU backend and on the cpu: the prompt in one batch (the GPU's GEMM
+// route, which rounds activations to F16 where the CPU kernels do not: close, not equal), then
+// three tokens one at a time (the GPU's decode kernels).
+void expect_gpu_agrees_with_cpu(const std::shared_ptr<Model>& gpu_model,
+                                const std::shared_ptr<Model>& cpu_model,
+                                const std::vector<int32_t>& prompt) {
+  const size_t n_vocab = static_cast<size_t>(cpu_model->hparams().n_vocab);
+  Session gpu(gpu_model, {.n_ctx = 64});
+  Session cpu(cpu_model, {.n_ctx = 64});
+  const auto expect_close = [&](const float* want, const float* got, const std::string& where) {
+    const std::vector<float> reference(want, want + n_vocab);
+    EXPECT_LE(kl_divergence(reference, got, n_vocab), 1e-3) << where;
+    EXPECT_EQ(argmax(want, n_vocab), argmax(got, n_vocab)) << where;
+  };
+  const auto prompt_gpu = gpu.decode(prompt, true);
+  const auto prompt_cpu = cpu.decode(prompt, true);
+  ASSERT_EQ(prompt_gpu.size(), prompt_cpu.size());
+  for (size_t i = 0; i < prompt.size(); ++i)
+    expect_close(prompt_cpu.data() + i * n_vocab, prompt_gpu.data() + i * n_vocab,
+                 "prompt position " + std::to_string(i));
+  for (int32_t token : {5, 17, 300}) {
+    const std::vector<int32_t> one = {token};
+    const auto g = gpu.decode(one);
+    const auto c = cpu.decode(one);
+    expect_close(c.data(), g.data(), "decoding token " + std::to_string(token));
+  }
+}
+
 // NF4 matrices on a GPU backend against the CPU's NF4 kernels on the same converted weights: the
 // 16-token prompt in one batch takes the GPU's GEMM route (weights dequantized to F16, cuBLAS),
 // the tokens after it the fused decode kernel. Skipped where the plugin finds no device.
@@ -329,27 +357,7 @@ TEST_P(Nf4OnGpu, PromptAndDecodeAgreeWithTheCpu) {
   on_gpu.weights = on_cpu.weights = "nf4";
   auto gpu_model = Model::load(model_path("stories260K"), plugins(), on_gpu);
   auto cpu_model = Model::load(model_path("stories260K"), plugins(), on_cpu);
-  const size_t n_vocab = static_cast<size_t>(cpu_model->hparams().n_vocab);
-  Session gpu(gpu_model, {.n_ctx = 64});
-  Session cpu(cpu_model, {.n_ctx = 64});
-  // The GPU's GEMM rounds activations to F16, the CPU kernel does not: close, not equal.
-  const auto expect_close = [&](const float* want, const float* got, const std::string& where) {
-    const std::vector<float> reference(want, want + n_vocab);
-    EXPECT_LE(kl_divergence(reference, got, n_vocab), 1e-3) << where;
-    EXPECT_EQ(argmax(want, n_vocab), argmax(got, n_vocab)) << where;
-  };
-  const auto prompt_gpu = gpu.decode(ref.tokens, true);
-  const auto prompt_cpu = cpu.decode(ref.tokens, true);
-  ASSERT_EQ(prompt_gpu.size(), prompt_cpu.size());
-  for (size_t i = 0; i < ref.tokens.size(); ++i)
-    expect_close(prompt_cpu.data() + i * n_vocab, prompt_gpu.data() + i * n_vocab,
-                 "prompt position " + std::to_string(i));
-  for (int32_t token : {5, 17, 300}) {
-    const std::vector<int32_t> one = {token};
-    const auto g = gpu.decode(one);
-    const auto c = cpu.decode(one);
-    expect_close(c.data(), g.data(), "decoding token " + std::to_string(token));
-  }
+  expect_gpu_agrees_with_cpu(gpu_model, cpu_model, ref.tokens);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, Nf4OnGpu, ::testing::Values("cuda", "hip"));
@@ -390,27 +398,7 @@ TEST_P(Cs256OnGpu, PromptAndDecodeAgreeWithTheCpu) {
   on_gpu.backend = backend;
   auto gpu_model = Model::load(converted.path, plugins(), on_gpu);
   auto cpu_model = Model::load(converted.path, plugins(), on_cpu);
-  const size_t n_vocab = static_cast<size_t>(cpu_model->hparams().n_vocab);
-  Session gpu(gpu_model, {.n_ctx = 64});
-  Session cpu(cpu_model, {.n_ctx = 64});
-  // The GPU's GEMM rounds activations to F16, the CPU kernel does not: close, not equal.
-  const auto expect_close = [&](const float* want, const float* got, const std::string& where) {
-    const std::vector<float> reference(want, want + n_vocab);
-    EXPECT_LE(kl_divergence(reference, got, n_vocab), 1e-3) << where;
-    EXPECT_EQ(argmax(want, n_vocab), argmax(got, n_vocab)) << where;
-  };
-  const auto prompt_gpu = gpu.decode(ref.tokens, true);
-  const auto prompt_cpu = cpu.decode(ref.tokens, true);
-  ASSERT_EQ(prompt_gpu.size(), prompt_cpu.size());
-  for (size_t i = 0; i < ref.tokens.size(); ++i)
-    expect_close(prompt_cpu.data() + i * n_vocab, prompt_gpu.data() + i * n_vocab,
-                 "prompt position " + std::to_string(i));
-  for (int32_t token : {5, 17, 300}) {
-    const std::vector<int32_t> one = {token};
-    const auto g = gpu.decode(one);
-    const auto c = cpu.decode(one);
-    expect_close(c.data(), g.data(), "decoding token " + std::to_string(token));
-  }
+  expect_gpu_agrees_with_cpu(gpu_model, cpu_model, ref.tokens);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, Cs256OnGpu, ::testing::Values("cuda", "hip"));
