@@ -1,7 +1,8 @@
 // ATTENTION: for each (query, head) pair, scores against every visible key (pos_k <= pos_q),
-// a softmax as ggml's (float max, exp summed in double, one multiply by 1/sum), then the
-// probability-weighted sum of values. Threaded over (query, head) pairs; a query that sees no key
-// gets zeros rather than NaN.
+// a softmax as ggml's (float max, exp summed in double through softmax_exp, one multiply by
+// 1/sum), then the probability-weighted sum of values. Threaded over (query, head) pairs (over
+// (query, KV head) groups for an F16 cache on AVX2); a query that sees no key gets zeros rather
+// than NaN.
 //
 // With an F16 cache (k and v F16) the products are ggml's non-flash ones: mul_mat(K, Q) converts
 // Q to F16 before its F16 dots, and mul_mat(V, KQ) converts the probabilities to F16; both
@@ -14,6 +15,7 @@
 #include <limits>
 #include <vector>
 
+#include "attention_f16.hpp"
 #include "float_dot.hpp"
 #include "kernels.hpp"
 #include "quant_kernels.hpp"
@@ -97,7 +99,7 @@ void attend(const hearth_op& op, ThreadPool& pool, const Kv& prototype) {
 
   pool.parallel_for(items, grain, [&](int64_t begin, int64_t end) {
     Kv kv = prototype;  // per-thread scratch
-    std::vector<float> probs(static_cast<size_t>(n_kv));
+    std::vector<float> probs(static_cast<size_t>(n_kv)), visible_probs;
     for (int64_t item = begin; item < end; ++item) {
       const int64_t i = item / n_head;
       const int64_t h = item % n_head;
@@ -116,11 +118,15 @@ void attend(const hearth_op& op, ThreadPool& pool, const Kv& prototype) {
         any_visible = true;
       }
       if (!any_visible) continue;
-      double sum = 0.0;
-      for (int64_t j = 0; j < n_kv; ++j) {
-        probs[j] = pos_k[j] > pos_q[i] ? 0.0f : std::exp(probs[j] - max);
-        sum += probs[j];
-      }
+      // The visible scores packed in key order through softmax_exp (as ATTENTION_SLOTS does,
+      // so the two agree bit for bit), then back in place; hidden keys get 0.
+      visible_probs.clear();
+      for (int64_t j = 0; j < n_kv; ++j)
+        if (pos_k[j] <= pos_q[i]) visible_probs.push_back(probs[j]);
+      const double sum =
+          softmax_exp(visible_probs.data(), static_cast<int64_t>(visible_probs.size()), max);
+      for (int64_t j = 0, c = 0; j < n_kv; ++j)
+        probs[j] = pos_k[j] > pos_q[i] ? 0.0f : visible_probs[static_cast<size_t>(c++)];
       const float inv = static_cast<float>(1.0 / sum);
       for (int64_t j = 0; j < n_kv; ++j) {
         if (probs[j] == 0.0f) continue;
@@ -130,10 +136,66 @@ void attend(const hearth_op& op, ThreadPool& pool, const Kv& prototype) {
   });
 }
 
+// The F16 cache on AVX2 machines: one work item is a query and up to kF16GroupMaxHeads heads
+// that share a KV head (attention_f16_avx2.cpp), so each key and value row is widened once for
+// all of them. Same numerics as F16Kv except the softmax's exp (softmax_exp, the vector form).
+void attend_f16_grouped(const hearth_op& op, ThreadPool& pool) {
+  const hearth_tensor& q = op.src[0];
+  const hearth_tensor& k = op.src[1];
+  const hearth_tensor& v = op.src[2];
+  const auto* pos_q = static_cast<const int32_t*>(op.src[3].data);
+  const auto* pos_k = static_cast<const int32_t*>(op.src[4].data);
+  const int64_t head_dim = q.ne[0];
+  const int64_t n_head = q.ne[1];
+  const int64_t n_head_kv = k.ne[1];
+  const int64_t n_kv = k.ne[2];
+  const int64_t group = n_head / n_head_kv;
+  const int64_t parts = (group + kF16GroupMaxHeads - 1) / kF16GroupMaxHeads;
+  const int64_t items = q.ne[2] * n_head_kv * parts;
+  const int64_t heads_per_item = std::min<int64_t>(group, kF16GroupMaxHeads);
+  const int64_t grain =
+      std::max<int64_t>(1, 16384 / std::max<int64_t>(n_kv * head_dim * heads_per_item, 1));
+
+  pool.parallel_for(items, grain, [&](int64_t begin, int64_t end) {
+    F16AttentionScratch scratch;
+    std::vector<int32_t> visible;
+    int64_t visible_for = -1;  // the query whose visible keys `visible` holds
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t i = item / (n_head_kv * parts);
+      const int64_t kv_head = item / parts % n_head_kv;
+      const int64_t first = kv_head * group + item % parts * kF16GroupMaxHeads;
+      const int64_t last = std::min(first + kF16GroupMaxHeads, (kv_head + 1) * group);
+      if (visible_for != i) {
+        visible.clear();
+        for (int64_t j = 0; j < n_kv; ++j)
+          if (pos_k[j] <= pos_q[i]) visible.push_back(static_cast<int32_t>(j));
+        visible_for = i;
+      }
+      F16HeadGroup g;
+      g.head_dim = head_dim;
+      g.n_heads = static_cast<int>(last - first);
+      for (int64_t h = first; h < last; ++h) {
+        g.q[h - first] = row3<const float>(q, h, i);
+        g.out[h - first] = row3<float>(op.dst, h, i);
+      }
+      g.k = row3<const char>(k, kv_head, 0);
+      g.k_stride = k.nb[2];
+      g.v = row3<const char>(v, kv_head, 0);
+      g.v_stride = v.nb[2];
+      g.visible = visible.data();
+      g.n_visible = static_cast<int64_t>(visible.size());
+      g.scale = op.fparams[0];
+      attend_f16_heads_avx2(g, scratch);
+    }
+  });
+}
+
 }  // namespace
 
 void run_attention(const hearth_op& op, ThreadPool& pool) {
   const int64_t head_dim = op.src[0].ne[0];
+  if (op.src[1].dtype == HEARTH_DTYPE_F16 && cpu_has_avx2() && head_dim % 8 == 0)
+    return attend_f16_grouped(op, pool);
   if (op.src[1].dtype == HEARTH_DTYPE_F16)
     return attend(op, pool, F16Kv(op.src[1], op.src[2], head_dim));
   return attend(op, pool, F32Kv{op.src[1], op.src[2], head_dim});

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "kernels.hpp"
+#include "rowwise_simd.hpp"
 #include "tensor_view.hpp"
 #include "thread_pool.hpp"
 #include "weight_rows.hpp"
@@ -79,16 +80,12 @@ void run_attention_slots(const hearth_op& op, ThreadPool& pool) {
               dot_f32(row3<const float>(q, g * group + h, i), row.data(), head_dim) * scale;
       }
 
-      // Softmax per query head, as kernel_attention.cpp: float max, exp summed in double.
+      // Softmax per query head, as kernel_attention.cpp: float max, softmax_exp.
       for (int64_t h = 0; h < group; ++h) {
         float* sc = scores.data() + h * n;
         float max = -std::numeric_limits<float>::infinity();
         for (size_t s = 0; s < n; ++s) max = std::max(max, sc[s]);
-        double sum = 0.0;
-        for (size_t s = 0; s < n; ++s) {
-          sc[s] = std::exp(sc[s] - max);
-          sum += sc[s];
-        }
+        const double sum = softmax_exp(sc, static_cast<int64_t>(n), max);
         const float inv = n > 0 ? static_cast<float>(1.0 / sum) : 0.0f;
         for (size_t s = 0; s < n; ++s) sc[s] *= inv;
         float* out = row3<float>(op.dst, g * group + h, i);

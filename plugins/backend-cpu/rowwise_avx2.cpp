@@ -1,6 +1,7 @@
 // AVX2 forms of the row-wise loops (rowwise_simd.hpp), and their scalar references.
 #include <cmath>
 
+#include "quant_kernels.hpp"
 #include "rowwise_simd.hpp"
 #include "simd_avx2.hpp"
 
@@ -44,6 +45,35 @@ double sum_squares_scalar(const float* x, int64_t n) {
 
 void silu_mul_scalar(const float* gate, const float* up, float* out, int64_t n) {
   for (int64_t i = 0; i < n; ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+}
+
+double exp_minus_max_scalar(float* x, int64_t n, float max) {
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] = std::exp(x[i] - max);
+    sum += x[i];
+  }
+  return sum;
+}
+
+HEARTH_AVX2 double exp_minus_max_avx2(float* x, int64_t n, float max) {
+  const __m256 vmax = _mm256_set1_ps(max);
+  double sum = 0.0;
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 e = exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(x + i), vmax));
+    _mm256_storeu_ps(x + i, e);
+    sum += static_cast<double>(hsum(e));
+  }
+  for (; i < n; ++i) {
+    x[i] = std::exp(x[i] - max);
+    sum += x[i];
+  }
+  return sum;
+}
+
+double softmax_exp(float* x, int64_t n, float max) {
+  return cpu_has_avx2() ? exp_minus_max_avx2(x, n, max) : exp_minus_max_scalar(x, n, max);
 }
 
 HEARTH_AVX2 double sum_squares_avx2(const float* x, int64_t n) {

@@ -16,6 +16,7 @@
 
 #include "../backend-cpu/random_blocks.hpp"
 #include "../conformance/device_under_test.hpp"
+#include "attention_f16.hpp"
 #include "interleaved_rows.hpp"
 #include "nf4_kernels.hpp"
 #include "quant_kernels.hpp"
@@ -455,6 +456,52 @@ void bm_memory_read(benchmark::State& state) {
                          benchmark::Counter::kIsRate);
 }
 BENCHMARK(bm_memory_read)->Threads(1)->Threads(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+// Decode attention over an F16 cache, one thread, TinyLlama's layout (head_dim 64, 4 KV heads of
+// 8 query heads each, a slot holding all 4 heads' rows): one call = one query's 8 heads of one KV
+// head over n_kv keys. The cache spans 22 layers (46 MB at 2048 keys), walked layer after layer
+// as a decode step does, so keys come from memory. Counters: ns per (head, key) and the cache
+// bytes read per second.
+void bm_attention_f16_one_thread(benchmark::State& state) {
+  if (!cpu_has_avx2()) return state.SkipWithError("no AVX2");
+  constexpr int64_t kDim = 64, kKvHeads = 4, kHeads = 8, kLayers = 22;
+  const int64_t n_kv = state.range(0);
+  const int64_t slot_bytes = kKvHeads * kDim * 2;
+  std::mt19937_64 rng(7);
+  std::uniform_int_distribution<int> dist(0x3000, 0x3BFF);  // F16 values in [0.125, 1)
+  std::vector<uint16_t> cache(static_cast<size_t>(kLayers * 2 * n_kv * slot_bytes / 2));
+  for (auto& h : cache) h = static_cast<uint16_t>(dist(rng));
+  std::vector<float> q(kHeads * kDim), out(kHeads * kDim);
+  for (auto& x : q) x = static_cast<float>(rng() % 2001) / 1000.0f - 1.0f;
+  std::vector<int32_t> visible(static_cast<size_t>(n_kv));
+  for (int64_t j = 0; j < n_kv; ++j) visible[j] = static_cast<int32_t>(j);
+  F16AttentionScratch scratch;
+  int64_t layer = 0, kv_head = 0;
+  for (auto _ : state) {
+    const char* base = reinterpret_cast<const char*>(cache.data()) + layer * 2 * n_kv * slot_bytes;
+    F16HeadGroup g;
+    g.head_dim = kDim;
+    g.n_heads = kHeads;
+    for (int h = 0; h < kHeads; ++h) g.q[h] = q.data() + h * kDim, g.out[h] = out.data() + h * kDim;
+    g.k = base + kv_head * kDim * 2;
+    g.k_stride = slot_bytes;
+    g.v = base + n_kv * slot_bytes + kv_head * kDim * 2;
+    g.v_stride = slot_bytes;
+    g.visible = visible.data();
+    g.n_visible = n_kv;
+    g.scale = 0.125f;
+    attend_f16_heads_avx2(g, scratch);
+    benchmark::DoNotOptimize(out.data());
+    if (++kv_head == kKvHeads) kv_head = 0, layer = (layer + 1) % kLayers;
+  }
+  const auto calls = static_cast<double>(state.iterations());
+  state.counters["ns_per_head_key"] =
+      benchmark::Counter(calls * kHeads * static_cast<double>(n_kv) / 1e9,
+                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  state.counters["kv_GBps"] = benchmark::Counter(
+      calls * 2.0 * static_cast<double>(n_kv) * kDim * 2 / 1e9, benchmark::Counter::kIsRate);
+}
+BENCHMARK(bm_attention_f16_one_thread)->Arg(128)->Arg(2048)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace hearth::backend_cpu
