@@ -1,6 +1,7 @@
 // The AVX2 forms of the row-wise loops (plugins/backend-cpu/rowwise_simd.hpp) against their
-// scalar references: the float rounding to F16 bit for bit, the SiLU product within a few ulp
-// (a vector exp in place of std::exp), the double sum of squares within double rounding.
+// scalar references: the float rounding to F16 bit for bit, the SiLU product and softmax's
+// exponentials within a few ulp (a vector exp in place of std::exp), the double sums within
+// double rounding.
 // Skipped on machines without AVX2.
 #include <gtest/gtest.h>
 
@@ -72,6 +73,27 @@ TEST_F(RowwiseAvx2, SiluTimesUpIsWithinFourUlpOfTheScalarLoop) {
     }
     EXPECT_LE(ulp_distance(got[i], want[i]), 4)
         << "gate " << gate[i] << " up " << up[i] << ": " << got[i] << " vs " << want[i];
+  }
+}
+
+TEST_F(RowwiseAvx2, SoftmaxExpIsWithinFourUlpAndSumsAsTheScalarLoop) {
+  // Scores below a max of 3.5 (softmax's arguments are <= 0), odd lengths for the scalar tail,
+  // and arguments past exp's float range (std::exp gives a denormal or 0 there).
+  for (int64_t n : {1, 7, 8, 9, 64, 1003}) {
+    auto x = random_floats(static_cast<size_t>(n), -30.0f, 3.5f, static_cast<uint32_t>(n + 3));
+    if (n > 8) x[3] = -200.0f, x[5] = -86.0f;
+    auto want = x, got = x;
+    const double want_sum = exp_minus_max_scalar(want.data(), n, 3.5f);
+    const double got_sum = exp_minus_max_avx2(got.data(), n, 3.5f);
+    EXPECT_NEAR(got_sum, want_sum, 1e-6 * want_sum) << "n=" << n;
+    for (int64_t i = 0; i < n; ++i) {
+      if (want[i] < 1e-37f) {
+        EXPECT_LT(got[i], 1e-37f) << "x " << x[i];
+        continue;
+      }
+      EXPECT_LE(ulp_distance(got[i], want[i]), 4)
+          << "x " << x[i] << ": " << got[i] << " vs " << want[i];
+    }
   }
 }
 
