@@ -60,7 +60,7 @@ HEARTH_AVX2 inline __m256 dot_lanes(const float* k, const float* q, int64_t n) {
 // ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7])). Lane k of the result is
 // hsum(s[k]).
 HEARTH_AVX2 inline __m256 hsum8(const __m256 (&s)[8]) {
-  __m256 r[4];  // r[p]: s[2p] + s[2p] upper half in lanes 0-3, the same for s[2p + 1] in 4-7
+  __m256 r[4];  // r[p]: s[2p]'s low half + its high half in lanes 0-3, s[2p + 1]'s in 4-7
   for (int p = 0; p < 4; ++p)
     r[p] = _mm256_add_ps(_mm256_permute2f128_ps(s[2 * p], s[2 * p + 1], 0x20),
                          _mm256_permute2f128_ps(s[2 * p], s[2 * p + 1], 0x31));
@@ -75,9 +75,8 @@ HEARTH_AVX2 inline __m256 hsum8(const __m256 (&s)[8]) {
   return _mm256_permutevar8x32_ps(sums, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
 }
 
-// p[r] = hsum(dot_lanes(row r, q)) * scale for n rows, eight at a time.
-// head_dim 64 (Llama, Mistral, Qwen's small models): the query stays in eight registers, so each
-// key costs its own eight loads only; the same operations as dot_lanes in the same order.
+// dot_lanes for head_dim 64 (Llama, Mistral, Qwen's small models) with the query in eight
+// registers, so each key costs its own eight loads only; the same operations in the same order.
 HEARTH_AVX2 inline __m256 dot_lanes_64(const float* k, const __m256 (&q)[8]) {
   __m256 acc[4];
   for (int c = 0; c < 4; ++c)
@@ -87,6 +86,7 @@ HEARTH_AVX2 inline __m256 dot_lanes_64(const float* k, const __m256 (&q)[8]) {
   return _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
 }
 
+// p[r] = hsum(dot_lanes(row r, q)) * scale for n rows, eight at a time.
 HEARTH_AVX2 void score_rows_64(const float* rows, int64_t n, const float* q, float scale,
                                float* p) {
   __m256 qv[8];

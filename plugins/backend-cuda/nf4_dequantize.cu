@@ -15,18 +15,18 @@
 namespace hearth::backend_gpu {
 namespace {
 
-// Each launch may start while the previous kernel on the stream drains (launch_after_prior):
-// at graph replay that took (2048, 8192) from 82.9 to 84.8 % of copy bandwidth and (1024, 4096)
-// from 77.7 to 83.4 % (launched from the host: 73.0 -> 83.0 and 53 -> 67 %).
-// 128 threads x 2 code words per step (H200, nf4_bench, graph replay, % of copy bandwidth at
-// (2048, 8192) / (1024, 4096) / (4096, 14336)): 83.7 / 77.4 / 93.6, against 83.2 / 70.9 / 88.3 for
-// 256 x 4; 256 x 2, 512 x 2, 128 x 4, 512 x 1 and 256 x 1 / 8 were within a point of it or below.
-// Two words a thread give a small tensor's grid enough blocks to fill every SM.
+// Launch shape, H200, nf4_bench, graph replay, % of copy bandwidth at (2048, 8192) / (1024, 4096)
+// / (4096, 14336): 128 threads x 2 code words per step 83.7 / 77.4 / 93.6, against 83.2 / 70.9 /
+// 88.3 for 256 x 4; 256 x 2, 512 x 2, 128 x 4, 512 x 1 and 256 x 1 / 8 were within a point of it
+// or below. Two words a thread give a small tensor's grid enough blocks to fill every SM.
+// Each launch may also start while the previous kernel on the stream drains (launch_after_prior):
+// graph replay 82.9 -> 84.8 % at (2048, 8192) and 77.8 -> 83.4 % at (1024, 4096); launched from
+// the host 73 -> 83 % and 53-56 -> 63-68 %.
 constexpr int kDequantThreads = 128;
 constexpr int kUnitsPerThread = 2;
 constexpr int64_t kStepUnits = static_cast<int64_t>(kDequantThreads) * kUnitsPerThread;
-constexpr int kBlocksPerSm =
-    2048 / kDequantThreads;  // 2048 threads per SM (H100/H200): register budget
+// 2048 resident threads per SM (H100/H200): the register budget.
+constexpr int kBlocksPerSm = 2048 / kDequantThreads;
 
 template <bool BF16>
 __device__ __forceinline__ uint32_t pack2(float lo, float hi) {
