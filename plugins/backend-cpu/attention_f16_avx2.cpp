@@ -40,22 +40,6 @@ HEARTH_AVX2 void prefetch_rows(const char* base, int64_t stride, const int32_t* 
       _mm_prefetch(base + index[r] * stride + b, _MM_HINT_T0);
 }
 
-// dot_f16_avx2's arithmetic (float_dot_avx2.cpp) on a row already widened (the conversion is
-// exact, so the products and sums are the same), up to its final horizontal sum: the eight lanes
-// that hsum adds.
-HEARTH_AVX2 inline __m256 dot_lanes(const float* k, const float* q, int64_t n) {
-  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
-                   _mm256_setzero_ps()};
-  int64_t i = 0;
-  for (; i + 32 <= n; i += 32)
-    for (int c = 0; c < 4; ++c)
-      acc[c] =
-          _mm256_fmadd_ps(_mm256_loadu_ps(k + i + 8 * c), _mm256_loadu_ps(q + i + 8 * c), acc[c]);
-  for (; i + 8 <= n; i += 8)
-    acc[0] = _mm256_fmadd_ps(_mm256_loadu_ps(k + i), _mm256_loadu_ps(q + i), acc[0]);
-  return _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
-}
-
 // hsum (simd_avx2.hpp) of eight vectors at once, with the same additions for each:
 // ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7])). Lane k of the result is
 // hsum(s[k]).
@@ -86,7 +70,8 @@ HEARTH_AVX2 inline __m256 dot_lanes_64(const float* k, const __m256 (&q)[8]) {
   return _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
 }
 
-// p[r] = hsum(dot_lanes(row r, q)) * scale for n rows, eight at a time.
+// p[r] = hsum(dot_lanes(row r, q)) * scale for n rows, eight at a time (the rows are widened
+// F16 keys: the conversion is exact, so the products are dot_f16_avx2's).
 HEARTH_AVX2 void score_rows_64(const float* rows, int64_t n, const float* q, float scale,
                                float* p) {
   __m256 qv[8];
@@ -108,10 +93,11 @@ HEARTH_AVX2 void score_rows(const float* rows, int64_t n, const float* q, int64_
   int64_t r = 0;
   for (; r + 8 <= n; r += 8) {
     __m256 lanes[8];
-    for (int k = 0; k < 8; ++k) lanes[k] = dot_lanes(rows + (r + k) * dim, q, dim);
+    for (int k = 0; k < 8; ++k)
+      lanes[k] = dot_lanes<float, load_f32x8>(rows + (r + k) * dim, q, dim);
     _mm256_storeu_ps(p + r, _mm256_mul_ps(hsum8(lanes), vscale));
   }
-  for (; r < n; ++r) p[r] = hsum(dot_lanes(rows + r * dim, q, dim)) * scale;
+  for (; r < n; ++r) p[r] = hsum(dot_lanes<float, load_f32x8>(rows + r * dim, q, dim)) * scale;
 }
 
 // out += p[r] * rows[r] for r in order, C vectors of out at a time: each element's additions

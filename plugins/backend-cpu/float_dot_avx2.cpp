@@ -19,19 +19,10 @@ HEARTH_AVX2 inline __m256 load_bf16x8(const uint16_t* p) {
   return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
 }
 
-HEARTH_AVX2 inline __m256 load_f32x8(const float* p) { return _mm256_loadu_ps(p); }
-
 template <class T, __m256 (*Load)(const T*), float (*Scalar)(T)>
 HEARTH_AVX2 inline float dot_rows(const T* w, const float* x, int64_t n) {
-  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
-                   _mm256_setzero_ps()};
-  int64_t i = 0;
-  for (; i + 32 <= n; i += 32)
-    for (int k = 0; k < 4; ++k)
-      acc[k] = _mm256_fmadd_ps(Load(w + i + 8 * k), _mm256_loadu_ps(x + i + 8 * k), acc[k]);
-  for (; i + 8 <= n; i += 8) acc[0] = _mm256_fmadd_ps(Load(w + i), _mm256_loadu_ps(x + i), acc[0]);
-  float sum = hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
-  for (; i < n; ++i) sum += Scalar(w[i]) * x[i];
+  float sum = hsum(dot_lanes<T, Load>(w, x, n));
+  for (int64_t i = n / 8 * 8; i < n; ++i) sum += Scalar(w[i]) * x[i];
   return sum;
 }
 

@@ -21,6 +21,24 @@ HEARTH_AVX2 inline float hsum(__m256 x) {
   return _mm_cvtss_f32(r);
 }
 
+HEARTH_AVX2 inline __m256 load_f32x8(const float* p) { return _mm256_loadu_ps(p); }
+
+// The products of w and x over the first n / 8 * 8 elements, in the order of the float dot
+// products (float_dot_avx2.cpp) and of ATTENTION's F16 scores (attention_f16_avx2.cpp), which
+// must agree to the bit: four 8-wide FMA accumulators over 32-element steps, the remaining
+// 8-element steps into the first, the four added pairwise. hsum of it is their dot product.
+template <class T, __m256 (*Load)(const T*)>
+HEARTH_AVX2 inline __m256 dot_lanes(const T* w, const float* x, int64_t n) {
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                   _mm256_setzero_ps()};
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32)
+    for (int k = 0; k < 4; ++k)
+      acc[k] = _mm256_fmadd_ps(Load(w + i + 8 * k), _mm256_loadu_ps(x + i + 8 * k), acc[k]);
+  for (; i + 8 <= n; i += 8) acc[0] = _mm256_fmadd_ps(Load(w + i), _mm256_loadu_ps(x + i), acc[0]);
+  return _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
+}
+
 HEARTH_AVX2 inline __m256i load32(const void* p) {
   return _mm256_loadu_si256(static_cast<const __m256i*>(p));
 }
