@@ -1,4 +1,4 @@
-// AVX-512 VNNI GEMM over 8 interleaved rows and kGemmTokens activation rows: the prompt's
+// AVX-512 VNNI GEMM over 8 interleaved rows and 8 or 4 activation rows: the prompt's
 // counterpart of interleaved_gemv_avx512.cpp, structured as interleaved_gemm_avx2.cpp (each
 // weight load unpacked once and shared by the tokens). Every token runs the AVX-512 GEMV's
 // arithmetic, whose bits are the AVX2 GEMV's, so MATMUL's mix of GEMM and GEMV gives the same
@@ -12,20 +12,18 @@ using namespace avx512;
 
 namespace {
 
-constexpr int kT = kGemmTokens;
-
 template <class Block>
 const Block* token_blocks(const char* activations, int64_t stride, int t) {
   return reinterpret_cast<const Block*>(activations + t * stride);
 }
 
+template <int kT>
 HEARTH_AVX512 inline void store_tokens(const __m256 (&acc)[kT], float (*res)[kInterleavedRows]) {
   for (int t = 0; t < kT; ++t) _mm256_storeu_ps(res[t], acc[t]);
 }
 
-}  // namespace
-
-HEARTH_AVX512 void gemm_q4_0x8_q8_0_avx512(int64_t n_in, const void* group, const char* activations,
+template <int kT>
+HEARTH_AVX512 void gemm_q4_0x8_q8_0_tokens(int64_t n_in, const void* group, const char* activations,
                                            int64_t act_stride, const ActivationBlockInfo* info,
                                            int64_t info_stride, float (*res)[kInterleavedRows]) {
   const auto* w = static_cast<const BlockQ4_0x8*>(group);
@@ -67,7 +65,8 @@ HEARTH_AVX512 void gemm_q4_0x8_q8_0_avx512(int64_t n_in, const void* group, cons
 
 // The GEMV's biased weights (q ^ 0x80 = q + 128), made once per block for all tokens, so each
 // token's word costs one dpbusd; 16 * sum8 takes the bias off exactly.
-HEARTH_AVX512 void gemm_q8_0x8_q8_0_avx512(int64_t n_in, const void* group, const char* activations,
+template <int kT>
+HEARTH_AVX512 void gemm_q8_0x8_q8_0_tokens(int64_t n_in, const void* group, const char* activations,
                                            int64_t act_stride, const ActivationBlockInfo* info,
                                            int64_t info_stride, float (*res)[kInterleavedRows]) {
   const auto* w = static_cast<const BlockQ8_0x8*>(group);
@@ -102,7 +101,8 @@ HEARTH_AVX512 void gemm_q8_0x8_q8_0_avx512(int64_t n_in, const void* group, cons
 
 // Q4_K: per 32-element sub-block s the eight unpacked weight words are shared by the tokens,
 // each summing its 8 dpbusd in int32 and multiplying by the rows' scale of s.
-HEARTH_AVX512 void gemm_q4_kx8_q8_k_avx512(int64_t n_in, const void* group, const char* activations,
+template <int kT>
+HEARTH_AVX512 void gemm_q4_kx8_q8_k_tokens(int64_t n_in, const void* group, const char* activations,
                                            int64_t act_stride, const ActivationBlockInfo* /*info*/,
                                            int64_t /*info_stride*/,
                                            float (*res)[kInterleavedRows]) {
@@ -151,7 +151,8 @@ HEARTH_AVX512 void gemm_q4_kx8_q8_k_avx512(int64_t n_in, const void* group, cons
 
 // Q6_K: per half h, 16-element half of each 32, and k, the four words' 6-bit levels are decoded
 // once and shared by the tokens, each summing its 4 dpbusd in int32.
-HEARTH_AVX512 void gemm_q6_kx8_q8_k_avx512(int64_t n_in, const void* group, const char* activations,
+template <int kT>
+HEARTH_AVX512 void gemm_q6_kx8_q8_k_tokens(int64_t n_in, const void* group, const char* activations,
                                            int64_t act_stride, const ActivationBlockInfo* /*info*/,
                                            int64_t /*info_stride*/,
                                            float (*res)[kInterleavedRows]) {
@@ -198,6 +199,52 @@ HEARTH_AVX512 void gemm_q6_kx8_q8_k_avx512(int64_t n_in, const void* group, cons
     }
   }
   store_tokens(acc, res);
+}
+
+}  // namespace
+
+HEARTH_AVX512 void gemm_q4_0x8_q8_0_avx512(int64_t n_in, const void* group, const char* activations,
+                                           int64_t act_stride, const ActivationBlockInfo* info,
+                                           int64_t info_stride, int n_tokens,
+                                           float (*res)[kInterleavedRows]) {
+  if (n_tokens == kGemmTokens)
+    return gemm_q4_0x8_q8_0_tokens<kGemmTokens>(n_in, group, activations, act_stride, info,
+                                                info_stride, res);
+  gemm_q4_0x8_q8_0_tokens<kGemmTokensNarrow>(n_in, group, activations, act_stride, info,
+                                             info_stride, res);
+}
+
+HEARTH_AVX512 void gemm_q8_0x8_q8_0_avx512(int64_t n_in, const void* group, const char* activations,
+                                           int64_t act_stride, const ActivationBlockInfo* info,
+                                           int64_t info_stride, int n_tokens,
+                                           float (*res)[kInterleavedRows]) {
+  if (n_tokens == kGemmTokens)
+    return gemm_q8_0x8_q8_0_tokens<kGemmTokens>(n_in, group, activations, act_stride, info,
+                                                info_stride, res);
+  gemm_q8_0x8_q8_0_tokens<kGemmTokensNarrow>(n_in, group, activations, act_stride, info,
+                                             info_stride, res);
+}
+
+HEARTH_AVX512 void gemm_q4_kx8_q8_k_avx512(int64_t n_in, const void* group, const char* activations,
+                                           int64_t act_stride, const ActivationBlockInfo* info,
+                                           int64_t info_stride, int n_tokens,
+                                           float (*res)[kInterleavedRows]) {
+  if (n_tokens == kGemmTokens)
+    return gemm_q4_kx8_q8_k_tokens<kGemmTokens>(n_in, group, activations, act_stride, info,
+                                                info_stride, res);
+  gemm_q4_kx8_q8_k_tokens<kGemmTokensNarrow>(n_in, group, activations, act_stride, info,
+                                             info_stride, res);
+}
+
+HEARTH_AVX512 void gemm_q6_kx8_q8_k_avx512(int64_t n_in, const void* group, const char* activations,
+                                           int64_t act_stride, const ActivationBlockInfo* info,
+                                           int64_t info_stride, int n_tokens,
+                                           float (*res)[kInterleavedRows]) {
+  if (n_tokens == kGemmTokens)
+    return gemm_q6_kx8_q8_k_tokens<kGemmTokens>(n_in, group, activations, act_stride, info,
+                                                info_stride, res);
+  gemm_q6_kx8_q8_k_tokens<kGemmTokensNarrow>(n_in, group, activations, act_stride, info,
+                                             info_stride, res);
 }
 
 }  // namespace hearth::backend_cpu

@@ -106,41 +106,45 @@ void gemv_q6_kx8_q8_k_avx512(int64_t n_in, const void* group, const void* activa
 // AVX-512 one where cpu_has_avx512_vnni(), else the AVX2 one.
 InterleavedGemvFn interleaved_gemv(hearth_dtype dtype);
 
-// Tokens per call of the prompt GEMM: 8 rows x 4 tokens of int16/int32 sums and float
-// accumulators fit AVX2's 16 registers with the shared unpacked weight words.
-inline constexpr int kGemmTokens = 4;
+// Tokens per call of the prompt GEMM: kGemmTokens, or kGemmTokensNarrow for the last few tokens
+// of a chunk. With eight tokens a weight word is unpacked once per eight multiplies, and the
+// Q4_K kernel (one word live at a time) keeps the eight tokens' int16 sums in registers.
+inline constexpr int kGemmTokens = 8;
+inline constexpr int kGemmTokensNarrow = 4;
 
 // res[t][r] = row r of the group dotted with token t's activation row (activations + t *
-// act_stride bytes, its info at info + t * info_stride), t < kGemmTokens: the GEMV's arithmetic
-// per token, so each value has the GEMV's bits (interleaved_gemm_avx2.cpp). AVX2+FMA+F16C.
+// act_stride bytes, its info at info + t * info_stride), t < n_tokens (kGemmTokens or
+// kGemmTokensNarrow): the GEMV's arithmetic per token, so each value has the GEMV's bits
+// (interleaved_gemm_avx2.cpp). AVX2+FMA+F16C.
 using InterleavedGemmFn = void (*)(int64_t n_in, const void* group, const char* activations,
                                    int64_t act_stride, const ActivationBlockInfo* info,
-                                   int64_t info_stride, float (*res)[kInterleavedRows]);
+                                   int64_t info_stride, int n_tokens,
+                                   float (*res)[kInterleavedRows]);
 void gemm_q4_0x8_q8_0_avx2(int64_t n_in, const void* group, const char* activations,
                            int64_t act_stride, const ActivationBlockInfo* info, int64_t info_stride,
-                           float (*res)[kInterleavedRows]);
+                           int n_tokens, float (*res)[kInterleavedRows]);
 void gemm_q8_0x8_q8_0_avx2(int64_t n_in, const void* group, const char* activations,
                            int64_t act_stride, const ActivationBlockInfo* info, int64_t info_stride,
-                           float (*res)[kInterleavedRows]);
+                           int n_tokens, float (*res)[kInterleavedRows]);
 void gemm_q4_kx8_q8_k_avx2(int64_t n_in, const void* group, const char* activations,
                            int64_t act_stride, const ActivationBlockInfo* info, int64_t info_stride,
-                           float (*res)[kInterleavedRows]);
+                           int n_tokens, float (*res)[kInterleavedRows]);
 void gemm_q6_kx8_q8_k_avx2(int64_t n_in, const void* group, const char* activations,
                            int64_t act_stride, const ActivationBlockInfo* info, int64_t info_stride,
-                           float (*res)[kInterleavedRows]);
+                           int n_tokens, float (*res)[kInterleavedRows]);
 // AVX-512 VNNI versions (interleaved_gemm_avx512.cpp); call only when cpu_has_avx512_vnni().
 void gemm_q4_0x8_q8_0_avx512(int64_t n_in, const void* group, const char* activations,
                              int64_t act_stride, const ActivationBlockInfo* info,
-                             int64_t info_stride, float (*res)[kInterleavedRows]);
+                             int64_t info_stride, int n_tokens, float (*res)[kInterleavedRows]);
 void gemm_q8_0x8_q8_0_avx512(int64_t n_in, const void* group, const char* activations,
                              int64_t act_stride, const ActivationBlockInfo* info,
-                             int64_t info_stride, float (*res)[kInterleavedRows]);
+                             int64_t info_stride, int n_tokens, float (*res)[kInterleavedRows]);
 void gemm_q4_kx8_q8_k_avx512(int64_t n_in, const void* group, const char* activations,
                              int64_t act_stride, const ActivationBlockInfo* info,
-                             int64_t info_stride, float (*res)[kInterleavedRows]);
+                             int64_t info_stride, int n_tokens, float (*res)[kInterleavedRows]);
 void gemm_q6_kx8_q8_k_avx512(int64_t n_in, const void* group, const char* activations,
                              int64_t act_stride, const ActivationBlockInfo* info,
-                             int64_t info_stride, float (*res)[kInterleavedRows]);
+                             int64_t info_stride, int n_tokens, float (*res)[kInterleavedRows]);
 
 // The prompt GEMM for dtype's interleaved groups, or null (as interleaved_gemv).
 InterleavedGemmFn interleaved_gemm(hearth_dtype dtype);

@@ -115,9 +115,10 @@ constexpr int64_t kInterleavedTokenChunk = 32;
 // per-row dot. The pool splits (group, chunk of kInterleavedTokenChunk tokens) units, group-major,
 // then the tail rows (all tokens each), so threads get equal shares even of a weight with few
 // groups; each thread walks its units chunk by chunk, the chunk's activations staying in cache.
-// In a chunk, tokens go kGemmTokens at a time through the GEMM and the rest one by one through
-// the GEMV, which computes each value with the same bits (interleaved_gemm_avx2.cpp): a value
-// depends only on its row, never on the thread split, the chunking or the token count.
+// In a chunk, tokens go kGemmTokens at a time through the GEMM, then kGemmTokensNarrow, and the
+// rest one by one through the GEMV, which computes each value with the same bits
+// (interleaved_gemm_avx2.cpp): a value depends only on its row, never on the thread split, the
+// chunking or the token count.
 void run_interleaved(const hearth_op& op, const InterleavedMatrix& packed,
                      const QuantTypeKernels& kernels, ThreadPool& pool, const char* act,
                      int64_t act_bytes, const ActivationBlockInfo* info) {
@@ -126,7 +127,7 @@ void run_interleaved(const hearth_op& op, const InterleavedMatrix& packed,
   const int64_t n_out = w.ne[1];
   const int64_t n_tok = row_count(op.src[1]);
   const int64_t n_blocks = n_in / kQK;
-  const InterleavedGemmFn gemm = n_tok >= kGemmTokens ? interleaved_gemm(w.dtype) : nullptr;
+  const InterleavedGemmFn gemm = n_tok >= kGemmTokensNarrow ? interleaved_gemm(w.dtype) : nullptr;
   const int64_t first_tail_row = packed.n_groups * kInterleavedRows;
   const int64_t n_chunks = (n_tok + kInterleavedTokenChunk - 1) / kInterleavedTokenChunk;
   const int64_t group_units = packed.n_groups * n_chunks;
@@ -142,10 +143,13 @@ void run_interleaved(const hearth_op& op, const InterleavedMatrix& packed,
     float res[kGemmTokens][kInterleavedRows];
     int64_t t = t0;
     if (gemm != nullptr) {
-      for (; t + kGemmTokens <= t1; t += kGemmTokens) {
-        gemm(n_in, group, act + t * act_bytes, act_bytes, info + t * n_blocks, n_blocks, res);
-        for (int k = 0; k < kGemmTokens; ++k)
-          std::memcpy(flat_row<float>(op.dst, t + k) + r0, res[k], sizeof res[k]);
+      for (const int width : {kGemmTokens, kGemmTokensNarrow}) {
+        for (; t + width <= t1; t += width) {
+          gemm(n_in, group, act + t * act_bytes, act_bytes, info + t * n_blocks, n_blocks, width,
+               res);
+          for (int k = 0; k < width; ++k)
+            std::memcpy(flat_row<float>(op.dst, t + k) + r0, res[k], sizeof res[k]);
+        }
       }
     }
     for (; t < t1; ++t) {

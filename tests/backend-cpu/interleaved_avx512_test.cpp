@@ -128,7 +128,7 @@ Problem make_problem(std::mt19937_64& rng, const KernelCase& k, int64_t n_in, in
 }
 
 // out[t][row]: every group's rows times every token, through the GEMM for each kGemmTokens
-// tokens and the GEMV for the rest (kernel_matmul.cpp's split).
+// tokens, then kGemmTokensNarrow, and the GEMV for the rest (kernel_matmul.cpp's split).
 std::vector<std::vector<float>> run_kernels(const Problem& p, InterleavedGemvFn gemv,
                                             InterleavedGemmFn gemm) {
   std::vector<std::vector<float>> out(
@@ -137,12 +137,14 @@ std::vector<std::vector<float>> run_kernels(const Problem& p, InterleavedGemvFn 
   for (int64_t g = 0; g < p.n_groups; ++g) {
     const char* group = p.groups.data() + g * p.group_bytes;
     int64_t t = 0;
-    for (; t + kGemmTokens <= p.n_tok; t += kGemmTokens) {
-      float res[kGemmTokens][kInterleavedRows];
-      gemm(p.n_in, group, p.act.data() + t * p.act_stride, p.act_stride,
-           p.info.data() + t * p.n_blocks, p.n_blocks, res);
-      for (int k = 0; k < kGemmTokens; ++k)
-        std::memcpy(&out[t + k][g * kInterleavedRows], res[k], sizeof res[k]);
+    for (const int width : {kGemmTokens, kGemmTokensNarrow}) {
+      for (; t + width <= p.n_tok; t += width) {
+        float res[kGemmTokens][kInterleavedRows];
+        gemm(p.n_in, group, p.act.data() + t * p.act_stride, p.act_stride,
+             p.info.data() + t * p.n_blocks, p.n_blocks, width, res);
+        for (int k = 0; k < width; ++k)
+          std::memcpy(&out[t + k][g * kInterleavedRows], res[k], sizeof res[k]);
+      }
     }
     for (; t < p.n_tok; ++t)
       gemv(p.n_in, group, p.act.data() + t * p.act_stride, p.info.data() + t * p.n_blocks,
@@ -216,7 +218,7 @@ TEST_F(Avx512Interleaved, GemmEqualsGemvAndTheScalarDot) {
     const QuantTypeKernels* scalar = quant_type_kernels(k.dtype, false);
     const int64_t n_in = test::quant_layout(k.dtype).block_elems == 32 ? 2048 + 96 : 2816;
     SCOPED_TRACE(std::string(k.name) + " " + conformance::seed_note());
-    const Problem p = make_problem(rng_, k, n_in, 2, kGemmTokens);
+    const Problem p = make_problem(rng_, k, n_in, 2, kGemmTokens + kGemmTokensNarrow + 1);
     const auto gemm_out = run_kernels(p, k.gemv_avx512, k.gemm_avx512);
     std::vector<float> wf(static_cast<size_t>(n_in));
     for (int64_t t = 0; t < p.n_tok; ++t) {

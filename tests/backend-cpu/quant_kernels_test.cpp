@@ -428,7 +428,7 @@ TEST_F(QuantKernels, Avx2InterleavedRowsEqualTheScalarDots) {
   EXPECT_EQ(interleaved_types, 4) << "Q4_0, Q8_0, Q4_K and Q6_K have interleaved layouts";
 }
 
-// The prompt GEMM over interleaved rows (kGemmTokens tokens per call) gives every (row, token)
+// The prompt GEMM over interleaved rows (8 or 4 tokens per call) gives every (row, token)
 // the GEMV's exact bits, so MATMUL may mix the two; through the GEMV it is also within the
 // reference's rounding of the scalar dot. Tokens include extreme activations (all +-127).
 TEST_F(QuantKernels, Avx2InterleavedGemmEqualsTheGemvBitForBit) {
@@ -461,21 +461,24 @@ TEST_F(QuantKernels, Avx2InterleavedGemmEqualsTheGemvBitForBit) {
         std::memcpy(act.data() + k * stride, q.data(), q.size());
         describe_activations(t.dtype, act.data() + k * stride, info.data() + k * n_blocks, n);
       }
-      float res[kGemmTokens][kInterleavedRows];
-      gemm(n, group.data(), act.data(), stride, info.data(), n_blocks, res);
-      for (int k = 0; k < kGemmTokens; ++k) {
-        float want[kInterleavedRows];
-        gemv(n, group.data(), act.data() + k * stride, info.data() + k * n_blocks, want);
-        const std::vector<std::byte> a(
-            reinterpret_cast<const std::byte*>(act.data() + k * stride),
-            reinterpret_cast<const std::byte*>(act.data() + k * stride + act_bytes));
-        for (int r = 0; r < kInterleavedRows; ++r) {
-          EXPECT_EQ(res[k][r], want[r]) << "row " << r << " token " << k;
-          const std::vector<std::byte> row(rows.begin() + r * row_bytes,
-                                           rows.begin() + (r + 1) * row_bytes);
-          const Reference ref = reference_dot(t, row, a, scalar->activation_dtype, n);
-          EXPECT_NEAR(res[k][r], scalar->dot(n, row.data(), a.data()), ref.bound)
-              << "row " << r << " token " << k;
+      for (const int width : {kGemmTokens, kGemmTokensNarrow}) {
+        SCOPED_TRACE("tokens per call " + std::to_string(width));
+        float res[kGemmTokens][kInterleavedRows];
+        gemm(n, group.data(), act.data(), stride, info.data(), n_blocks, width, res);
+        for (int k = 0; k < width; ++k) {
+          float want[kInterleavedRows];
+          gemv(n, group.data(), act.data() + k * stride, info.data() + k * n_blocks, want);
+          const std::vector<std::byte> a(
+              reinterpret_cast<const std::byte*>(act.data() + k * stride),
+              reinterpret_cast<const std::byte*>(act.data() + k * stride + act_bytes));
+          for (int r = 0; r < kInterleavedRows; ++r) {
+            EXPECT_EQ(res[k][r], want[r]) << "row " << r << " token " << k;
+            const std::vector<std::byte> row(rows.begin() + r * row_bytes,
+                                             rows.begin() + (r + 1) * row_bytes);
+            const Reference ref = reference_dot(t, row, a, scalar->activation_dtype, n);
+            EXPECT_NEAR(res[k][r], scalar->dot(n, row.data(), a.data()), ref.bound)
+                << "row " << r << " token " << k;
+          }
         }
       }
     }
@@ -533,7 +536,8 @@ TEST_F(QuantKernels, Avx2InterleavedRowsHoldTheExtremeSums) {
       const InterleavedGemmFn gemm = interleaved_gemm(t.dtype);
       ASSERT_NE(gemm, nullptr);
       float res[kGemmTokens][kInterleavedRows];
-      gemm(n, group.data(), reinterpret_cast<const char*>(act.data()), 0, info.data(), 0, res);
+      gemm(n, group.data(), reinterpret_cast<const char*>(act.data()), 0, info.data(), 0,
+           kGemmTokens, res);
       for (int k = 0; k < kGemmTokens; ++k)
         for (int r = 0; r < kInterleavedRows; ++r)
           EXPECT_EQ(res[k][r], out[r]) << "GEMM row " << r << " token " << k;

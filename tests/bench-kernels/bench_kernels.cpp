@@ -323,7 +323,7 @@ void bm_interleaved_prefill_one_thread(benchmark::State& state, hearth_dtype dty
         for (int64_t t = t0; t < t1; t += gemm ? kGemmTokens : 1) {
           if (gemm)
             gemm_fn(n_in, group, act.data() + t * act_bytes, act_bytes, info.data() + t * n_blocks,
-                    n_blocks, res);
+                    n_blocks, kGemmTokens, res);
           else
             gemv_fn(n_in, group, act.data() + t * act_bytes, info.data() + t * n_blocks, res[0]);
           for (int64_t k = 0; k < (gemm ? kGemmTokens : 1); ++k)
