@@ -44,27 +44,34 @@ HEARTH_AVX2 void gemm_q4_0x8_q8_0_tokens(int64_t n_in, const void* group, const 
   const __m256i low4 = _mm256_set1_epi8(0x0F);
   __m256 acc[kT];
   for (auto& a : acc) a = _mm256_setzero_ps();
+  const __m256i ones = _mm256_set1_epi16(1);
   for (int64_t ib = 0; ib < n_in / kQK; ++ib) {
-    // The block's nibbles, unpacked once for all tokens (8 registers).
-    __m256i lo[4], hi[4];
+    // Each weight word unpacked once and taken by every token before the next (one word live;
+    // the tokens' int16 sums hold the registers).
+    __m256i sum16[kT];
+#pragma GCC unroll 4
     for (int j = 0; j < 4; ++j) {
       const __m256i packed = load32(w[ib].qs + 32 * j);
-      lo[j] = _mm256_and_si256(packed, low4);
-      hi[j] = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low4);
+      const __m256i lo = _mm256_and_si256(packed, low4);
+#pragma GCC unroll 8
+      for (int t = 0; t < kT; ++t) {
+        const __m256i prod = _mm256_maddubs_epi16(lo, broadcast_word(y[t][ib].qs + 4 * j));
+        sum16[t] = j == 0 ? prod : _mm256_add_epi16(sum16[t], prod);
+        pin(sum16[t]);
+      }
+      const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low4);
+#pragma GCC unroll 8
+      for (int t = 0; t < kT; ++t) {
+        sum16[t] = _mm256_add_epi16(
+            sum16[t], _mm256_maddubs_epi16(hi, broadcast_word(y[t][ib].qs + 16 + 4 * j)));
+        pin(sum16[t]);
+      }
     }
     const __m256 wd = group_scales(w[ib].d);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int t = 0; t < kT; ++t) {
-      const int8_t* a = y[t][ib].qs;
-      __m256i sum16 = _mm256_setzero_si256();
-#pragma GCC unroll 4
-      for (int j = 0; j < 4; ++j) {
-        sum16 = _mm256_add_epi16(sum16, _mm256_maddubs_epi16(lo[j], broadcast_word(a + 4 * j)));
-        sum16 =
-            _mm256_add_epi16(sum16, _mm256_maddubs_epi16(hi[j], broadcast_word(a + 16 + 4 * j)));
-      }
-      const __m256i sum32 = _mm256_sub_epi32(_mm256_madd_epi16(sum16, _mm256_set1_epi16(1)),
-                                             _mm256_set1_epi32(yi[t][ib].sum8));
+      const __m256i sum32 =
+          _mm256_sub_epi32(_mm256_madd_epi16(sum16[t], ones), _mm256_set1_epi32(yi[t][ib].sum8));
       const __m256 d = _mm256_mul_ps(wd, _mm256_set1_ps(yi[t][ib].d));
       acc[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sum32), acc[t]);
     }
@@ -87,27 +94,27 @@ HEARTH_AVX2 void gemm_q8_0x8_q8_0_tokens(int64_t n_in, const void* group, const 
   __m256 acc[kT];
   for (auto& a : acc) a = _mm256_setzero_ps();
   for (int64_t ib = 0; ib < n_in / kQK; ++ib) {
-    // The block's weight magnitudes, once for all tokens (8 registers); each token's activation
-    // words take the weights' signs (the GEMV's sign trick).
-    __m256i magnitude[8];
+    // Each weight word's magnitudes made once and taken by every token before the next word;
+    // each token's activation word takes the weights' signs (the GEMV's sign trick).
+    __m256i sum32[kT];
+#pragma GCC unroll 8
     for (int j = 0; j < 8; ++j) {
       const __m256i q = load32(w[ib].qs + 32 * j);
-      magnitude[j] = _mm256_sign_epi8(q, q);
+      const __m256i magnitude = _mm256_sign_epi8(q, q);
+#pragma GCC unroll 8
+      for (int t = 0; t < kT; ++t) {
+        const __m256i pairs = _mm256_maddubs_epi16(
+            magnitude, _mm256_sign_epi8(broadcast_word(y[t][ib].qs + 4 * j), q));
+        const __m256i prod = _mm256_madd_epi16(pairs, ones);
+        sum32[t] = j == 0 ? prod : _mm256_add_epi32(sum32[t], prod);
+        pin(sum32[t]);
+      }
     }
     const __m256 wd = group_scales(w[ib].d);
-#pragma GCC unroll 4
-    for (int t = 0; t < kT; ++t) {
-      const int8_t* a = y[t][ib].qs;
-      __m256i sum32 = _mm256_setzero_si256();
 #pragma GCC unroll 8
-      for (int j = 0; j < 8; ++j) {
-        const __m256i q = load32(w[ib].qs + 32 * j);
-        const __m256i pairs =
-            _mm256_maddubs_epi16(magnitude[j], _mm256_sign_epi8(broadcast_word(a + 4 * j), q));
-        sum32 = _mm256_add_epi32(sum32, _mm256_madd_epi16(pairs, ones));
-      }
+    for (int t = 0; t < kT; ++t) {
       const __m256 d = _mm256_mul_ps(wd, _mm256_set1_ps(yi[t][ib].d));
-      acc[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sum32), acc[t]);
+      acc[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sum32[t]), acc[t]);
     }
   }
   store_tokens(acc, res);
@@ -261,27 +268,27 @@ HEARTH_AVX2 void gemm_q6_kx8_q8_k_tokens(int64_t n_in, const void* group, const 
 }  // namespace
 
 // The public kernels: a full call of kGemmTokens tokens or a narrow one of kGemmTokensNarrow
-// (the last few tokens of a chunk). Q4_0 and Q8_0 give their weight words to the tokens four at
-// a time: their unpacking is a small part of the work, and with eight tokens their held words
-// and sums spill (measured: eight at once was 10-15 % slower for Q4_0, bench_kernels prefill).
+// (the last few tokens of a chunk).
 HEARTH_AVX2 void gemm_q4_0x8_q8_0_avx2(int64_t n_in, const void* group, const char* activations,
                                        int64_t act_stride, const ActivationBlockInfo* info,
                                        int64_t info_stride, int n_tokens,
                                        float (*res)[kInterleavedRows]) {
-  for (int t = 0; t < n_tokens; t += kGemmTokensNarrow)
-    gemm_q4_0x8_q8_0_tokens<kGemmTokensNarrow>(n_in, group, activations + t * act_stride,
-                                               act_stride, info + t * info_stride, info_stride,
-                                               res + t);
+  if (n_tokens == kGemmTokens)
+    return gemm_q4_0x8_q8_0_tokens<kGemmTokens>(n_in, group, activations, act_stride, info,
+                                                info_stride, res);
+  gemm_q4_0x8_q8_0_tokens<kGemmTokensNarrow>(n_in, group, activations, act_stride, info,
+                                             info_stride, res);
 }
 
 HEARTH_AVX2 void gemm_q8_0x8_q8_0_avx2(int64_t n_in, const void* group, const char* activations,
                                        int64_t act_stride, const ActivationBlockInfo* info,
                                        int64_t info_stride, int n_tokens,
                                        float (*res)[kInterleavedRows]) {
-  for (int t = 0; t < n_tokens; t += kGemmTokensNarrow)
-    gemm_q8_0x8_q8_0_tokens<kGemmTokensNarrow>(n_in, group, activations + t * act_stride,
-                                               act_stride, info + t * info_stride, info_stride,
-                                               res + t);
+  if (n_tokens == kGemmTokens)
+    return gemm_q8_0x8_q8_0_tokens<kGemmTokens>(n_in, group, activations, act_stride, info,
+                                                info_stride, res);
+  gemm_q8_0x8_q8_0_tokens<kGemmTokensNarrow>(n_in, group, activations, act_stride, info,
+                                             info_stride, res);
 }
 
 HEARTH_AVX2 void gemm_q4_kx8_q8_k_avx2(int64_t n_in, const void* group, const char* activations,

@@ -107,8 +107,8 @@ void gemv_q6_kx8_q8_k_avx512(int64_t n_in, const void* group, const void* activa
 InterleavedGemvFn interleaved_gemv(hearth_dtype dtype);
 
 // Tokens per call of the prompt GEMM: kGemmTokens, or kGemmTokensNarrow for the last few tokens
-// of a chunk. With eight tokens a weight word is unpacked once per eight multiplies, and the
-// Q4_K kernel (one word live at a time) keeps the eight tokens' int16 sums in registers.
+// of a chunk. With eight tokens a weight word is unpacked once per eight multiplies; the AVX2
+// kernels keep one word live at a time, so the eight tokens' integer sums hold the registers.
 inline constexpr int kGemmTokens = 8;
 inline constexpr int kGemmTokensNarrow = 4;
 
