@@ -463,14 +463,25 @@ BENCHMARK(bm_memory_read)->Threads(1)->Threads(2)->UseRealTime()->Unit(benchmark
 // the multiply pipes only; `maddubs_sign` and `maddubs_add` alternate it (ymm0-5) with vpsignb
 // (the Q8_0 kernels' sign step) or vpaddw (ymm6-11), which shows whether the two share pipes;
 // `q8_0_step` is the Q8_0 GEMM's work per 32 multiply-adds with its loads taken out (vpsignb,
-// vpmaddubsw, vpmaddwd, vpaddd; six independent of each other), and `maddubs_add` is Q4_0's
-// (vpmaddubsw, vpaddw).
+// vpmaddubsw, vpmaddwd, vpaddd; six independent of each other), `q4_0_step` the Q4_0 GEMM's
+// per token and 32-element block (8 x vpmaddubsw + vpaddw, then vpmaddwd, vpsubd, vcvtdq2ps,
+// vmulps, vfmadd231ps, and a share of the nibble unpacking; three blocks independent). Both
+// count the multiply-adds they stand for (G_macs_per_s): a ceiling for the kernel on one core.
 // With a kernel's count of each instruction per multiply-add this bounds its speed
 // (docs/benchmarks.md, issue #5). One thread: two processes running it at once each reach the
 // same rate on this machine (two physical cores).
-enum class VectorMix { kAdd, kMaddubs, kMaddubsSign, kMaddubsAdd, kQ8_0Step };
+enum class VectorMix { kAdd, kMaddubs, kMaddubsSign, kMaddubsAdd, kQ8_0Step, kQ4_0Step };
 
-// 96 instructions of the mix.
+// Instructions of one round of a mix, and the int8 multiply-adds they stand for (0: not a step).
+int64_t insns_per_round(VectorMix mix) { return mix == VectorMix::kQ4_0Step ? 67 : 96; }
+int64_t macs_per_round(VectorMix mix) {
+  if (mix == VectorMix::kQ8_0Step) return 24 * 32;
+  if (mix == VectorMix::kQ4_0Step) return 3 * 256;
+  return 0;
+}
+
+constexpr float kOne = 1.0f;
+
 void vector_mix_round(VectorMix mix) {
   switch (mix) {
     case VectorMix::kAdd:
@@ -988,18 +999,101 @@ void vector_mix_round(VectorMix mix) {
           : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
             "xmm11");
       return;
+    case VectorMix::kQ4_0Step:
+      // Its float operands set to 1.0 and the accumulators to zero first (zeroing idioms and a
+      // load, not counted), so no float operation meets a denormal and takes a slow path.
+      asm volatile(
+          "vbroadcastss %0, %%ymm12\n\t"
+          "vbroadcastss %0, %%ymm13\n\t"
+          "vxorps %%ymm6, %%ymm6, %%ymm6\n\t"
+          "vxorps %%ymm7, %%ymm7, %%ymm7\n\t"
+          "vxorps %%ymm8, %%ymm8, %%ymm8\n\t"
+          "vpmaddubsw %%ymm14, %%ymm15, %%ymm3\n\t"
+          "vpaddw %%ymm3, %%ymm0, %%ymm0\n\t"
+          "vpmaddubsw %%ymm14, %%ymm15, %%ymm3\n\t"
+          "vpaddw %%ymm3, %%ymm0, %%ymm0\n\t"
+          "vpmaddubsw %%ymm14, %%ymm15, %%ymm3\n\t"
+          "vpaddw %%ymm3, %%ymm0, %%ymm0\n\t"
+          "vpmaddubsw %%ymm14, %%ymm15, %%ymm3\n\t"
+          "vpaddw %%ymm3, %%ymm0, %%ymm0\n\t"
+          "vpmaddubsw %%ymm14, %%ymm15, %%ymm3\n\t"
+          "vpaddw %%ymm3, %%ymm0, %%ymm0\n\t"
+          "vpmaddubsw %%ymm14, %%ymm15, %%ymm3\n\t"
+          "vpaddw %%ymm3, %%ymm0, %%ymm0\n\t"
+          "vpmaddubsw %%ymm14, %%ymm15, %%ymm3\n\t"
+          "vpaddw %%ymm3, %%ymm0, %%ymm0\n\t"
+          "vpmaddubsw %%ymm14, %%ymm15, %%ymm3\n\t"
+          "vpaddw %%ymm3, %%ymm0, %%ymm0\n\t"
+          "vpmaddwd %%ymm13, %%ymm0, %%ymm3\n\t"
+          "vpsubd %%ymm12, %%ymm3, %%ymm3\n\t"
+          "vcvtdq2ps %%ymm3, %%ymm3\n\t"
+          "vmulps %%ymm12, %%ymm13, %%ymm9\n\t"
+          "vfmadd231ps %%ymm9, %%ymm3, %%ymm6\n\t"
+          "vpmaddubsw %%ymm14, %%ymm15, %%ymm4\n\t"
+          "vpaddw %%ymm4, %%ymm1, %%ymm1\n\t"
+          "vpmaddubsw %%ymm14, %%ymm15, %%ymm4\n\t"
+          "vpaddw %%ymm4, %%ymm1, %%ymm1\n\t"
+          "vpmaddubsw %%ymm14, %%ymm15, %%ymm4\n\t"
+          "vpaddw %%ymm4, %%ymm1, %%ymm1\n\t"
+          "vpmaddubsw %%ymm14, %%ymm15, %%ymm4\n\t"
+          "vpaddw %%ymm4, %%ymm1, %%ymm1\n\t"
+          "vpmaddubsw %%ymm14, %%ymm15, %%ymm4\n\t"
+          "vpaddw %%ymm4, %%ymm1, %%ymm1\n\t"
+          "vpmaddubsw %%ymm14, %%ymm15, %%ymm4\n\t"
+          "vpaddw %%ymm4, %%ymm1, %%ymm1\n\t"
+          "vpmaddubsw %%ymm14, %%ymm15, %%ymm4\n\t"
+          "vpaddw %%ymm4, %%ymm1, %%ymm1\n\t"
+          "vpmaddubsw %%ymm14, %%ymm15, %%ymm4\n\t"
+          "vpaddw %%ymm4, %%ymm1, %%ymm1\n\t"
+          "vpmaddwd %%ymm13, %%ymm1, %%ymm4\n\t"
+          "vpsubd %%ymm12, %%ymm4, %%ymm4\n\t"
+          "vcvtdq2ps %%ymm4, %%ymm4\n\t"
+          "vmulps %%ymm12, %%ymm13, %%ymm10\n\t"
+          "vfmadd231ps %%ymm10, %%ymm4, %%ymm7\n\t"
+          "vpmaddubsw %%ymm14, %%ymm15, %%ymm5\n\t"
+          "vpaddw %%ymm5, %%ymm2, %%ymm2\n\t"
+          "vpmaddubsw %%ymm14, %%ymm15, %%ymm5\n\t"
+          "vpaddw %%ymm5, %%ymm2, %%ymm2\n\t"
+          "vpmaddubsw %%ymm14, %%ymm15, %%ymm5\n\t"
+          "vpaddw %%ymm5, %%ymm2, %%ymm2\n\t"
+          "vpmaddubsw %%ymm14, %%ymm15, %%ymm5\n\t"
+          "vpaddw %%ymm5, %%ymm2, %%ymm2\n\t"
+          "vpmaddubsw %%ymm14, %%ymm15, %%ymm5\n\t"
+          "vpaddw %%ymm5, %%ymm2, %%ymm2\n\t"
+          "vpmaddubsw %%ymm14, %%ymm15, %%ymm5\n\t"
+          "vpaddw %%ymm5, %%ymm2, %%ymm2\n\t"
+          "vpmaddubsw %%ymm14, %%ymm15, %%ymm5\n\t"
+          "vpaddw %%ymm5, %%ymm2, %%ymm2\n\t"
+          "vpmaddubsw %%ymm14, %%ymm15, %%ymm5\n\t"
+          "vpaddw %%ymm5, %%ymm2, %%ymm2\n\t"
+          "vpmaddwd %%ymm13, %%ymm2, %%ymm5\n\t"
+          "vpsubd %%ymm12, %%ymm5, %%ymm5\n\t"
+          "vcvtdq2ps %%ymm5, %%ymm5\n\t"
+          "vmulps %%ymm12, %%ymm13, %%ymm11\n\t"
+          "vfmadd231ps %%ymm11, %%ymm5, %%ymm8\n\t"
+          "vpand %%ymm13, %%ymm15, %%ymm9\n\t"
+          "vpsrlw $4, %%ymm15, %%ymm10\n\t"
+          "vpand %%ymm13, %%ymm10, %%ymm10\n\t"
+          "vpand %%ymm13, %%ymm15, %%ymm11\n\t"
+          :
+          : "m"(kOne)
+          : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
+            "xmm11", "xmm12", "xmm13");
+      return;
   }
 }
 
 void bm_vector_ops(benchmark::State& state, VectorMix mix) {
   if (!cpu_has_avx2()) return state.SkipWithError("no AVX2");
-  constexpr int64_t kInsnsPerRound = 96;
   constexpr int64_t kRounds = 1 << 16;
   for (auto _ : state)
     for (int64_t r = 0; r < kRounds; ++r) vector_mix_round(mix);
+  const auto rounds = static_cast<double>(kRounds) * static_cast<double>(state.iterations());
   state.counters["G_insns_per_s"] = benchmark::Counter(
-      static_cast<double>(kInsnsPerRound * kRounds) * static_cast<double>(state.iterations()) / 1e9,
-      benchmark::Counter::kIsRate);
+      static_cast<double>(insns_per_round(mix)) * rounds / 1e9, benchmark::Counter::kIsRate);
+  if (macs_per_round(mix) > 0)
+    state.counters["G_macs_per_s"] = benchmark::Counter(
+        static_cast<double>(macs_per_round(mix)) * rounds / 1e9, benchmark::Counter::kIsRate);
 }
 BENCHMARK_CAPTURE(bm_vector_ops, add, VectorMix::kAdd)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(bm_vector_ops, maddubs, VectorMix::kMaddubs)->Unit(benchmark::kMillisecond);
@@ -1008,6 +1102,7 @@ BENCHMARK_CAPTURE(bm_vector_ops, maddubs_sign, VectorMix::kMaddubsSign)
 BENCHMARK_CAPTURE(bm_vector_ops, maddubs_add, VectorMix::kMaddubsAdd)
     ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(bm_vector_ops, q8_0_step, VectorMix::kQ8_0Step)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(bm_vector_ops, q4_0_step, VectorMix::kQ4_0Step)->Unit(benchmark::kMillisecond);
 
 // Decode attention over an F16 cache, one thread, TinyLlama's layout (head_dim 64, 4 KV heads of
 // 8 query heads each, a slot holding all 4 heads' rows): one call = one query's 8 heads of one KV
