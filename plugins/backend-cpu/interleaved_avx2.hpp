@@ -33,14 +33,55 @@ HEARTH_AVX2 inline __m256i row_scales(const uint8_t* bytes) {
   return _mm256_or_si256(v, _mm256_slli_epi32(v, 16));
 }
 
-// The same from signed bytes (Q6_K's scales): the sign-extended int32 cut to its low half.
+// The same from signed bytes (Q6_K's scales): each byte doubled, then widened to int16.
 HEARTH_AVX2 inline __m256i row_scales(const int8_t* bytes) {
-  const __m256i v = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(bytes)));
-  return _mm256_or_si256(_mm256_and_si256(v, _mm256_set1_epi32(0xFFFF)), _mm256_slli_epi32(v, 16));
+  const __m128i v = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(bytes));
+  return _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(v, v));
 }
 
 HEARTH_AVX2 inline __m256i low_bits(__m256i v, int shift, int mask) {
   return _mm256_and_si256(_mm256_srli_epi16(v, shift), _mm256_set1_epi8(static_cast<char>(mask)));
+}
+
+// Q6_K's level k (0..3) of eight rows' 32-byte word: the low (k < 2) or high nibbles of its ql
+// word (ql0 for even k, ql1 for odd) with bits 2 k, 2 k + 1 of its qh word as bits 4, 5. The qh
+// bits go to place with one 16-bit shift and a byte mask: what the shift carries across a byte
+// boundary lands outside bits 4, 5 and is masked off.
+HEARTH_AVX2 inline __m256i q6_k_level(__m256i ql, __m256i qh, int k) {
+  const __m256i low = k < 2 ? _mm256_and_si256(ql, _mm256_set1_epi8(0x0F)) : low_bits(ql, 4, 0x0F);
+  const __m256i placed = k == 0   ? _mm256_slli_epi16(qh, 4)
+                         : k == 1 ? _mm256_slli_epi16(qh, 2)
+                         : k == 2 ? qh
+                                  : _mm256_srli_epi16(qh, 2);
+  return _mm256_or_si256(low, _mm256_and_si256(placed, _mm256_set1_epi8(0x30)));
+}
+
+// Q6_K's offset term for one super-block: per row, the sum over its sixteen 16-element groups
+// of scale times the group's activation sum, two groups per madd (the pair of scales of a row
+// in its int32 lane against the pair of bsums broadcast). Integer and exact, so any grouping
+// gives the same value; the GEMV and the GEMM both call it.
+struct Q6KScalePairs {
+  __m256i pair[kQK_K / 32];  // pair i: rows' (scale 2 i, scale 2 i + 1) as int16
+};
+
+HEARTH_AVX2 inline Q6KScalePairs q6_k_scale_pairs(const BlockQ6_Kx8& g) {
+  Q6KScalePairs p;
+  for (int i = 0; i < kQK_K / 32; ++i) {
+    const __m128i even = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(g.scales[2 * i]));
+    const __m128i odd = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(g.scales[2 * i + 1]));
+    p.pair[i] = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(even, odd));
+  }
+  return p;
+}
+
+HEARTH_AVX2 inline __m256i q6_k_offset(const Q6KScalePairs& p, const BlockQ8_K& a) {
+  __m256i offset = _mm256_setzero_si256();
+  for (int i = 0; i < kQK_K / 32; ++i) {
+    int32_t bsum_pair;
+    std::memcpy(&bsum_pair, a.bsums + 2 * i, sizeof bsum_pair);
+    offset = _mm256_add_epi32(offset, _mm256_madd_epi16(p.pair[i], _mm256_set1_epi32(bsum_pair)));
+  }
+  return offset;
 }
 
 // Q4_K's min term for one super-block of eight rows against one Q8_K activation block: madd of

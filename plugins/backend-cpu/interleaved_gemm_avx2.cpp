@@ -177,34 +177,6 @@ HEARTH_AVX2 void gemm_q4_kx8_q8_k_tokens(int64_t n_in, const void* group, const 
   for (int t = 0; t < kT; ++t) _mm256_storeu_ps(res[t], _mm256_sub_ps(acc[t], acc_mins[t]));
 }
 
-// Q6_K's offset term for one super-block: per row, the sum over its sixteen 16-element groups
-// of scale times the group's activation sum, two groups per madd (the pair of scales of a row
-// in its int32 lane against the pair of bsums broadcast). Integer and exact, so it equals the
-// GEMV's one madd per group.
-struct Q6KScalePairs {
-  __m256i pair[kQK_K / 32];  // pair i: rows' (scale 2 i, scale 2 i + 1) as int16
-};
-
-HEARTH_AVX2 inline Q6KScalePairs q6_k_scale_pairs(const BlockQ6_Kx8& g) {
-  Q6KScalePairs p;
-  for (int i = 0; i < kQK_K / 32; ++i) {
-    const __m128i even = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(g.scales[2 * i]));
-    const __m128i odd = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(g.scales[2 * i + 1]));
-    p.pair[i] = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(even, odd));
-  }
-  return p;
-}
-
-HEARTH_AVX2 inline __m256i q6_k_offset(const Q6KScalePairs& p, const BlockQ8_K& a) {
-  __m256i offset = _mm256_setzero_si256();
-  for (int i = 0; i < kQK_K / 32; ++i) {
-    int32_t bsum_pair;
-    std::memcpy(&bsum_pair, a.bsums + 2 * i, sizeof bsum_pair);
-    offset = _mm256_add_epi32(offset, _mm256_madd_epi16(p.pair[i], _mm256_set1_epi32(bsum_pair)));
-  }
-  return offset;
-}
-
 // Q6_K: per half h, 16-element half of each 32, and k, the four words' 6-bit levels are decoded
 // once (4 registers) and shared by the tokens; each token sums them as the GEMV does, and takes
 // its offset term once per super-block.
@@ -215,7 +187,6 @@ HEARTH_AVX2 void gemm_q6_kx8_q8_k_tokens(int64_t n_in, const void* group, const 
   const auto* w = static_cast<const BlockQ6_Kx8*>(group);
   const BlockQ8_K* y[kT];
   for (int t = 0; t < kT; ++t) y[t] = token_blocks<BlockQ8_K>(activations, act_stride, t);
-  const __m256i low4 = _mm256_set1_epi8(0x0F);
   __m256 acc[kT];
   for (auto& a : acc) a = _mm256_setzero_ps();
   for (int64_t ib = 0; ib < n_in / kQK_K; ++ib) {
@@ -230,10 +201,7 @@ HEARTH_AVX2 void gemm_q6_kx8_q8_k_tokens(int64_t n_in, const void* group, const 
           __m256i levels[4];
           for (int jj = 0; jj < 4; ++jj) {
             const int j = 4 * half + jj;
-            const __m256i ql = load32(g.q[h][j][k % 2]);
-            const __m256i low = k < 2 ? _mm256_and_si256(ql, low4) : low_bits(ql, 4, 0x0F);
-            levels[jj] = _mm256_or_si256(
-                low, _mm256_slli_epi16(low_bits(load32(g.q[h][j][2]), 2 * k, 3), 4));
+            levels[jj] = q6_k_level(load32(g.q[h][j][k % 2]), load32(g.q[h][j][2]), k);
           }
           const int s = 8 * h + 2 * k + half;
           const __m256i sc = row_scales(g.scales[s]);

@@ -107,14 +107,12 @@ HEARTH_AVX2 void gemv_q6_kx8_q8_k_avx2(int64_t n_in, const void* group, const vo
                                        const ActivationBlockInfo* /*info*/, float* out) {
   const auto* w = static_cast<const BlockQ6_Kx8*>(group);
   const auto* y = static_cast<const BlockQ8_K*>(activations);
-  const __m256i low4 = _mm256_set1_epi8(0x0F);
   __m256 acc = _mm256_setzero_ps();
   for (int64_t ib = 0; ib < n_in / kQK_K; ++ib) {
     const BlockQ6_Kx8& g = w[ib];
     const BlockQ8_K& a = y[ib];
     prefetch_lines<sizeof(BlockQ6_Kx8)>(w + ib + 2);
     __m256i sumi = _mm256_setzero_si256();
-    __m256i offset = _mm256_setzero_si256();
     for (int h = 0; h < 2; ++h) {
       for (int half = 0; half < 2; ++half) {  // elements 0..15, then 16..31, of each 32
         __m256i p16[4][2];
@@ -123,13 +121,8 @@ HEARTH_AVX2 void gemv_q6_kx8_q8_k_avx2(int64_t n_in, const void* group, const vo
           const __m256i ql0 = load32(g.q[h][j][0]);
           const __m256i ql1 = load32(g.q[h][j][1]);
           const __m256i qh = load32(g.q[h][j][2]);
-          const __m256i q[4] = {
-              _mm256_or_si256(_mm256_and_si256(ql0, low4),
-                              _mm256_slli_epi16(low_bits(qh, 0, 3), 4)),
-              _mm256_or_si256(_mm256_and_si256(ql1, low4),
-                              _mm256_slli_epi16(low_bits(qh, 2, 3), 4)),
-              _mm256_or_si256(low_bits(ql0, 4, 0x0F), _mm256_slli_epi16(low_bits(qh, 4, 3), 4)),
-              _mm256_or_si256(low_bits(ql1, 4, 0x0F), _mm256_slli_epi16(low_bits(qh, 6, 3), 4))};
+          const __m256i q[4] = {q6_k_level(ql0, qh, 0), q6_k_level(ql1, qh, 1),
+                                q6_k_level(ql0, qh, 2), q6_k_level(ql1, qh, 3)};
           for (int k = 0; k < 4; ++k) {
             const __m256i p =
                 _mm256_maddubs_epi16(q[k], broadcast_word(a.qs + 128 * h + 32 * k + 4 * j));
@@ -141,11 +134,10 @@ HEARTH_AVX2 void gemv_q6_kx8_q8_k_avx2(int64_t n_in, const void* group, const vo
           const __m256i sc = row_scales(g.scales[s]);
           sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p16[k][0], sc));
           sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p16[k][1], sc));
-          const __m256i bsum = _mm256_set1_epi32(static_cast<uint16_t>(a.bsums[s]));
-          offset = _mm256_add_epi32(offset, _mm256_madd_epi16(sc, bsum));
         }
       }
     }
+    const __m256i offset = q6_k_offset(q6_k_scale_pairs(g), a);
     sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32(offset, 5));
     acc = _mm256_fmadd_ps(_mm256_mul_ps(group_scales(g.d), _mm256_set1_ps(a.d)),
                           _mm256_cvtepi32_ps(sumi), acc);
