@@ -27,13 +27,14 @@ HEARTH_AVX2 inline __m256 group_scales(const Half* d) {
   return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(d)));
 }
 
-// Eight rows' bytes, each row's as an int16 in both halves of its int32 lane (madd's pairs).
+// Eight rows' bytes, each row's as an int16 in both halves of its int32 lane (madd's pairs):
+// each byte doubled, then widened.
 HEARTH_AVX2 inline __m256i row_scales(const uint8_t* bytes) {
-  const __m256i v = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(bytes)));
-  return _mm256_or_si256(v, _mm256_slli_epi32(v, 16));
+  const __m128i v = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(bytes));
+  return _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(v, v));
 }
 
-// The same from signed bytes (Q6_K's scales): each byte doubled, then widened to int16.
+// The same from signed bytes (Q6_K's scales), sign-extended.
 HEARTH_AVX2 inline __m256i row_scales(const int8_t* bytes) {
   const __m128i v = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(bytes));
   return _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(v, v));
