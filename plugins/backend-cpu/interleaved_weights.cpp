@@ -39,8 +39,7 @@ InterleavedWeights::Entry InterleavedWeights::build(const hearth_tensor& w, Inte
   matrix->n_in = w.ne[0];
   matrix->n_groups = w.ne[1] / kInterleavedRows;
   matrix->group_bytes = interleaved_group_bytes(w.dtype, w.ne[0]);
-  matrix->data = std::make_unique_for_overwrite<char[]>(
-      static_cast<size_t>(matrix->n_groups * matrix->group_bytes));
+  matrix->data = HugePageBuffer(static_cast<size_t>(matrix->n_groups * matrix->group_bytes));
   const auto* src = static_cast<const char*>(w.data);
   pool.parallel_for(matrix->n_groups, 16, [&](int64_t begin, int64_t end) {
     for (int64_t g = begin; g < end; ++g)

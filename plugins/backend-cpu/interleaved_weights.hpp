@@ -17,6 +17,7 @@
 #include <mutex>
 #include <tuple>
 
+#include "huge_page_buffer.hpp"
 #include "interleaved_rows.hpp"
 
 namespace hearth::backend_cpu {
@@ -29,7 +30,7 @@ struct InterleavedMatrix {
   int64_t n_groups =
       0;  // rows 8 g .. 8 g + 7 of the weight; the rows after 8 n_groups are not here
   int64_t group_bytes = 0;
-  std::unique_ptr<char[]> data;
+  HugePageBuffer data;
 
   const char* group(int64_t g) const { return data.get() + g * group_bytes; }
 };

@@ -17,6 +17,7 @@
 #include "../backend-cpu/random_blocks.hpp"
 #include "../conformance/device_under_test.hpp"
 #include "attention_f16.hpp"
+#include "huge_page_buffer.hpp"
 #include "interleaved_rows.hpp"
 #include "nf4_kernels.hpp"
 #include "quant_kernels.hpp"
@@ -206,7 +207,7 @@ BENCHMARK_CAPTURE(bm_gemv_one_thread, Q4_0, HEARTH_DTYPE_Q4_0)->Apply(gemv_shape
 // One thread, the decode GEMV of the interleaved-8-rows layout (interleaved_rows.hpp) against
 // bm_gemv_one_thread's per-row dot, same shapes plus one larger than the L3 cache (8192 x 8192
 // Q4_0 is 36 MiB): activation quantization counted once per GEMV as MATMUL does it.
-void bm_interleaved_one_thread(benchmark::State& state, hearth_dtype dtype) {
+void bm_interleaved_one_thread(benchmark::State& state, hearth_dtype dtype, bool huge_pages) {
   const int64_t n_in = state.range(0), n_out = state.range(1);
   const InterleavedGemvFn gemv = interleaved_gemv(dtype);
   if (gemv == nullptr || n_out % kInterleavedRows != 0) {
@@ -217,10 +218,14 @@ void bm_interleaved_one_thread(benchmark::State& state, hearth_dtype dtype) {
   const auto w = random_weights(rng, dtype, n_in, n_out);
   const int64_t row_bytes = weight_row_bytes(dtype, n_in);
   const int64_t group_bytes = interleaved_group_bytes(dtype, n_in);
-  std::vector<char> groups(static_cast<size_t>(n_out / kInterleavedRows * group_bytes));
+  // The engine's copies live in a HugePageBuffer; huge_pages = false measures plain malloc pages.
+  const auto total = static_cast<size_t>(n_out / kInterleavedRows * group_bytes);
+  std::vector<char> small_pages(huge_pages ? 0 : total);
+  HugePageBuffer huge(huge_pages ? total : 1);
+  char* groups = huge_pages ? huge.get() : small_pages.data();
   for (int64_t g = 0; g < n_out / kInterleavedRows; ++g)
     interleave_rows(dtype, reinterpret_cast<const char*>(w.data()) + g * 8 * row_bytes, row_bytes,
-                    n_in, groups.data() + g * group_bytes);
+                    n_in, groups + g * group_bytes);
   std::vector<float> x(static_cast<size_t>(n_in)), y(static_cast<size_t>(n_out));
   std::normal_distribution<float> normal(0.0f, 1.0f);
   for (auto& v : x) v = normal(rng);
@@ -231,7 +236,7 @@ void bm_interleaved_one_thread(benchmark::State& state, hearth_dtype dtype) {
     q->quantize_activations(x.data(), act.data(), n_in);
     describe_activations(dtype, act.data(), info.data(), n_in);
     for (int64_t g = 0; g < n_out / kInterleavedRows; ++g)
-      gemv(n_in, groups.data() + g * group_bytes, act.data(), info.data(), y.data() + 8 * g);
+      gemv(n_in, groups + g * group_bytes, act.data(), info.data(), y.data() + 8 * g);
     benchmark::DoNotOptimize(y.data());
   }
   state.counters["weight_GBps"] = benchmark::Counter(
@@ -270,13 +275,21 @@ void decode_shapes(benchmark::internal::Benchmark* b) {
 }
 
 BENCHMARK_CAPTURE(bm_rowdot_one_thread, Q4_0, HEARTH_DTYPE_Q4_0)->Apply(decode_shapes);
-BENCHMARK_CAPTURE(bm_interleaved_one_thread, Q4_0, HEARTH_DTYPE_Q4_0)->Apply(decode_shapes);
+BENCHMARK_CAPTURE(bm_interleaved_one_thread, Q4_0, HEARTH_DTYPE_Q4_0, true)->Apply(decode_shapes);
+BENCHMARK_CAPTURE(bm_interleaved_one_thread, Q4_0_small_pages, HEARTH_DTYPE_Q4_0, false)
+    ->Apply(decode_shapes);
 BENCHMARK_CAPTURE(bm_rowdot_one_thread, Q8_0, HEARTH_DTYPE_Q8_0)->Apply(decode_shapes);
-BENCHMARK_CAPTURE(bm_interleaved_one_thread, Q8_0, HEARTH_DTYPE_Q8_0)->Apply(decode_shapes);
+BENCHMARK_CAPTURE(bm_interleaved_one_thread, Q8_0, HEARTH_DTYPE_Q8_0, true)->Apply(decode_shapes);
+BENCHMARK_CAPTURE(bm_interleaved_one_thread, Q8_0_small_pages, HEARTH_DTYPE_Q8_0, false)
+    ->Apply(decode_shapes);
 BENCHMARK_CAPTURE(bm_rowdot_one_thread, Q4_K, HEARTH_DTYPE_Q4_K)->Apply(decode_shapes);
-BENCHMARK_CAPTURE(bm_interleaved_one_thread, Q4_K, HEARTH_DTYPE_Q4_K)->Apply(decode_shapes);
+BENCHMARK_CAPTURE(bm_interleaved_one_thread, Q4_K, HEARTH_DTYPE_Q4_K, true)->Apply(decode_shapes);
+BENCHMARK_CAPTURE(bm_interleaved_one_thread, Q4_K_small_pages, HEARTH_DTYPE_Q4_K, false)
+    ->Apply(decode_shapes);
 BENCHMARK_CAPTURE(bm_rowdot_one_thread, Q6_K, HEARTH_DTYPE_Q6_K)->Apply(decode_shapes);
-BENCHMARK_CAPTURE(bm_interleaved_one_thread, Q6_K, HEARTH_DTYPE_Q6_K)->Apply(decode_shapes);
+BENCHMARK_CAPTURE(bm_interleaved_one_thread, Q6_K, HEARTH_DTYPE_Q6_K, true)->Apply(decode_shapes);
+BENCHMARK_CAPTURE(bm_interleaved_one_thread, Q6_K_small_pages, HEARTH_DTYPE_Q6_K, false)
+    ->Apply(decode_shapes);
 
 // One thread, activations already quantized and described: n_tok tokens through the
 // interleaved groups one token at a time (the GEMV, what MATMUL ran for a prompt before the
