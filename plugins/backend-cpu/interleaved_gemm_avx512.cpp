@@ -17,6 +17,10 @@ const Block* token_blocks(const char* activations, int64_t stride, int t) {
   return reinterpret_cast<const Block*>(activations + t * stride);
 }
 
+// An empty asm that takes v in a vector register (any of AVX-512's 32): the compiler cannot
+// regroup a running sum into a tree of products and spill them (interleaved_gemm_avx2.cpp).
+HEARTH_AVX512 inline void pin(__m256i& v) { asm("" : "+v"(v)); }
+
 template <int kT>
 HEARTH_AVX512 inline void store_tokens(const __m256 (&acc)[kT], float (*res)[kInterleavedRows]) {
   for (int t = 0; t < kT; ++t) _mm256_storeu_ps(res[t], acc[t]);
@@ -99,8 +103,9 @@ HEARTH_AVX512 void gemm_q8_0x8_q8_0_tokens(int64_t n_in, const void* group, cons
   store_tokens(acc, res);
 }
 
-// Q4_K: per 32-element sub-block s the eight unpacked weight words are shared by the tokens,
-// each summing its 8 dpbusd in int32 and multiplying by the rows' scale of s.
+// Q4_K: per 32-element sub-block s, each of the eight weight words is unpacked once and taken
+// by every token (one dpbusd into its int32 sum) before the next word is unpacked, as the AVX2
+// kernel does; each token's sum is then multiplied by the rows' scale of s.
 template <int kT>
 HEARTH_AVX512 void gemm_q4_kx8_q8_k_tokens(int64_t n_in, const void* group, const char* activations,
                                            int64_t act_stride, const ActivationBlockInfo* /*info*/,
@@ -116,23 +121,27 @@ HEARTH_AVX512 void gemm_q4_kx8_q8_k_tokens(int64_t n_in, const void* group, cons
     const BlockQ4_Kx8& g = w[ib];
     __m256i sumi[kT];
     for (auto& s : sumi) s = _mm256_setzero_si256();
-    for (int s = 0; s < 8; ++s) {
-      const int p = s / 2;
-      const int shift = 4 * (s % 2);
-      __m256i nibbles[8];
-      for (int j = 0; j < 8; ++j)
-        nibbles[j] =
-            _mm256_and_si256(_mm256_srli_epi16(load32(g.qs + 256 * p + 32 * j), shift), low4);
-      const __m256i sc = row_scales32(g.scales[s]);
-#pragma GCC unroll 4
-      for (int t = 0; t < kT; ++t) {
-        const int8_t* a = y[t][ib].qs + 32 * s;
-        __m256i sum[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+    for (int p = 0; p < 4; ++p) {
+#pragma GCC unroll 2
+      for (int high = 0; high < 2; ++high) {
+        const int s = 2 * p + high;
+        __m256i sum[kT];
 #pragma GCC unroll 8
-        for (int j = 0; j < 8; ++j)
-          sum[j % 2] = dot_add(sum[j % 2], nibbles[j], broadcast_word(a + 4 * j));
-        sumi[t] =
-            _mm256_add_epi32(sumi[t], _mm256_mullo_epi32(_mm256_add_epi32(sum[0], sum[1]), sc));
+        for (int j = 0; j < 8; ++j) {
+          const __m256i packed = load32(g.qs + 256 * p + 32 * j);
+          const __m256i nibbles =
+              _mm256_and_si256(high ? _mm256_srli_epi16(packed, 4) : packed, low4);
+#pragma GCC unroll 8
+          for (int t = 0; t < kT; ++t) {
+            sum[t] = dot_add(j == 0 ? _mm256_setzero_si256() : sum[t], nibbles,
+                             broadcast_word(y[t][ib].qs + 32 * s + 4 * j));
+            pin(sum[t]);
+          }
+        }
+        const __m256i sc = row_scales32(g.scales[s]);
+#pragma GCC unroll 8
+        for (int t = 0; t < kT; ++t)
+          sumi[t] = _mm256_add_epi32(sumi[t], _mm256_mullo_epi32(sum[t], sc));
       }
     }
     const __m256 gd = group_scales(g.d);
