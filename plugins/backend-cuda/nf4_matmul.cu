@@ -187,8 +187,12 @@ __global__ void __launch_bounds__(kNf4Threads, nf4_blocks_per_sm(NT))
 // extraction (one PRMT per weight after two masks per code word turn nibbles into byte offsets).
 // What bounds it (Nsight Compute on an H200, 4096x14336): the L1/shared-memory data path, 82 %
 // busy, carrying one table wavefront per 32 weights plus the 4-byte code-word and scale loads;
-// DRAM is ~35 % busy. For one token R = 4, V = 2 measured fastest of the eight (R, V) pairs
-// tried: (2, 4), (2, 8), (4, 2), (4, 4), (8, 1), (8, 2), (8, 4), (16, 1).
+// DRAM is ~35 % busy. Per 1024 row-weights (session 10): 32 table wavefronts, ~16 for the
+// activations (a lane's 32 bytes at a 32-byte stride: each 16-byte load spans 8 lines), ~12 for
+// code words and scales, ~5 for the reduction shuffles. Warp shuffles as table lookups cost the
+// same wavefronts (measured), so they cannot take lookups off this path. For one token R = 4, V = 2
+// measured fastest of the eight (R, V) pairs tried: (2, 4), (2, 8), (4, 2), (4, 4), (8, 1), (8, 2),
+// (8, 4), (16, 1).
 constexpr int kNf4GemvThreads = 128;
 constexpr int kNf4GemvWarps = kNf4GemvThreads / kWarp;
 
@@ -259,6 +263,32 @@ __device__ __forceinline__ void nf4_gemv_chunk(const float* table,
         acc[r][t] = fmaf(nf4_word_dot(table, codes[r][v], xv[t][v]), d[r][v], acc[r][t]);
 }
 
+// Warp sums of N values (N a power of two, at most 32) in N - 1 + 5 - log2(N) shuffles instead
+// of 5 N: each step sends the other half of the lanes the half of the values this lane will not
+// keep. Afterwards lane l holds the sum of value l / (kWarp / N). Shuffles use the same L1
+// data-path wavefronts as shared loads (Nsight Compute on an H200), so at 4096 columns and one
+// token the 20 shuffles of four separate warp_sums were ~6 % of the kernel's L1 wavefronts.
+template <int N>
+__device__ __forceinline__ float warp_sums(float (&a)[N]) {
+  static_assert(N > 0 && N <= kWarp && (N & (N - 1)) == 0, "N: a power of two up to 32");
+  const int lane = static_cast<int>(threadIdx.x) % kWarp;
+  int offset = kWarp / 2;
+#pragma unroll
+  for (int n = N; n > 1; n /= 2, offset /= 2) {
+    const bool upper = (lane & offset) != 0;
+#pragma unroll
+    for (int i = 0; i < n / 2; ++i) {
+      const float send = upper ? a[i] : a[i + n / 2];
+      const float keep = upper ? a[i + n / 2] : a[i];
+      a[i] = keep + HEARTH_SHFL_XOR(send, offset);
+    }
+  }
+  float v = a[0];
+#pragma unroll
+  for (; offset > 0; offset /= 2) v += HEARTH_SHFL_XOR(v, offset);
+  return v;
+}
+
 // Up to NT tokens (nt of them real; the others repeat token 0 and are not stored); rows 4-byte
 // aligned (whole 36-byte blocks), activation rows 16-byte aligned.
 template <int R, int V, int NT>
@@ -308,13 +338,24 @@ __global__ void __launch_bounds__(kNf4GemvThreads)
 
   const int lane = tid % kWarp;
   const int warp = tid / kWarp;
+  if constexpr (NT == 1) {
+    // Lane l ends up with the warp's sum of row l / (kWarp / R).
+    float rows[R];
 #pragma unroll
-  for (int r = 0; r < R; ++r)
+    for (int r = 0; r < R; ++r) rows[r] = acc[r][0];
+    const float v = warp_sums<R>(rows);
+    if (lane % (kWarp / R) == 0) partial[warp][lane / (kWarp / R)] = v;
+  } else {
+    // warp_sums over R * NT values measured no better for 2 tokens (-2 % / +1 % on the two
+    // large shapes) and 4 % slower for 4 (its 16 values went to local memory).
 #pragma unroll
-    for (int t = 0; t < NT; ++t) {
-      const float v = warp_sum(acc[r][t]);
-      if (lane == 0) partial[warp][r * NT + t] = v;
-    }
+    for (int r = 0; r < R; ++r)
+#pragma unroll
+      for (int t = 0; t < NT; ++t) {
+        const float v = warp_sum(acc[r][t]);
+        if (lane == 0) partial[warp][r * NT + t] = v;
+      }
+  }
   __syncthreads();
   if (tid < R * NT) {
     const int r = tid / NT;

@@ -622,7 +622,8 @@ int main() {
   constexpr int kIterations = 1000;
   std::vector<DequantRow> dq_rows;
   // NF4_BENCH_NO_TIMING: correctness launches only (one per kernel and shape, for a profiler).
-  if (!std::getenv("NF4_BENCH_NO_TIMING"))
+  // NF4_BENCH_GEMV_ONLY: skip the dequantization cases (their checks and timing).
+  if (!std::getenv("NF4_BENCH_NO_TIMING") && !std::getenv("NF4_BENCH_GEMV_ONLY"))
     for (const auto& cfg : configs) run_dequant(cfg, kIterations, dq_rows);
 
   const std::vector<GemvCase> gemv_cases = {
