@@ -41,25 +41,25 @@ HEARTH_AVX512 void gemm_q4_0x8_q8_0_tokens(int64_t n_in, const void* group, cons
   __m256 acc[kT];
   for (auto& a : acc) a = _mm256_setzero_ps();
   for (int64_t ib = 0; ib < n_in / kQK; ++ib) {
-    __m256i lo[4], hi[4];
+    // Each weight word unpacked once and taken by every token before the next (one word live).
+    __m256i sum[kT];
+#pragma GCC unroll 4
     for (int j = 0; j < 4; ++j) {
       const __m256i packed = load32(w[ib].qs + 32 * j);
-      lo[j] = _mm256_and_si256(packed, low4);
-      hi[j] = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low4);
+      const __m256i lo = _mm256_and_si256(packed, low4);
+      const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low4);
+#pragma GCC unroll 8
+      for (int t = 0; t < kT; ++t) {
+        const int8_t* a = y[t][ib].qs;
+        sum[t] = dot_add(j == 0 ? _mm256_setzero_si256() : sum[t], lo, broadcast_word(a + 4 * j));
+        sum[t] = dot_add(sum[t], hi, broadcast_word(a + 16 + 4 * j));
+        pin(sum[t]);
+      }
     }
     const __m256 wd = group_scales(w[ib].d);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int t = 0; t < kT; ++t) {
-      const int8_t* a = y[t][ib].qs;
-      __m256i sum_lo = _mm256_setzero_si256();
-      __m256i sum_hi = _mm256_setzero_si256();
-#pragma GCC unroll 4
-      for (int j = 0; j < 4; ++j) {
-        sum_lo = dot_add(sum_lo, lo[j], broadcast_word(a + 4 * j));
-        sum_hi = dot_add(sum_hi, hi[j], broadcast_word(a + 16 + 4 * j));
-      }
-      const __m256i sum32 =
-          _mm256_sub_epi32(_mm256_add_epi32(sum_lo, sum_hi), _mm256_set1_epi32(yi[t][ib].sum8));
+      const __m256i sum32 = _mm256_sub_epi32(sum[t], _mm256_set1_epi32(yi[t][ib].sum8));
       const __m256 d = _mm256_mul_ps(wd, _mm256_set1_ps(yi[t][ib].d));
       acc[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sum32), acc[t]);
     }
