@@ -235,50 +235,13 @@ HEARTH_AVX2 void gemm_q6_kx8_q8_k_tokens(int64_t n_in, const void* group, const 
 
 }  // namespace
 
-// The public kernels: a full call of kGemmTokens tokens or a narrow one of kGemmTokensNarrow
-// (the last few tokens of a chunk).
-HEARTH_AVX2 void gemm_q4_0x8_q8_0_avx2(int64_t n_in, const void* group, const char* activations,
-                                       int64_t act_stride, const ActivationBlockInfo* info,
-                                       int64_t info_stride, int n_tokens,
-                                       float (*res)[kInterleavedRows]) {
-  if (n_tokens == kGemmTokens)
-    return gemm_q4_0x8_q8_0_tokens<kGemmTokens>(n_in, group, activations, act_stride, info,
-                                                info_stride, res);
-  gemm_q4_0x8_q8_0_tokens<kGemmTokensNarrow>(n_in, group, activations, act_stride, info,
-                                             info_stride, res);
-}
-
-HEARTH_AVX2 void gemm_q8_0x8_q8_0_avx2(int64_t n_in, const void* group, const char* activations,
-                                       int64_t act_stride, const ActivationBlockInfo* info,
-                                       int64_t info_stride, int n_tokens,
-                                       float (*res)[kInterleavedRows]) {
-  if (n_tokens == kGemmTokens)
-    return gemm_q8_0x8_q8_0_tokens<kGemmTokens>(n_in, group, activations, act_stride, info,
-                                                info_stride, res);
-  gemm_q8_0x8_q8_0_tokens<kGemmTokensNarrow>(n_in, group, activations, act_stride, info,
-                                             info_stride, res);
-}
-
-HEARTH_AVX2 void gemm_q4_kx8_q8_k_avx2(int64_t n_in, const void* group, const char* activations,
-                                       int64_t act_stride, const ActivationBlockInfo* info,
-                                       int64_t info_stride, int n_tokens,
-                                       float (*res)[kInterleavedRows]) {
-  if (n_tokens == kGemmTokens)
-    return gemm_q4_kx8_q8_k_tokens<kGemmTokens>(n_in, group, activations, act_stride, info,
-                                                info_stride, res);
-  gemm_q4_kx8_q8_k_tokens<kGemmTokensNarrow>(n_in, group, activations, act_stride, info,
-                                             info_stride, res);
-}
-
-HEARTH_AVX2 void gemm_q6_kx8_q8_k_avx2(int64_t n_in, const void* group, const char* activations,
-                                       int64_t act_stride, const ActivationBlockInfo* info,
-                                       int64_t info_stride, int n_tokens,
-                                       float (*res)[kInterleavedRows]) {
-  if (n_tokens == kGemmTokens)
-    return gemm_q6_kx8_q8_k_tokens<kGemmTokens>(n_in, group, activations, act_stride, info,
-                                                info_stride, res);
-  gemm_q6_kx8_q8_k_tokens<kGemmTokensNarrow>(n_in, group, activations, act_stride, info,
-                                             info_stride, res);
-}
+constinit const InterleavedGemmFn gemm_q4_0x8_q8_0_avx2 =
+    gemm_by_width<gemm_q4_0x8_q8_0_tokens<kGemmTokens>, gemm_q4_0x8_q8_0_tokens<kGemmTokensNarrow>>;
+constinit const InterleavedGemmFn gemm_q8_0x8_q8_0_avx2 =
+    gemm_by_width<gemm_q8_0x8_q8_0_tokens<kGemmTokens>, gemm_q8_0x8_q8_0_tokens<kGemmTokensNarrow>>;
+constinit const InterleavedGemmFn gemm_q4_kx8_q8_k_avx2 =
+    gemm_by_width<gemm_q4_kx8_q8_k_tokens<kGemmTokens>, gemm_q4_kx8_q8_k_tokens<kGemmTokensNarrow>>;
+constinit const InterleavedGemmFn gemm_q6_kx8_q8_k_avx2 =
+    gemm_by_width<gemm_q6_kx8_q8_k_tokens<kGemmTokens>, gemm_q6_kx8_q8_k_tokens<kGemmTokensNarrow>>;
 
 }  // namespace hearth::backend_cpu

@@ -120,31 +120,30 @@ using InterleavedGemmFn = void (*)(int64_t n_in, const void* group, const char* 
                                    int64_t act_stride, const ActivationBlockInfo* info,
                                    int64_t info_stride, int n_tokens,
                                    float (*res)[kInterleavedRows]);
-void gemm_q4_0x8_q8_0_avx2(int64_t n_in, const void* group, const char* activations,
-                           int64_t act_stride, const ActivationBlockInfo* info, int64_t info_stride,
-                           int n_tokens, float (*res)[kInterleavedRows]);
-void gemm_q8_0x8_q8_0_avx2(int64_t n_in, const void* group, const char* activations,
-                           int64_t act_stride, const ActivationBlockInfo* info, int64_t info_stride,
-                           int n_tokens, float (*res)[kInterleavedRows]);
-void gemm_q4_kx8_q8_k_avx2(int64_t n_in, const void* group, const char* activations,
-                           int64_t act_stride, const ActivationBlockInfo* info, int64_t info_stride,
-                           int n_tokens, float (*res)[kInterleavedRows]);
-void gemm_q6_kx8_q8_k_avx2(int64_t n_in, const void* group, const char* activations,
-                           int64_t act_stride, const ActivationBlockInfo* info, int64_t info_stride,
-                           int n_tokens, float (*res)[kInterleavedRows]);
-// AVX-512 VNNI versions (interleaved_gemm_avx512.cpp); call only when cpu_has_avx512_vnni().
-void gemm_q4_0x8_q8_0_avx512(int64_t n_in, const void* group, const char* activations,
-                             int64_t act_stride, const ActivationBlockInfo* info,
-                             int64_t info_stride, int n_tokens, float (*res)[kInterleavedRows]);
-void gemm_q8_0x8_q8_0_avx512(int64_t n_in, const void* group, const char* activations,
-                             int64_t act_stride, const ActivationBlockInfo* info,
-                             int64_t info_stride, int n_tokens, float (*res)[kInterleavedRows]);
-void gemm_q4_kx8_q8_k_avx512(int64_t n_in, const void* group, const char* activations,
-                             int64_t act_stride, const ActivationBlockInfo* info,
-                             int64_t info_stride, int n_tokens, float (*res)[kInterleavedRows]);
-void gemm_q6_kx8_q8_k_avx512(int64_t n_in, const void* group, const char* activations,
-                             int64_t act_stride, const ActivationBlockInfo* info,
-                             int64_t info_stride, int n_tokens, float (*res)[kInterleavedRows]);
+// A prompt GEMM kernel written for one token count: InterleavedGemmFn without n_tokens.
+using FixedWidthGemmFn = void (*)(int64_t n_in, const void* group, const char* activations,
+                                  int64_t act_stride, const ActivationBlockInfo* info,
+                                  int64_t info_stride, float (*res)[kInterleavedRows]);
+
+// The InterleavedGemmFn over a kernel's kGemmTokens and kGemmTokensNarrow versions.
+template <FixedWidthGemmFn Wide, FixedWidthGemmFn Narrow>
+void gemm_by_width(int64_t n_in, const void* group, const char* activations, int64_t act_stride,
+                   const ActivationBlockInfo* info, int64_t info_stride, int n_tokens,
+                   float (*res)[kInterleavedRows]) {
+  (n_tokens == kGemmTokens ? Wide : Narrow)(n_in, group, activations, act_stride, info, info_stride,
+                                            res);
+}
+
+// The kernels (interleaved_gemm_avx2.cpp; AVX2+FMA+F16C) and their AVX-512 VNNI versions
+// (interleaved_gemm_avx512.cpp; call only when cpu_has_avx512_vnni()).
+extern const InterleavedGemmFn gemm_q4_0x8_q8_0_avx2;
+extern const InterleavedGemmFn gemm_q8_0x8_q8_0_avx2;
+extern const InterleavedGemmFn gemm_q4_kx8_q8_k_avx2;
+extern const InterleavedGemmFn gemm_q6_kx8_q8_k_avx2;
+extern const InterleavedGemmFn gemm_q4_0x8_q8_0_avx512;
+extern const InterleavedGemmFn gemm_q8_0x8_q8_0_avx512;
+extern const InterleavedGemmFn gemm_q4_kx8_q8_k_avx512;
+extern const InterleavedGemmFn gemm_q6_kx8_q8_k_avx512;
 
 // The prompt GEMM for dtype's interleaved groups, or null (as interleaved_gemv).
 InterleavedGemmFn interleaved_gemm(hearth_dtype dtype);
