@@ -1,4 +1,4 @@
-// The scalar CS256 row kernel and the run-time choice between it and the AVX2 one.
+// The scalar CS256 row kernel and the run-time choice between it and the SIMD ones.
 #include <hearth/sdk/half.hpp>
 
 #include "cs256_kernels.hpp"
@@ -44,6 +44,7 @@ void cs256_row_dot_scalar(const Cs256Matrix& w, int64_t row, const float* const*
 
 void cs256_row_dot(const Cs256Matrix& w, int64_t row, const float* const* x, int64_t n_tok,
                    float* out, bool simd) {
+  if (simd && cpu_has_avx512_vnni()) return cs256_row_dot_avx512(w, row, x, n_tok, out);
   if (simd && cpu_has_avx2()) return cs256_row_dot_avx2(w, row, x, n_tok, out);
   cs256_row_dot_scalar(w, row, x, n_tok, out);
 }

@@ -47,10 +47,13 @@ bool cs256_matrix(const void* data, Cs256Matrix& out);
 void cs256_row_dot(const Cs256Matrix& w, int64_t row, const float* const* x, int64_t n_tok,
                    float* out, bool simd = true);
 
-// The scalar loop and the AVX2+FMA+F16C gather kernel (call only when cpu_has_avx2()).
+// The scalar loop, the AVX2+FMA+F16C gather kernel (call only when cpu_has_avx2()) and the
+// AVX-512 permute kernel (call only when cpu_has_avx512_vnni()).
 void cs256_row_dot_scalar(const Cs256Matrix& w, int64_t row, const float* const* x, int64_t n_tok,
                           float* out);
 void cs256_row_dot_avx2(const Cs256Matrix& w, int64_t row, const float* const* x, int64_t n_tok,
                         float* out);
+void cs256_row_dot_avx512(const Cs256Matrix& w, int64_t row, const float* const* x, int64_t n_tok,
+                          float* out);
 
 }  // namespace hearth::backend_cpu

@@ -1,4 +1,4 @@
-// Scalar NF4 kernels (the references) and the run-time choice of the AVX2 ones.
+// Scalar NF4 kernels (the references) and the run-time choice of the SIMD ones.
 #include <cstring>
 
 #include "nf4_kernels.hpp"
@@ -39,11 +39,13 @@ float dot_nf4_f32(int64_t n, const void* row, const float* x) {
 }
 
 void nf4_dequantize_row(const void* row, float* out, int64_t n, bool simd) {
+  if (simd && cpu_has_avx512_vnni()) return dequantize_row_nf4_avx512(row, out, n);
   if (simd && cpu_has_avx2()) return dequantize_row_nf4_avx2(row, out, n);
   dequantize_row_nf4(row, out, n);
 }
 
 float nf4_dot(int64_t n, const void* row, const float* x, bool simd) {
+  if (simd && cpu_has_avx512_vnni()) return dot_nf4_f32_avx512(n, row, x);
   return simd && cpu_has_avx2() ? dot_nf4_f32_avx2(n, row, x) : dot_nf4_f32(n, row, x);
 }
 

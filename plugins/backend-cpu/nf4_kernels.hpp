@@ -4,8 +4,9 @@
 // integer dot against Q8 activations would have to round the table; the F32 dot is exact per
 // product and reads the same weight bytes.
 //
-// Every kernel has a scalar version (the reference the tests hold the SIMD ones to) and an
-// AVX2+FMA version (16-entry table lookups with vpermps); nf4_* below picks once from CPUID.
+// Every kernel has a scalar version (the reference the tests hold the SIMD ones to), an AVX2+FMA
+// version (16-entry table lookups with two vpermps and a blend per 8 codes) and an AVX-512 one
+// (one vpermps per 16 codes); nf4_* below picks once from CPUID.
 #pragma once
 
 #include <cstdint>
@@ -18,13 +19,15 @@ inline constexpr int64_t kNf4BlockBytes = 36;
 // Row of n NF4 weights (n a multiple of 64) to n floats, bit-exact with format-nf4's reference.
 void dequantize_row_nf4(const void* row, float* out, int64_t n);
 void dequantize_row_nf4_avx2(const void* row, float* out, int64_t n);
+void dequantize_row_nf4_avx512(const void* row, float* out, int64_t n);
 
 // Fused GEMV step: dot product of an NF4 row of n weights with n F32 activations, without
 // expanding the row: each block's 64 products are summed, then scaled by the block's absmax.
 float dot_nf4_f32(int64_t n, const void* row, const float* x);
 float dot_nf4_f32_avx2(int64_t n, const void* row, const float* x);
+float dot_nf4_f32_avx512(int64_t n, const void* row, const float* x);
 
-// The kernels above, AVX2 when simd and the CPU has it.
+// The kernels above: the widest the process runs (cpu_isa_choice()) when simd, else scalar.
 void nf4_dequantize_row(const void* row, float* out, int64_t n, bool simd = true);
 float nf4_dot(int64_t n, const void* row, const float* x, bool simd = true);
 

@@ -344,6 +344,18 @@ TEST(Nf4Kernels, RowExpansionIsBitExact) {
       ASSERT_EQ(bits(scalar[i]), bits(want[i])) << n << " " << i;
       ASSERT_EQ(bits(simd[i]), bits(want[i])) << n << " " << i;
     }
+    // Each SIMD width this CPU runs, whichever the dispatcher picked above.
+    std::vector<float> wide(want.size());
+    if (backend_cpu::cpu_has_avx2()) {
+      backend_cpu::dequantize_row_nf4_avx2(row.data(), wide.data(), n);
+      for (size_t i = 0; i < want.size(); ++i)
+        ASSERT_EQ(bits(wide[i]), bits(want[i])) << "avx2 " << n << " " << i;
+    }
+    if (backend_cpu::cpu_has_avx512_vnni()) {
+      backend_cpu::dequantize_row_nf4_avx512(row.data(), wide.data(), n);
+      for (size_t i = 0; i < want.size(); ++i)
+        ASSERT_EQ(bits(wide[i]), bits(want[i])) << "avx512 " << n << " " << i;
+    }
   }
 }
 
@@ -364,6 +376,9 @@ TEST(Nf4Kernels, DotProductsMatchTheReference) {
     expect_dot_close(backend_cpu::dot_nf4_f32(n, row.data(), x.data()), want, abs_sum, n, "scalar");
     expect_dot_close(backend_cpu::dot_nf4_f32_avx2(n, row.data(), x.data()), want, abs_sum, n,
                      "avx2");
+    if (backend_cpu::cpu_has_avx512_vnni())
+      expect_dot_close(backend_cpu::dot_nf4_f32_avx512(n, row.data(), x.data()), want, abs_sum, n,
+                       "avx512");
   }
 }
 
