@@ -85,10 +85,11 @@ HEARTH_AVX2 inline __m256i q6_k_offset(const Q6KScalePairs& p, const BlockQ8_K& 
   return offset;
 }
 
-// Q4_K's min term for one super-block of eight rows against one Q8_K activation block: madd of
-// each row's two mins of a sub-block pair with the pair's two bsum totals (int32 lane r = row r).
-// The GEMV and the GEMM both call it, so their bits agree.
-HEARTH_AVX2 inline __m256i q4_k_min_products(const BlockQ4_Kx8& g, const BlockQ8_K& a) {
+// Q4_K's (and Q5_K's) min term for one super-block of eight rows against one Q8_K activation
+// block: madd of each row's two mins of a sub-block pair with the pair's two bsum totals (int32
+// lane r = row r). The GEMV and the GEMM both call it, so their bits agree.
+template <class Group>
+HEARTH_AVX2 inline __m256i q4_k_min_products(const Group& g, const BlockQ8_K& a) {
   // Lane k of each 128-bit half: bsums 2k + 2k+1, i.e. sub-block totals 0..3 then 4..7.
   const __m256i bsums = load32(a.bsums);
   const __m256i totals = _mm256_hadd_epi16(bsums, bsums);
@@ -100,6 +101,23 @@ HEARTH_AVX2 inline __m256i q4_k_min_products(const BlockQ4_Kx8& g, const BlockQ8
     mins = _mm256_add_epi32(mins, _mm256_madd_epi16(row_mins, pair));
   }
   return mins;
+}
+
+// Q5_K's 5-bit levels (0..31) of sub-block s for eight rows' quants word and the matching qh
+// word: the low (even s) or high nibbles, with bit s of the qh byte as bit 4. One 16-bit shift
+// moves bit s to bit 4 of the same byte (a shift by at most 4 brings in no bit of the other byte
+// there), and the byte mask drops the rest.
+HEARTH_AVX2 inline __m256i q5_k_fifth_bits(__m256i qh, int s) {
+  const __m256i placed = s < 4    ? _mm256_slli_epi16(qh, 4 - s)
+                         : s == 4 ? qh
+                                  : _mm256_srli_epi16(qh, s - 4);
+  return _mm256_and_si256(placed, _mm256_set1_epi8(0x10));
+}
+
+HEARTH_AVX2 inline __m256i q5_k_level(__m256i qs, __m256i qh, int s) {
+  const __m256i nibbles =
+      s % 2 == 0 ? _mm256_and_si256(qs, _mm256_set1_epi8(0x0F)) : low_bits(qs, 4, 0x0F);
+  return _mm256_or_si256(nibbles, q5_k_fifth_bits(qh, s));
 }
 
 }  // namespace hearth::backend_cpu::avx2

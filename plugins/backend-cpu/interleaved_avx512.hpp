@@ -40,4 +40,18 @@ HEARTH_AVX512 inline __m256i q6_k_levels(__m256i ql, __m256i qh, int k) {
   return _mm256_or_si256(low, _mm256_slli_epi16(avx2::low_bits(qh, 2 * k, 3), 4));
 }
 
+// Q5_K's 5-bit levels of sub-block s (avx2::q5_k_level's values): the nibbles masked, then one
+// ternary-logic select takes bit 4 from the shifted qh word and bits 0..3 from the nibbles, in
+// place of AVX2's mask and OR.
+HEARTH_AVX512 inline __m256i q5_k_levels(__m256i qs, __m256i qh, int s) {
+  const __m256i nibbles =
+      s % 2 == 0 ? _mm256_and_si256(qs, _mm256_set1_epi8(0x0F)) : avx2::low_bits(qs, 4, 0x0F);
+  const __m256i placed = s < 4    ? _mm256_slli_epi16(qh, 4 - s)
+                         : s == 4 ? qh
+                                  : _mm256_srli_epi16(qh, s - 4);
+  // Per bit: the mask (C) picks placed (B) where set, nibbles (A) elsewhere.
+  constexpr int kSelectBOverA = 0xD8;
+  return _mm256_ternarylogic_epi32(nibbles, placed, _mm256_set1_epi8(0x10), kSelectBOverA);
+}
+
 }  // namespace hearth::backend_cpu::avx512

@@ -177,6 +177,62 @@ HEARTH_AVX2 void gemm_q4_kx8_q8_k_tokens(int64_t n_in, const void* group, const 
   for (int t = 0; t < kT; ++t) _mm256_storeu_ps(res[t], _mm256_sub_ps(acc[t], acc_mins[t]));
 }
 
+// Q5_K: per sub-block s and half of its words, the four words' 5-bit levels are built once (4
+// registers) and shared by the tokens, each summing its four maddubs in int16 (the GEMV's limit)
+// and widening with the rows' scale of s right away. Q4_K's one-word-live order would keep 8
+// int16 sums and 8 int32 sums live at once, more than AVX2's 16 registers (GCC spilled them).
+template <int kT>
+HEARTH_AVX2 void gemm_q5_kx8_q8_k_tokens(int64_t n_in, const void* group, const char* activations,
+                                         int64_t act_stride, const ActivationBlockInfo* /*info*/,
+                                         int64_t /*info_stride*/, float (*res)[kInterleavedRows]) {
+  const auto* w = static_cast<const BlockQ5_Kx8*>(group);
+  const BlockQ8_K* y[kT];
+  for (int t = 0; t < kT; ++t) y[t] = token_blocks<BlockQ8_K>(activations, act_stride, t);
+  __m256 acc[kT], acc_mins[kT];
+  for (int t = 0; t < kT; ++t) acc[t] = acc_mins[t] = _mm256_setzero_ps();
+  for (int64_t ib = 0; ib < n_in / kQK_K; ++ib) {
+    const BlockQ5_Kx8& g = w[ib];
+    __m256i sumi[kT];
+    for (auto& s : sumi) s = _mm256_setzero_si256();
+      // Unrolled so that each sub-block's qh shift is an immediate.
+#pragma GCC unroll 8
+    for (int s = 0; s < 8; ++s) {
+      const __m256i sc = row_scales(g.scales[s]);
+#pragma GCC unroll 2
+      for (int half = 0; half < 2; ++half) {
+        __m256i levels[4];
+        for (int jj = 0; jj < 4; ++jj) {
+          const int j = 4 * half + jj;
+          levels[jj] = q5_k_level(load32(g.qs + 256 * (s / 2) + 32 * j), load32(g.qh[j]), s);
+        }
+#pragma GCC unroll 8
+        for (int t = 0; t < kT; ++t) {
+          const int8_t* a = y[t][ib].qs + 32 * s + 16 * half;
+          const __m256i p01 =
+              _mm256_add_epi16(_mm256_maddubs_epi16(levels[0], broadcast_word(a)),
+                               _mm256_maddubs_epi16(levels[1], broadcast_word(a + 4)));
+          const __m256i p23 =
+              _mm256_add_epi16(_mm256_maddubs_epi16(levels[2], broadcast_word(a + 8)),
+                               _mm256_maddubs_epi16(levels[3], broadcast_word(a + 12)));
+          sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(_mm256_add_epi16(p01, p23), sc));
+          pin(sumi[t]);
+        }
+      }
+    }
+    const __m256 gd = group_scales(g.d);
+    const __m256 gdmin = group_scales(g.dmin);
+    for (int t = 0; t < kT; ++t) {
+      const BlockQ8_K& a = y[t][ib];
+      const __m256i mins = q4_k_min_products(g, a);
+      const __m256 ad = _mm256_set1_ps(a.d);
+      acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(gd, ad), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
+      acc_mins[t] =
+          _mm256_fmadd_ps(_mm256_mul_ps(gdmin, ad), _mm256_cvtepi32_ps(mins), acc_mins[t]);
+    }
+  }
+  for (int t = 0; t < kT; ++t) _mm256_storeu_ps(res[t], _mm256_sub_ps(acc[t], acc_mins[t]));
+}
+
 // Q6_K: per half h, 16-element half of each 32, and k, the four words' 6-bit levels are decoded
 // once (4 registers) and shared by the tokens; each token sums them as the GEMV does, and takes
 // its offset term once per super-block.
@@ -241,6 +297,8 @@ constinit const InterleavedGemmFn gemm_q8_0x8_q8_0_avx2 =
     gemm_by_width<gemm_q8_0x8_q8_0_tokens<kGemmTokens>, gemm_q8_0x8_q8_0_tokens<kGemmTokensNarrow>>;
 constinit const InterleavedGemmFn gemm_q4_kx8_q8_k_avx2 =
     gemm_by_width<gemm_q4_kx8_q8_k_tokens<kGemmTokens>, gemm_q4_kx8_q8_k_tokens<kGemmTokensNarrow>>;
+constinit const InterleavedGemmFn gemm_q5_kx8_q8_k_avx2 =
+    gemm_by_width<gemm_q5_kx8_q8_k_tokens<kGemmTokens>, gemm_q5_kx8_q8_k_tokens<kGemmTokensNarrow>>;
 constinit const InterleavedGemmFn gemm_q6_kx8_q8_k_avx2 =
     gemm_by_width<gemm_q6_kx8_q8_k_tokens<kGemmTokens>, gemm_q6_kx8_q8_k_tokens<kGemmTokensNarrow>>;
 

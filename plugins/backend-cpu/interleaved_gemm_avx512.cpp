@@ -158,6 +158,55 @@ HEARTH_AVX512 void gemm_q4_kx8_q8_k_tokens(int64_t n_in, const void* group, cons
   for (int t = 0; t < kT; ++t) _mm256_storeu_ps(res[t], _mm256_sub_ps(acc[t], acc_mins[t]));
 }
 
+// Q5_K: Q4_K's kernel with each word's 5-bit levels built once and taken by every token.
+template <int kT>
+HEARTH_AVX512 void gemm_q5_kx8_q8_k_tokens(int64_t n_in, const void* group, const char* activations,
+                                           int64_t act_stride, const ActivationBlockInfo* /*info*/,
+                                           int64_t /*info_stride*/,
+                                           float (*res)[kInterleavedRows]) {
+  const auto* w = static_cast<const BlockQ5_Kx8*>(group);
+  const BlockQ8_K* y[kT];
+  for (int t = 0; t < kT; ++t) y[t] = token_blocks<BlockQ8_K>(activations, act_stride, t);
+  __m256 acc[kT], acc_mins[kT];
+  for (int t = 0; t < kT; ++t) acc[t] = acc_mins[t] = _mm256_setzero_ps();
+  for (int64_t ib = 0; ib < n_in / kQK_K; ++ib) {
+    const BlockQ5_Kx8& g = w[ib];
+    __m256i sumi[kT];
+    for (auto& s : sumi) s = _mm256_setzero_si256();
+      // Unrolled so that each sub-block's qh shift is an immediate.
+#pragma GCC unroll 8
+    for (int s = 0; s < 8; ++s) {
+      __m256i sum[kT];
+#pragma GCC unroll 8
+      for (int j = 0; j < 8; ++j) {
+        const __m256i levels =
+            q5_k_levels(load32(g.qs + 256 * (s / 2) + 32 * j), load32(g.qh[j]), s);
+#pragma GCC unroll 8
+        for (int t = 0; t < kT; ++t) {
+          sum[t] = dot_add(j == 0 ? _mm256_setzero_si256() : sum[t], levels,
+                           broadcast_word(y[t][ib].qs + 32 * s + 4 * j));
+          pin(sum[t]);
+        }
+      }
+      const __m256i sc = row_scales32(g.scales[s]);
+#pragma GCC unroll 8
+      for (int t = 0; t < kT; ++t)
+        sumi[t] = _mm256_add_epi32(sumi[t], _mm256_mullo_epi32(sum[t], sc));
+    }
+    const __m256 gd = group_scales(g.d);
+    const __m256 gdmin = group_scales(g.dmin);
+    for (int t = 0; t < kT; ++t) {
+      const BlockQ8_K& a = y[t][ib];
+      const __m256i mins = q4_k_min_products(g, a);
+      const __m256 ad = _mm256_set1_ps(a.d);
+      acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(gd, ad), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
+      acc_mins[t] =
+          _mm256_fmadd_ps(_mm256_mul_ps(gdmin, ad), _mm256_cvtepi32_ps(mins), acc_mins[t]);
+    }
+  }
+  for (int t = 0; t < kT; ++t) _mm256_storeu_ps(res[t], _mm256_sub_ps(acc[t], acc_mins[t]));
+}
+
 // Q6_K: per half h, 16-element half of each 32, and k, the four words' 6-bit levels are decoded
 // once and shared by the tokens, each summing its 4 dpbusd in int32.
 template <int kT>
@@ -218,6 +267,8 @@ constinit const InterleavedGemmFn gemm_q8_0x8_q8_0_avx512 =
     gemm_by_width<gemm_q8_0x8_q8_0_tokens<kGemmTokens>, gemm_q8_0x8_q8_0_tokens<kGemmTokensNarrow>>;
 constinit const InterleavedGemmFn gemm_q4_kx8_q8_k_avx512 =
     gemm_by_width<gemm_q4_kx8_q8_k_tokens<kGemmTokens>, gemm_q4_kx8_q8_k_tokens<kGemmTokensNarrow>>;
+constinit const InterleavedGemmFn gemm_q5_kx8_q8_k_avx512 =
+    gemm_by_width<gemm_q5_kx8_q8_k_tokens<kGemmTokens>, gemm_q5_kx8_q8_k_tokens<kGemmTokensNarrow>>;
 constinit const InterleavedGemmFn gemm_q6_kx8_q8_k_avx512 =
     gemm_by_width<gemm_q6_kx8_q8_k_tokens<kGemmTokens>, gemm_q6_kx8_q8_k_tokens<kGemmTokensNarrow>>;
 

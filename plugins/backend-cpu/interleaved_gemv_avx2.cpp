@@ -100,6 +100,52 @@ HEARTH_AVX2 void gemv_q4_kx8_q8_k_avx2(int64_t n_in, const void* group, const vo
   _mm256_storeu_ps(out, _mm256_sub_ps(acc, acc_mins));
 }
 
+// Q5_K: Q4_K's kernel with 5-bit levels (0..31). A maddubs pair is at most 2 * 31 * 128 = 7936,
+// so only four words are summed in int16 (31744) before madd with the row's scale widens them:
+// two madds per sub-block where Q4_K has one.
+HEARTH_AVX2 void gemv_q5_kx8_q8_k_avx2(int64_t n_in, const void* group, const void* activations,
+                                       const ActivationBlockInfo* /*info*/, float* out) {
+  const auto* w = static_cast<const BlockQ5_Kx8*>(group);
+  const auto* y = static_cast<const BlockQ8_K*>(activations);
+  __m256 acc = _mm256_setzero_ps();
+  __m256 acc_mins = _mm256_setzero_ps();
+  for (int64_t ib = 0; ib < n_in / kQK_K; ++ib) {
+    const BlockQ5_Kx8& g = w[ib];
+    const BlockQ8_K& a = y[ib];
+    prefetch_lines<sizeof(BlockQ5_Kx8)>(w + ib + 2);
+    __m256i sumi = _mm256_setzero_si256();
+    // Unrolled so that each quarter's qh shifts are immediates.
+#pragma GCC unroll 4
+    for (int p = 0; p < 4; ++p) {
+      const __m256i lo_scales = row_scales(g.scales[2 * p]);
+      const __m256i hi_scales = row_scales(g.scales[2 * p + 1]);
+      for (int half = 0; half < 2; ++half) {
+        __m256i lo16 = _mm256_setzero_si256();
+        __m256i hi16 = _mm256_setzero_si256();
+        for (int jj = 0; jj < 4; ++jj) {
+          const int j = 4 * half + jj;
+          const __m256i qs = load32(g.qs + 256 * p + 32 * j);
+          const __m256i qh = load32(g.qh[j]);
+          lo16 =
+              _mm256_add_epi16(lo16, _mm256_maddubs_epi16(q5_k_level(qs, qh, 2 * p),
+                                                          broadcast_word(a.qs + 64 * p + 4 * j)));
+          hi16 = _mm256_add_epi16(hi16,
+                                  _mm256_maddubs_epi16(q5_k_level(qs, qh, 2 * p + 1),
+                                                       broadcast_word(a.qs + 64 * p + 32 + 4 * j)));
+        }
+        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(lo16, lo_scales));
+        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(hi16, hi_scales));
+      }
+    }
+    const __m256i mins = q4_k_min_products(g, a);
+    const __m256 ad = _mm256_set1_ps(a.d);
+    acc = _mm256_fmadd_ps(_mm256_mul_ps(group_scales(g.d), ad), _mm256_cvtepi32_ps(sumi), acc);
+    acc_mins = _mm256_fmadd_ps(_mm256_mul_ps(group_scales(g.dmin), ad), _mm256_cvtepi32_ps(mins),
+                               acc_mins);
+  }
+  _mm256_storeu_ps(out, _mm256_sub_ps(acc, acc_mins));
+}
+
 // Q6_K: levels 0..63 (the row's -32 comes off as 32 * sum_s scale[s] * bsums[s]). A maddubs
 // pair is at most 2 * 63 * 128 = 16128, so only two words of a 16-element group are summed in
 // int16 (32256) before madd with the group's int8 scale widens them to int32.

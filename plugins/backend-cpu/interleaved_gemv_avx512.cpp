@@ -93,6 +93,41 @@ HEARTH_AVX512 void gemv_q4_kx8_q8_k_avx512(int64_t n_in, const void* group, cons
   _mm256_storeu_ps(out, _mm256_sub_ps(acc, acc_mins));
 }
 
+// Q5_K: Q4_K's kernel with 5-bit levels; dpbusd sums all 8 words of a sub-block in int32.
+HEARTH_AVX512 void gemv_q5_kx8_q8_k_avx512(int64_t n_in, const void* group, const void* activations,
+                                           const ActivationBlockInfo* /*info*/, float* out) {
+  const auto* w = static_cast<const BlockQ5_Kx8*>(group);
+  const auto* y = static_cast<const BlockQ8_K*>(activations);
+  __m256 acc = _mm256_setzero_ps();
+  __m256 acc_mins = _mm256_setzero_ps();
+  for (int64_t ib = 0; ib < n_in / kQK_K; ++ib) {
+    const BlockQ5_Kx8& g = w[ib];
+    const BlockQ8_K& a = y[ib];
+    __m256i sumi = _mm256_setzero_si256();
+    // Unrolled so that each quarter's qh shifts are immediates.
+#pragma GCC unroll 4
+    for (int p = 0; p < 4; ++p) {
+      __m256i lo32 = _mm256_setzero_si256();
+      __m256i hi32 = _mm256_setzero_si256();
+      for (int j = 0; j < 8; ++j) {
+        const __m256i qs = load32(g.qs + 256 * p + 32 * j);
+        const __m256i qh = load32(g.qh[j]);
+        lo32 = dot_add(lo32, q5_k_levels(qs, qh, 2 * p), broadcast_word(a.qs + 64 * p + 4 * j));
+        hi32 = dot_add(hi32, q5_k_levels(qs, qh, 2 * p + 1),
+                       broadcast_word(a.qs + 64 * p + 32 + 4 * j));
+      }
+      sumi = _mm256_add_epi32(sumi, _mm256_mullo_epi32(lo32, row_scales32(g.scales[2 * p])));
+      sumi = _mm256_add_epi32(sumi, _mm256_mullo_epi32(hi32, row_scales32(g.scales[2 * p + 1])));
+    }
+    const __m256i mins = q4_k_min_products(g, a);
+    const __m256 ad = _mm256_set1_ps(a.d);
+    acc = _mm256_fmadd_ps(_mm256_mul_ps(group_scales(g.d), ad), _mm256_cvtepi32_ps(sumi), acc);
+    acc_mins = _mm256_fmadd_ps(_mm256_mul_ps(group_scales(g.dmin), ad), _mm256_cvtepi32_ps(mins),
+                               acc_mins);
+  }
+  _mm256_storeu_ps(out, _mm256_sub_ps(acc, acc_mins));
+}
+
 // Q6_K: levels 0..63 (the row's -32 comes off as 32 * sum_s scale[s] * bsums[s]); per
 // 16-element group the 4 dpbusd sum in int32, then one multiply by the rows' int8 scale.
 HEARTH_AVX512 void gemv_q6_kx8_q8_k_avx512(int64_t n_in, const void* group, const void* activations,

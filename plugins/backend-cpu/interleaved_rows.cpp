@@ -23,25 +23,35 @@ void interleave_blocks(const char* rows, int64_t row_stride, int64_t n_blocks, G
   }
 }
 
-// Q4_K: the quants as the legacy types', per 32-byte quarter p of the super-block; the scales
-// and mins unpacked from their 6-bit packing once here instead of on every GEMV.
-void interleave_q4_k(const char* rows, int64_t row_stride, int64_t n_blocks, BlockQ4_Kx8* out) {
+// Q4_K and Q5_K: row r's block b into its place in group g. The quants as the legacy types',
+// per 32-byte quarter p of the super-block; the scales and mins unpacked from their 6-bit
+// packing once here instead of on every GEMV.
+template <class Block, class Group>
+void place_affine_k_row(const Block& b, int r, Group& g) {
+  g.d[r] = b.d;
+  g.dmin[r] = b.dmin;
+  uint8_t scales[8], mins[8];
+  unpack_scales_k4(b.scales, scales, mins);
+  for (int s = 0; s < 8; ++s) {
+    g.scales[s][r] = scales[s];
+    g.mins[s / 2][r][s % 2] = mins[s];
+  }
+  for (int p = 0; p < 4; ++p)
+    for (int j = 0; j < 8; ++j)
+      std::memcpy(&g.qs[256 * p + 32 * j + 4 * r], &b.qs[32 * p + 4 * j], 4);
+}
+
+template <class Block, class Group>
+void interleave_affine_k(const char* rows, int64_t row_stride, int64_t n_blocks, Group* out) {
   for (int64_t ib = 0; ib < n_blocks; ++ib) {
-    BlockQ4_Kx8& g = out[ib];
+    Group& g = out[ib];
     for (int r = 0; r < kInterleavedRows; ++r) {
-      BlockQ4_K b;
+      Block b;
       std::memcpy(&b, rows + r * row_stride + ib * static_cast<int64_t>(sizeof b), sizeof b);
-      g.d[r] = b.d;
-      g.dmin[r] = b.dmin;
-      uint8_t scales[8], mins[8];
-      unpack_scales_k4(b.scales, scales, mins);
-      for (int s = 0; s < 8; ++s) {
-        g.scales[s][r] = scales[s];
-        g.mins[s / 2][r][s % 2] = mins[s];
-      }
-      for (int p = 0; p < 4; ++p)
-        for (int j = 0; j < 8; ++j)
-          std::memcpy(&g.qs[256 * p + 32 * j + 4 * r], &b.qs[32 * p + 4 * j], 4);
+      place_affine_k_row(b, r, g);
+      // Q5_K's fifth bits: row r's qh words in turn, as the legacy types' quants.
+      if constexpr (requires { g.qh; })
+        for (int j = 0; j < 8; ++j) std::memcpy(&g.qh[j][4 * r], &b.qh[4 * j], 4);
     }
   }
 }
@@ -90,6 +100,8 @@ int64_t interleaved_group_bytes(hearth_dtype dtype, int64_t n_in) {
       return n_in / kQK * static_cast<int64_t>(sizeof(BlockQ8_0x8));
     case HEARTH_DTYPE_Q4_K:
       return n_in / kQK_K * static_cast<int64_t>(sizeof(BlockQ4_Kx8));
+    case HEARTH_DTYPE_Q5_K:
+      return n_in / kQK_K * static_cast<int64_t>(sizeof(BlockQ5_Kx8));
     case HEARTH_DTYPE_Q6_K:
       return n_in / kQK_K * static_cast<int64_t>(sizeof(BlockQ6_Kx8));
     default:
@@ -104,7 +116,11 @@ void interleave_rows(hearth_dtype dtype, const char* rows, int64_t row_stride, i
   else if (dtype == HEARTH_DTYPE_Q8_0)
     interleave_blocks<BlockQ8_0>(rows, row_stride, n_in / kQK, static_cast<BlockQ8_0x8*>(group));
   else if (dtype == HEARTH_DTYPE_Q4_K)
-    interleave_q4_k(rows, row_stride, n_in / kQK_K, static_cast<BlockQ4_Kx8*>(group));
+    interleave_affine_k<BlockQ4_K>(rows, row_stride, n_in / kQK_K,
+                                   static_cast<BlockQ4_Kx8*>(group));
+  else if (dtype == HEARTH_DTYPE_Q5_K)
+    interleave_affine_k<BlockQ5_K>(rows, row_stride, n_in / kQK_K,
+                                   static_cast<BlockQ5_Kx8*>(group));
   else if (dtype == HEARTH_DTYPE_Q6_K)
     interleave_q6_k(rows, row_stride, n_in / kQK_K, static_cast<BlockQ6_Kx8*>(group));
 }
@@ -115,11 +131,13 @@ InterleavedGemvFn interleaved_gemv(hearth_dtype dtype) {
     if (dtype == HEARTH_DTYPE_Q4_0) return gemv_q4_0x8_q8_0_avx512;
     if (dtype == HEARTH_DTYPE_Q8_0) return gemv_q8_0x8_q8_0_avx512;
     if (dtype == HEARTH_DTYPE_Q4_K) return gemv_q4_kx8_q8_k_avx512;
+    if (dtype == HEARTH_DTYPE_Q5_K) return gemv_q5_kx8_q8_k_avx512;
     if (dtype == HEARTH_DTYPE_Q6_K) return gemv_q6_kx8_q8_k_avx512;
   }
   if (dtype == HEARTH_DTYPE_Q4_0) return gemv_q4_0x8_q8_0_avx2;
   if (dtype == HEARTH_DTYPE_Q8_0) return gemv_q8_0x8_q8_0_avx2;
   if (dtype == HEARTH_DTYPE_Q4_K) return gemv_q4_kx8_q8_k_avx2;
+  if (dtype == HEARTH_DTYPE_Q5_K) return gemv_q5_kx8_q8_k_avx2;
   if (dtype == HEARTH_DTYPE_Q6_K) return gemv_q6_kx8_q8_k_avx2;
   return nullptr;
 }
@@ -130,11 +148,13 @@ InterleavedGemmFn interleaved_gemm(hearth_dtype dtype) {
     if (dtype == HEARTH_DTYPE_Q4_0) return gemm_q4_0x8_q8_0_avx512;
     if (dtype == HEARTH_DTYPE_Q8_0) return gemm_q8_0x8_q8_0_avx512;
     if (dtype == HEARTH_DTYPE_Q4_K) return gemm_q4_kx8_q8_k_avx512;
+    if (dtype == HEARTH_DTYPE_Q5_K) return gemm_q5_kx8_q8_k_avx512;
     if (dtype == HEARTH_DTYPE_Q6_K) return gemm_q6_kx8_q8_k_avx512;
   }
   if (dtype == HEARTH_DTYPE_Q4_0) return gemm_q4_0x8_q8_0_avx2;
   if (dtype == HEARTH_DTYPE_Q8_0) return gemm_q8_0x8_q8_0_avx2;
   if (dtype == HEARTH_DTYPE_Q4_K) return gemm_q4_kx8_q8_k_avx2;
+  if (dtype == HEARTH_DTYPE_Q5_K) return gemm_q5_kx8_q8_k_avx2;
   if (dtype == HEARTH_DTYPE_Q6_K) return gemm_q6_kx8_q8_k_avx2;
   return nullptr;
 }

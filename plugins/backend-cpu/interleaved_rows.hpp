@@ -15,6 +15,12 @@
 // j < 8), whose low nibble is element 64 p + 4 j + b and high nibble element 64 p + 32 + 4 j + b.
 // The group block is 32 bytes longer than 8 row blocks (unpacked scales).
 //
+// Q5_K: Q4_K's group block with the fifth bits between the mins and the quants: qh[32 j + 4 r +
+// b] = row r's qh[4 j + b] (j < 8), whose bit s is the fifth bit of the element that quants byte
+// 4 j + b of sub-block s holds (low nibbles for even s, high for odd). A kernel walking the
+// quants quarter by quarter reads the 256 qh bytes once from memory (they come first, so the
+// walk stays forward) and then from L1, and one 16-bit shift and a byte mask put bit s at bit 4.
+//
 // Q6_K: the 8 rows' d, then their sixteen int8 scales as [16-element group][row], then the quants
 // in the order the kernel reads them (out of cache, a strictly forward walk is what keeps the
 // hardware prefetcher ahead): for each half h and word j < 8, row r's ql word 16 h + j, its ql
@@ -47,6 +53,14 @@ struct BlockQ4_Kx8 {
   uint8_t mins[4][kInterleavedRows][2];  // [sub-block pair][row][sub-block in the pair]
   uint8_t qs[kInterleavedRows * kQK_K / 2];
 };
+struct BlockQ5_Kx8 {
+  Half d[kInterleavedRows];
+  Half dmin[kInterleavedRows];
+  uint8_t scales[8][kInterleavedRows];   // as BlockQ4_Kx8's
+  uint8_t mins[4][kInterleavedRows][2];  // as BlockQ4_Kx8's
+  uint8_t qh[8][4 * kInterleavedRows];   // [word][row, byte]
+  uint8_t qs[kInterleavedRows * kQK_K / 2];
+};
 struct BlockQ6_Kx8 {
   Half d[kInterleavedRows];
   int8_t scales[kQK_K / 16][kInterleavedRows];
@@ -55,6 +69,7 @@ struct BlockQ6_Kx8 {
 static_assert(sizeof(BlockQ4_0x8) == 8 * sizeof(BlockQ4_0));
 static_assert(sizeof(BlockQ6_Kx8) == 8 * sizeof(BlockQ6_K));
 static_assert(sizeof(BlockQ4_Kx8) == 8 * sizeof(BlockQ4_K) + 32);
+static_assert(sizeof(BlockQ5_Kx8) == 8 * sizeof(BlockQ5_K) + 32);
 static_assert(sizeof(BlockQ8_0x8) == 8 * sizeof(BlockQ8_0));
 
 // Per activation block of a Q8_0 activation row, what the interleaved kernels take instead of
@@ -89,6 +104,8 @@ void gemv_q8_0x8_q8_0_avx2(int64_t n_in, const void* group, const void* activati
                            const ActivationBlockInfo* info, float* out);
 void gemv_q4_kx8_q8_k_avx2(int64_t n_in, const void* group, const void* activations,
                            const ActivationBlockInfo* info, float* out);
+void gemv_q5_kx8_q8_k_avx2(int64_t n_in, const void* group, const void* activations,
+                           const ActivationBlockInfo* info, float* out);
 void gemv_q6_kx8_q8_k_avx2(int64_t n_in, const void* group, const void* activations,
                            const ActivationBlockInfo* info, float* out);
 // The same with AVX-512 VNNI (interleaved_gemv_avx512.cpp), bit-identical to the AVX2 ones; call
@@ -98,6 +115,8 @@ void gemv_q4_0x8_q8_0_avx512(int64_t n_in, const void* group, const void* activa
 void gemv_q8_0x8_q8_0_avx512(int64_t n_in, const void* group, const void* activations,
                              const ActivationBlockInfo* info, float* out);
 void gemv_q4_kx8_q8_k_avx512(int64_t n_in, const void* group, const void* activations,
+                             const ActivationBlockInfo* info, float* out);
+void gemv_q5_kx8_q8_k_avx512(int64_t n_in, const void* group, const void* activations,
                              const ActivationBlockInfo* info, float* out);
 void gemv_q6_kx8_q8_k_avx512(int64_t n_in, const void* group, const void* activations,
                              const ActivationBlockInfo* info, float* out);
@@ -139,10 +158,12 @@ void gemm_by_width(int64_t n_in, const void* group, const char* activations, int
 extern const InterleavedGemmFn gemm_q4_0x8_q8_0_avx2;
 extern const InterleavedGemmFn gemm_q8_0x8_q8_0_avx2;
 extern const InterleavedGemmFn gemm_q4_kx8_q8_k_avx2;
+extern const InterleavedGemmFn gemm_q5_kx8_q8_k_avx2;
 extern const InterleavedGemmFn gemm_q6_kx8_q8_k_avx2;
 extern const InterleavedGemmFn gemm_q4_0x8_q8_0_avx512;
 extern const InterleavedGemmFn gemm_q8_0x8_q8_0_avx512;
 extern const InterleavedGemmFn gemm_q4_kx8_q8_k_avx512;
+extern const InterleavedGemmFn gemm_q5_kx8_q8_k_avx512;
 extern const InterleavedGemmFn gemm_q6_kx8_q8_k_avx512;
 
 // The prompt GEMM for dtype's interleaved groups, or null (as interleaved_gemv).

@@ -425,7 +425,7 @@ TEST_F(QuantKernels, Avx2InterleavedRowsEqualTheScalarDots) {
       }
     }
   }
-  EXPECT_EQ(interleaved_types, 4) << "Q4_0, Q8_0, Q4_K and Q6_K have interleaved layouts";
+  EXPECT_EQ(interleaved_types, 5) << "Q4_0, Q8_0, Q4_K, Q5_K and Q6_K have interleaved layouts";
 }
 
 // The prompt GEMM over interleaved rows (8 or 4 tokens per call) gives every (row, token)
@@ -483,12 +483,27 @@ TEST_F(QuantKernels, Avx2InterleavedGemmEqualsTheGemvBitForBit) {
       }
     }
   }
-  EXPECT_EQ(gemm_types, 4) << "Q4_0, Q8_0, Q4_K and Q6_K have an interleaved GEMM";
+  EXPECT_EQ(gemm_types, 5) << "Q4_0, Q8_0, Q4_K, Q5_K and Q6_K have an interleaved GEMM";
+}
+
+// Q8_K activations whose every quant is -128: the quantizer never makes one (its scale maps the
+// largest magnitude to -127), but the kernels' int16 bound is stated for -128..127.
+std::vector<std::byte> q8_k_all_minus_128(int64_t n) {
+  std::vector<std::byte> out(static_cast<size_t>(n / kQK_K * sizeof(BlockQ8_K)));
+  for (int64_t b = 0; b < n / kQK_K; ++b) {
+    BlockQ8_K block;
+    block.d = 1.0f;
+    std::memset(block.qs, 0x80, sizeof block.qs);
+    for (auto& s : block.bsums) s = 16 * -128;
+    std::memcpy(out.data() + b * sizeof block, &block, sizeof block);
+  }
+  return out;
 }
 
 // The largest integer sums the interleaved kernels hold in 16-bit lanes: every weight quant at
-// its extreme (Q4_0 nibble 15 and 0, Q8_0 -128, Q4_K nibble 15 and 0 with scales and mins at
-// 63, Q6_K levels 63 and 0 with scales at 127) times activations all +127 or all -127.
+// its extreme (Q4_0 nibble 15 and 0, Q8_0 -128, Q4_K nibble 15 and 0 and Q5_K level 31 and 0
+// with scales and mins at 63, Q6_K levels 63 and 0 with scales at 127) times activations all
+// +127 or all -127, and (Q8_K activations) all -128.
 TEST_F(QuantKernels, Avx2InterleavedRowsHoldTheExtremeSums) {
   if (!cpu_has_avx2()) GTEST_SKIP() << "this CPU has no AVX2+FMA+F16C";
   const int64_t n = 256;
@@ -496,8 +511,9 @@ TEST_F(QuantKernels, Avx2InterleavedRowsHoldTheExtremeSums) {
     const InterleavedGemvFn gemv = interleaved_gemv(t.dtype);
     if (gemv == nullptr) continue;
     const QuantTypeKernels* scalar = quant_type_kernels(t.dtype, false);
-    for (float sign : {1.0f, -1.0f}) {
-      SCOPED_TRACE(std::string(t.name) + (sign > 0 ? " +127" : " -127"));
+    for (float sign : {1.0f, -1.0f, 0.0f}) {  // 0: the hand-made -128 activations
+      if (sign == 0.0f && scalar->activation_dtype != HEARTH_DTYPE_Q8_K) continue;
+      SCOPED_TRACE(std::string(t.name) + (sign > 0 ? " +1" : sign < 0 ? " -1" : " -128"));
       const int64_t row_bytes = n / t.block_elems * t.block_bytes;
       std::vector<std::byte> rows(static_cast<size_t>(kInterleavedRows * row_bytes));
       for (int64_t b = 0; b < kInterleavedRows * n / t.block_elems; ++b) {
@@ -506,7 +522,8 @@ TEST_F(QuantKernels, Avx2InterleavedRowsHoldTheExtremeSums) {
         std::memcpy(block, &one, 2);
         // Alternate rows between the two extremes of the type.
         const bool high = (b / (n / t.block_elems)) % 2 == 0;
-        if (t.dtype == HEARTH_DTYPE_Q4_K) {  // dmin 1, every scale and min 63
+        if (t.dtype == HEARTH_DTYPE_Q4_K || t.dtype == HEARTH_DTYPE_Q5_K) {
+          // dmin 1, every scale and min 63, then (Q5_K's qh and) qs: levels 15 or 31, or 0
           std::memcpy(block + 2, &one, 2);
           std::memset(block + 4, 0xFF, 12);
           std::memset(block + 16, high ? 0xFF : 0x00, static_cast<size_t>(t.block_bytes - 16));
@@ -521,7 +538,9 @@ TEST_F(QuantKernels, Avx2InterleavedRowsHoldTheExtremeSums) {
         const auto fill = t.dtype == HEARTH_DTYPE_Q4_0 ? (high ? 0xFF : 0x00) : 0x80;
         std::memset(block + 2, fill, static_cast<size_t>(t.block_bytes - 2));
       }
-      const auto act = quantized(*scalar, std::vector<float>(static_cast<size_t>(n), sign));
+      const auto act = sign == 0.0f
+                           ? q8_k_all_minus_128(n)
+                           : quantized(*scalar, std::vector<float>(static_cast<size_t>(n), sign));
       std::vector<ActivationBlockInfo> info(static_cast<size_t>(n / 32));
       describe_activations(t.dtype, act.data(), info.data(), n);
       std::vector<char> group(static_cast<size_t>(interleaved_group_bytes(t.dtype, n)));

@@ -163,6 +163,7 @@ HEARTH_BENCH_TYPE(NF4);
 HEARTH_BENCH_PREFILL(Q4_0);
 HEARTH_BENCH_PREFILL(Q8_0);
 HEARTH_BENCH_PREFILL(Q4_K);
+HEARTH_BENCH_PREFILL(Q5_K);
 HEARTH_BENCH_PREFILL(Q6_K);
 
 // One thread, the weight-row kernels alone (no pool, no op validation): a GEMV of NF4's fused
@@ -286,6 +287,10 @@ BENCHMARK_CAPTURE(bm_rowdot_one_thread, Q4_K, HEARTH_DTYPE_Q4_K)->Apply(decode_s
 BENCHMARK_CAPTURE(bm_interleaved_one_thread, Q4_K, HEARTH_DTYPE_Q4_K, true)->Apply(decode_shapes);
 BENCHMARK_CAPTURE(bm_interleaved_one_thread, Q4_K_small_pages, HEARTH_DTYPE_Q4_K, false)
     ->Apply(decode_shapes);
+BENCHMARK_CAPTURE(bm_rowdot_one_thread, Q5_K, HEARTH_DTYPE_Q5_K)->Apply(decode_shapes);
+BENCHMARK_CAPTURE(bm_interleaved_one_thread, Q5_K, HEARTH_DTYPE_Q5_K, true)->Apply(decode_shapes);
+BENCHMARK_CAPTURE(bm_interleaved_one_thread, Q5_K_small_pages, HEARTH_DTYPE_Q5_K, false)
+    ->Apply(decode_shapes);
 BENCHMARK_CAPTURE(bm_rowdot_one_thread, Q6_K, HEARTH_DTYPE_Q6_K)->Apply(decode_shapes);
 BENCHMARK_CAPTURE(bm_interleaved_one_thread, Q6_K, HEARTH_DTYPE_Q6_K, true)->Apply(decode_shapes);
 BENCHMARK_CAPTURE(bm_interleaved_one_thread, Q6_K_small_pages, HEARTH_DTYPE_Q6_K, false)
@@ -367,6 +372,7 @@ void interleaved_prefill_shapes(benchmark::internal::Benchmark* b) {
 HEARTH_BENCH_INTERLEAVED_PREFILL(Q4_0);
 HEARTH_BENCH_INTERLEAVED_PREFILL(Q8_0);
 HEARTH_BENCH_INTERLEAVED_PREFILL(Q4_K);
+HEARTH_BENCH_INTERLEAVED_PREFILL(Q5_K);
 HEARTH_BENCH_INTERLEAVED_PREFILL(Q6_K);
 
 // One thread, activations already quantized: the per-(row, token) dot kernel (what MATMUL ran
