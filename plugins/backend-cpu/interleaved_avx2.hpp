@@ -57,15 +57,16 @@ HEARTH_AVX2 inline __m256i q6_k_level(__m256i ql, __m256i qh, int k) {
   return _mm256_or_si256(low, _mm256_and_si256(placed, _mm256_set1_epi8(0x30)));
 }
 
-// Q6_K's offset term for one super-block: per row, the sum over its sixteen 16-element groups
-// of scale times the group's activation sum, two groups per madd (the pair of scales of a row
-// in its int32 lane against the pair of bsums broadcast). Integer and exact, so any grouping
-// gives the same value; the GEMV and the GEMM both call it.
+// Q6_K's (and Q3_K's) offset term for one super-block: per row, the sum over its sixteen
+// 16-element groups of scale times the group's activation sum, two groups per madd (the pair of
+// scales of a row in its int32 lane against the pair of bsums broadcast). Integer and exact, so
+// any grouping gives the same value; the GEMV and the GEMM both call it.
 struct Q6KScalePairs {
   __m256i pair[kQK_K / 32];  // pair i: rows' (scale 2 i, scale 2 i + 1) as int16
 };
 
-HEARTH_AVX2 inline Q6KScalePairs q6_k_scale_pairs(const BlockQ6_Kx8& g) {
+template <class Group>
+HEARTH_AVX2 inline Q6KScalePairs q6_k_scale_pairs(const Group& g) {
   Q6KScalePairs p;
   for (int i = 0; i < kQK_K / 32; ++i) {
     const __m128i even = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(g.scales[2 * i]));
@@ -118,6 +119,22 @@ HEARTH_AVX2 inline __m256i q5_k_level(__m256i qs, __m256i qh, int s) {
   const __m256i nibbles =
       s % 2 == 0 ? _mm256_and_si256(qs, _mm256_set1_epi8(0x0F)) : low_bits(qs, 4, 0x0F);
   return _mm256_or_si256(nibbles, q5_k_fifth_bits(qh, s));
+}
+
+// Q3_K's levels (0..7) of field k (bits 2 k, 2 k + 1) of eight rows' quants word, with bit g of
+// the matching hmask word as bit 2. A 16-bit shift moves each to its place within its own byte
+// (bit g to bit 2 takes a shift of at most 5, so nothing of the other byte lands on bit 2, and
+// what lands above bit 1 of the quants is masked off).
+HEARTH_AVX2 inline __m256i q3_k_high_bits(__m256i hmask, int g) {
+  const __m256i placed = g < 2    ? _mm256_slli_epi16(hmask, 2 - g)
+                         : g == 2 ? hmask
+                                  : _mm256_srli_epi16(hmask, g - 2);
+  return _mm256_and_si256(placed, _mm256_set1_epi8(0x04));
+}
+
+HEARTH_AVX2 inline __m256i q3_k_level(__m256i qs, __m256i hmask, int k, int g) {
+  const __m256i low = k == 0 ? _mm256_and_si256(qs, _mm256_set1_epi8(3)) : low_bits(qs, 2 * k, 3);
+  return _mm256_or_si256(low, q3_k_high_bits(hmask, g));
 }
 
 }  // namespace hearth::backend_cpu::avx2

@@ -54,4 +54,19 @@ HEARTH_AVX512 inline __m256i q5_k_levels(__m256i qs, __m256i qh, int s) {
   return _mm256_ternarylogic_epi32(nibbles, placed, _mm256_set1_epi8(0x10), kSelectBOverA);
 }
 
+// Q3_K's levels of field k with bit g of the hmask word as bit 2 (avx2::q3_k_level's values):
+// one ternary-logic select takes bits 0, 1 from the shifted quants and the rest from the shifted
+// hmask, and one mask keeps bits 0..2, in place of AVX2's two masks and OR.
+HEARTH_AVX512 inline __m256i q3_k_levels(__m256i qs, __m256i hmask, int k, int g) {
+  const __m256i low = k == 0 ? qs : _mm256_srli_epi16(qs, 2 * k);
+  const __m256i placed = g < 2    ? _mm256_slli_epi16(hmask, 2 - g)
+                         : g == 2 ? hmask
+                                  : _mm256_srli_epi16(hmask, g - 2);
+  // Per bit: the mask (C) picks low (A) where set, placed (B) elsewhere.
+  constexpr int kSelectAOverB = 0xE4;
+  return _mm256_and_si256(
+      _mm256_ternarylogic_epi32(low, placed, _mm256_set1_epi8(3), kSelectAOverB),
+      _mm256_set1_epi8(7));
+}
+
 }  // namespace hearth::backend_cpu::avx512

@@ -56,6 +56,24 @@ void interleave_affine_k(const char* rows, int64_t row_stride, int64_t n_blocks,
   }
 }
 
+void interleave_q3_k(const char* rows, int64_t row_stride, int64_t n_blocks, BlockQ3_Kx8* out) {
+  for (int64_t ib = 0; ib < n_blocks; ++ib) {
+    BlockQ3_Kx8& g = out[ib];
+    for (int r = 0; r < kInterleavedRows; ++r) {
+      BlockQ3_K b;
+      std::memcpy(&b, rows + r * row_stride + ib * static_cast<int64_t>(sizeof b), sizeof b);
+      g.d[r] = b.d;
+      int8_t scales[kQK_K / 16];
+      unpack_scales_q3_k(b.scales, scales);
+      for (int s = 0; s < kQK_K / 16; ++s) g.scales[s][r] = scales[s];
+      for (int j = 0; j < 8; ++j) {
+        std::memcpy(&g.hmask[j][4 * r], &b.hmask[4 * j], 4);
+        for (int h = 0; h < 2; ++h) std::memcpy(&g.qs[h][j][4 * r], &b.qs[32 * h + 4 * j], 4);
+      }
+    }
+  }
+}
+
 void interleave_q6_k(const char* rows, int64_t row_stride, int64_t n_blocks, BlockQ6_Kx8* out) {
   for (int64_t ib = 0; ib < n_blocks; ++ib) {
     BlockQ6_Kx8& g = out[ib];
@@ -98,6 +116,8 @@ int64_t interleaved_group_bytes(hearth_dtype dtype, int64_t n_in) {
       return n_in / kQK * static_cast<int64_t>(sizeof(BlockQ4_0x8));
     case HEARTH_DTYPE_Q8_0:
       return n_in / kQK * static_cast<int64_t>(sizeof(BlockQ8_0x8));
+    case HEARTH_DTYPE_Q3_K:
+      return n_in / kQK_K * static_cast<int64_t>(sizeof(BlockQ3_Kx8));
     case HEARTH_DTYPE_Q4_K:
       return n_in / kQK_K * static_cast<int64_t>(sizeof(BlockQ4_Kx8));
     case HEARTH_DTYPE_Q5_K:
@@ -115,6 +135,8 @@ void interleave_rows(hearth_dtype dtype, const char* rows, int64_t row_stride, i
     interleave_blocks<BlockQ4_0>(rows, row_stride, n_in / kQK, static_cast<BlockQ4_0x8*>(group));
   else if (dtype == HEARTH_DTYPE_Q8_0)
     interleave_blocks<BlockQ8_0>(rows, row_stride, n_in / kQK, static_cast<BlockQ8_0x8*>(group));
+  else if (dtype == HEARTH_DTYPE_Q3_K)
+    interleave_q3_k(rows, row_stride, n_in / kQK_K, static_cast<BlockQ3_Kx8*>(group));
   else if (dtype == HEARTH_DTYPE_Q4_K)
     interleave_affine_k<BlockQ4_K>(rows, row_stride, n_in / kQK_K,
                                    static_cast<BlockQ4_Kx8*>(group));
@@ -130,12 +152,14 @@ InterleavedGemvFn interleaved_gemv(hearth_dtype dtype) {
   if (cpu_has_avx512_vnni()) {
     if (dtype == HEARTH_DTYPE_Q4_0) return gemv_q4_0x8_q8_0_avx512;
     if (dtype == HEARTH_DTYPE_Q8_0) return gemv_q8_0x8_q8_0_avx512;
+    if (dtype == HEARTH_DTYPE_Q3_K) return gemv_q3_kx8_q8_k_avx512;
     if (dtype == HEARTH_DTYPE_Q4_K) return gemv_q4_kx8_q8_k_avx512;
     if (dtype == HEARTH_DTYPE_Q5_K) return gemv_q5_kx8_q8_k_avx512;
     if (dtype == HEARTH_DTYPE_Q6_K) return gemv_q6_kx8_q8_k_avx512;
   }
   if (dtype == HEARTH_DTYPE_Q4_0) return gemv_q4_0x8_q8_0_avx2;
   if (dtype == HEARTH_DTYPE_Q8_0) return gemv_q8_0x8_q8_0_avx2;
+  if (dtype == HEARTH_DTYPE_Q3_K) return gemv_q3_kx8_q8_k_avx2;
   if (dtype == HEARTH_DTYPE_Q4_K) return gemv_q4_kx8_q8_k_avx2;
   if (dtype == HEARTH_DTYPE_Q5_K) return gemv_q5_kx8_q8_k_avx2;
   if (dtype == HEARTH_DTYPE_Q6_K) return gemv_q6_kx8_q8_k_avx2;
@@ -147,12 +171,14 @@ InterleavedGemmFn interleaved_gemm(hearth_dtype dtype) {
   if (cpu_has_avx512_vnni()) {
     if (dtype == HEARTH_DTYPE_Q4_0) return gemm_q4_0x8_q8_0_avx512;
     if (dtype == HEARTH_DTYPE_Q8_0) return gemm_q8_0x8_q8_0_avx512;
+    if (dtype == HEARTH_DTYPE_Q3_K) return gemm_q3_kx8_q8_k_avx512;
     if (dtype == HEARTH_DTYPE_Q4_K) return gemm_q4_kx8_q8_k_avx512;
     if (dtype == HEARTH_DTYPE_Q5_K) return gemm_q5_kx8_q8_k_avx512;
     if (dtype == HEARTH_DTYPE_Q6_K) return gemm_q6_kx8_q8_k_avx512;
   }
   if (dtype == HEARTH_DTYPE_Q4_0) return gemm_q4_0x8_q8_0_avx2;
   if (dtype == HEARTH_DTYPE_Q8_0) return gemm_q8_0x8_q8_0_avx2;
+  if (dtype == HEARTH_DTYPE_Q3_K) return gemm_q3_kx8_q8_k_avx2;
   if (dtype == HEARTH_DTYPE_Q4_K) return gemm_q4_kx8_q8_k_avx2;
   if (dtype == HEARTH_DTYPE_Q5_K) return gemm_q5_kx8_q8_k_avx2;
   if (dtype == HEARTH_DTYPE_Q6_K) return gemm_q6_kx8_q8_k_avx2;

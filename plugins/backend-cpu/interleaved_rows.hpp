@@ -9,6 +9,16 @@
 // its high nibble element 16 + 4 j + b, as in the row's own block. Q8_0: qs[32 j + 4 r + b] =
 // row r's qs[4 j + b] (j < 8). Group blocks are exactly 8 row blocks long.
 //
+// Q3_K: the 8 rows' d, then their sixteen scales unpacked at repack time to int8 (-32..31) as
+// [16-element group][row], then the high bits hmask[32 j + 4 r + b] = row r's hmask[4 j + b]
+// (j < 8), then the 2-bit quants qs[256 h + 32 j + 4 r + b] = row r's qs[32 h + 4 j + b] (h < 2,
+// j < 8), whose bits 2 k, 2 k + 1 are element 128 h + 32 k + 4 j + b and whose high bit is bit
+// 4 h + k of the hmask byte at the same place. The kernels take levels 0..7 (the quant with the
+// high bit as bit 2) and the row's -4 off once per super-block through the Q8_K bsums, as Q6_K
+// takes its -32. The hmask (read by both halves) comes first, so the walk through memory is
+// forward; the second half reads it from L1. The group block is 32 bytes longer than 8 row
+// blocks (unpacked scales).
+//
 // Q4_K: one group block per 256-element super-block, the 8 rows' d and dmin (F16C converts each
 // set at once), then the 6-bit scales and mins unpacked at repack time to bytes the kernel widens
 // directly, then the quants: qs[256 p + 32 j + 4 r + b] = row r's qs[32 p + 4 j + b] (p < 4,
@@ -46,6 +56,12 @@ struct BlockQ8_0x8 {
   Half d[kInterleavedRows];
   int8_t qs[kInterleavedRows * kQK];
 };
+struct BlockQ3_Kx8 {
+  Half d[kInterleavedRows];
+  int8_t scales[kQK_K / 16][kInterleavedRows];
+  uint8_t hmask[8][4 * kInterleavedRows];  // [word][row, byte]
+  uint8_t qs[2][8][4 * kInterleavedRows];  // [half][word][row, byte]
+};
 struct BlockQ4_Kx8 {
   Half d[kInterleavedRows];
   Half dmin[kInterleavedRows];
@@ -68,6 +84,7 @@ struct BlockQ6_Kx8 {
 };
 static_assert(sizeof(BlockQ4_0x8) == 8 * sizeof(BlockQ4_0));
 static_assert(sizeof(BlockQ6_Kx8) == 8 * sizeof(BlockQ6_K));
+static_assert(sizeof(BlockQ3_Kx8) == 8 * sizeof(BlockQ3_K) + 32);
 static_assert(sizeof(BlockQ4_Kx8) == 8 * sizeof(BlockQ4_K) + 32);
 static_assert(sizeof(BlockQ5_Kx8) == 8 * sizeof(BlockQ5_K) + 32);
 static_assert(sizeof(BlockQ8_0x8) == 8 * sizeof(BlockQ8_0));
@@ -102,6 +119,8 @@ void gemv_q4_0x8_q8_0_avx2(int64_t n_in, const void* group, const void* activati
                            const ActivationBlockInfo* info, float* out);
 void gemv_q8_0x8_q8_0_avx2(int64_t n_in, const void* group, const void* activations,
                            const ActivationBlockInfo* info, float* out);
+void gemv_q3_kx8_q8_k_avx2(int64_t n_in, const void* group, const void* activations,
+                           const ActivationBlockInfo* info, float* out);
 void gemv_q4_kx8_q8_k_avx2(int64_t n_in, const void* group, const void* activations,
                            const ActivationBlockInfo* info, float* out);
 void gemv_q5_kx8_q8_k_avx2(int64_t n_in, const void* group, const void* activations,
@@ -113,6 +132,8 @@ void gemv_q6_kx8_q8_k_avx2(int64_t n_in, const void* group, const void* activati
 void gemv_q4_0x8_q8_0_avx512(int64_t n_in, const void* group, const void* activations,
                              const ActivationBlockInfo* info, float* out);
 void gemv_q8_0x8_q8_0_avx512(int64_t n_in, const void* group, const void* activations,
+                             const ActivationBlockInfo* info, float* out);
+void gemv_q3_kx8_q8_k_avx512(int64_t n_in, const void* group, const void* activations,
                              const ActivationBlockInfo* info, float* out);
 void gemv_q4_kx8_q8_k_avx512(int64_t n_in, const void* group, const void* activations,
                              const ActivationBlockInfo* info, float* out);
@@ -157,11 +178,13 @@ void gemm_by_width(int64_t n_in, const void* group, const char* activations, int
 // (interleaved_gemm_avx512.cpp; call only when cpu_has_avx512_vnni()).
 extern const InterleavedGemmFn gemm_q4_0x8_q8_0_avx2;
 extern const InterleavedGemmFn gemm_q8_0x8_q8_0_avx2;
+extern const InterleavedGemmFn gemm_q3_kx8_q8_k_avx2;
 extern const InterleavedGemmFn gemm_q4_kx8_q8_k_avx2;
 extern const InterleavedGemmFn gemm_q5_kx8_q8_k_avx2;
 extern const InterleavedGemmFn gemm_q6_kx8_q8_k_avx2;
 extern const InterleavedGemmFn gemm_q4_0x8_q8_0_avx512;
 extern const InterleavedGemmFn gemm_q8_0x8_q8_0_avx512;
+extern const InterleavedGemmFn gemm_q3_kx8_q8_k_avx512;
 extern const InterleavedGemmFn gemm_q4_kx8_q8_k_avx512;
 extern const InterleavedGemmFn gemm_q5_kx8_q8_k_avx512;
 extern const InterleavedGemmFn gemm_q6_kx8_q8_k_avx512;

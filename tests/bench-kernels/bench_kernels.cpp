@@ -162,6 +162,7 @@ HEARTH_BENCH_TYPE(NF4);
 
 HEARTH_BENCH_PREFILL(Q4_0);
 HEARTH_BENCH_PREFILL(Q8_0);
+HEARTH_BENCH_PREFILL(Q3_K);
 HEARTH_BENCH_PREFILL(Q4_K);
 HEARTH_BENCH_PREFILL(Q5_K);
 HEARTH_BENCH_PREFILL(Q6_K);
@@ -283,6 +284,10 @@ BENCHMARK_CAPTURE(bm_rowdot_one_thread, Q8_0, HEARTH_DTYPE_Q8_0)->Apply(decode_s
 BENCHMARK_CAPTURE(bm_interleaved_one_thread, Q8_0, HEARTH_DTYPE_Q8_0, true)->Apply(decode_shapes);
 BENCHMARK_CAPTURE(bm_interleaved_one_thread, Q8_0_small_pages, HEARTH_DTYPE_Q8_0, false)
     ->Apply(decode_shapes);
+BENCHMARK_CAPTURE(bm_rowdot_one_thread, Q3_K, HEARTH_DTYPE_Q3_K)->Apply(decode_shapes);
+BENCHMARK_CAPTURE(bm_interleaved_one_thread, Q3_K, HEARTH_DTYPE_Q3_K, true)->Apply(decode_shapes);
+BENCHMARK_CAPTURE(bm_interleaved_one_thread, Q3_K_small_pages, HEARTH_DTYPE_Q3_K, false)
+    ->Apply(decode_shapes);
 BENCHMARK_CAPTURE(bm_rowdot_one_thread, Q4_K, HEARTH_DTYPE_Q4_K)->Apply(decode_shapes);
 BENCHMARK_CAPTURE(bm_interleaved_one_thread, Q4_K, HEARTH_DTYPE_Q4_K, true)->Apply(decode_shapes);
 BENCHMARK_CAPTURE(bm_interleaved_one_thread, Q4_K_small_pages, HEARTH_DTYPE_Q4_K, false)
@@ -371,6 +376,7 @@ void interleaved_prefill_shapes(benchmark::internal::Benchmark* b) {
 
 HEARTH_BENCH_INTERLEAVED_PREFILL(Q4_0);
 HEARTH_BENCH_INTERLEAVED_PREFILL(Q8_0);
+HEARTH_BENCH_INTERLEAVED_PREFILL(Q3_K);
 HEARTH_BENCH_INTERLEAVED_PREFILL(Q4_K);
 HEARTH_BENCH_INTERLEAVED_PREFILL(Q5_K);
 HEARTH_BENCH_INTERLEAVED_PREFILL(Q6_K);
