@@ -121,6 +121,27 @@ HEARTH_AVX2 inline __m256i q5_k_level(__m256i qs, __m256i qh, int s) {
   return _mm256_or_si256(nibbles, q5_k_fifth_bits(qh, s));
 }
 
+// Q2_K's scales (low nibbles of the packed bytes) of eight rows, as row_scales gives them.
+HEARTH_AVX2 inline __m256i q2_k_row_scales(const uint8_t* bytes) {
+  const __m128i v =
+      _mm_and_si128(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(bytes)), _mm_set1_epi8(0x0F));
+  return _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(v, v));
+}
+
+// Q2_K's mins (high nibbles) as q6_k_offset's pairs: the min term sum_s min[s] * bsums[s] is
+// q6_k_offset of these.
+HEARTH_AVX2 inline Q6KScalePairs q2_k_min_pairs(const BlockQ2_Kx8& g) {
+  Q6KScalePairs p;
+  for (int i = 0; i < kQK_K / 32; ++i) {
+    const __m128i even = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(g.scales[2 * i]));
+    const __m128i odd = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(g.scales[2 * i + 1]));
+    const __m128i mins =
+        _mm_and_si128(_mm_srli_epi16(_mm_unpacklo_epi8(even, odd), 4), _mm_set1_epi8(0x0F));
+    p.pair[i] = _mm256_cvtepu8_epi16(mins);
+  }
+  return p;
+}
+
 // Q3_K's levels (0..7) of field k (bits 2 k, 2 k + 1) of eight rows' quants word, with bit g of
 // the matching hmask word as bit 2. A 16-bit shift moves each to its place within its own byte
 // (bit g to bit 2 takes a shift of at most 5, so nothing of the other byte lands on bit 2, and
@@ -132,9 +153,13 @@ HEARTH_AVX2 inline __m256i q3_k_high_bits(__m256i hmask, int g) {
   return _mm256_and_si256(placed, _mm256_set1_epi8(0x04));
 }
 
+// Q2_K's levels (0..3), the low part of Q3_K's: field k (bits 2 k, 2 k + 1) of a quants word.
+HEARTH_AVX2 inline __m256i q2_k_level(__m256i qs, int k) {
+  return k == 0 ? _mm256_and_si256(qs, _mm256_set1_epi8(3)) : low_bits(qs, 2 * k, 3);
+}
+
 HEARTH_AVX2 inline __m256i q3_k_level(__m256i qs, __m256i hmask, int k, int g) {
-  const __m256i low = k == 0 ? _mm256_and_si256(qs, _mm256_set1_epi8(3)) : low_bits(qs, 2 * k, 3);
-  return _mm256_or_si256(low, q3_k_high_bits(hmask, g));
+  return _mm256_or_si256(q2_k_level(qs, k), q3_k_high_bits(hmask, g));
 }
 
 }  // namespace hearth::backend_cpu::avx2

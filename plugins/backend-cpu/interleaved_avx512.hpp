@@ -32,6 +32,12 @@ HEARTH_AVX512 inline __m256i row_scales32(const int8_t* bytes) {
   return _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(bytes)));
 }
 
+// Q2_K's scales (low nibbles of the packed bytes) of eight rows, one per int32 lane.
+HEARTH_AVX512 inline __m256i q2_k_row_scales32(const uint8_t* bytes) {
+  return _mm256_cvtepu8_epi32(
+      _mm_and_si128(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(bytes)), _mm_set1_epi8(0x0F)));
+}
+
 // Q6_K's 6-bit levels k (0..3) of one word: the low (k < 2) or high nibble of the ql word, with
 // bits 2 k and 2 k + 1 of the qh word as bits 4 and 5 (the row's own decoding).
 HEARTH_AVX512 inline __m256i q6_k_levels(__m256i ql, __m256i qh, int k) {

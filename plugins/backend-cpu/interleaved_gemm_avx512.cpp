@@ -103,6 +103,58 @@ HEARTH_AVX512 void gemm_q8_0x8_q8_0_tokens(int64_t n_in, const void* group, cons
   store_tokens(acc, res);
 }
 
+// Q2_K: Q3_K's order with 2-bit levels; the min term once per super-block per token, as Q4_K's.
+template <int kT>
+HEARTH_AVX512 void gemm_q2_kx8_q8_k_tokens(int64_t n_in, const void* group, const char* activations,
+                                           int64_t act_stride, const ActivationBlockInfo* /*info*/,
+                                           int64_t /*info_stride*/,
+                                           float (*res)[kInterleavedRows]) {
+  const auto* w = static_cast<const BlockQ2_Kx8*>(group);
+  const BlockQ8_K* y[kT];
+  for (int t = 0; t < kT; ++t) y[t] = token_blocks<BlockQ8_K>(activations, act_stride, t);
+  __m256 acc[kT], acc_mins[kT];
+  for (int t = 0; t < kT; ++t) acc[t] = acc_mins[t] = _mm256_setzero_ps();
+  for (int64_t ib = 0; ib < n_in / kQK_K; ++ib) {
+    const BlockQ2_Kx8& g = w[ib];
+    __m256i sumi[kT];
+    for (auto& s : sumi) s = _mm256_setzero_si256();
+    for (int h = 0; h < 2; ++h) {
+      for (int half = 0; half < 2; ++half) {
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; ++k) {
+          __m256i levels[4];
+          for (int jj = 0; jj < 4; ++jj) levels[jj] = q2_k_level(load32(g.qs[h][4 * half + jj]), k);
+          const __m256i sc = q2_k_row_scales32(g.scales[8 * h + 2 * k + half]);
+#pragma GCC unroll 8
+          for (int t = 0; t < kT; ++t) {
+            const int8_t* a = y[t][ib].qs + 128 * h + 32 * k + 16 * half;
+            const __m256i p01 =
+                dot_add(dot_add(_mm256_setzero_si256(), levels[0], broadcast_word(a)), levels[1],
+                        broadcast_word(a + 4));
+            const __m256i p23 =
+                dot_add(dot_add(_mm256_setzero_si256(), levels[2], broadcast_word(a + 8)),
+                        levels[3], broadcast_word(a + 12));
+            sumi[t] = _mm256_add_epi32(sumi[t], _mm256_mullo_epi32(_mm256_add_epi32(p01, p23), sc));
+            pin(sumi[t]);
+          }
+        }
+      }
+    }
+    const Q6KScalePairs pairs = q2_k_min_pairs(g);
+    const __m256 gd = group_scales(g.d);
+    const __m256 gdmin = group_scales(g.dmin);
+    for (int t = 0; t < kT; ++t) {
+      const BlockQ8_K& a = y[t][ib];
+      const __m256i mins = q6_k_offset(pairs, a);
+      const __m256 ad = _mm256_set1_ps(a.d);
+      acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(gd, ad), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
+      acc_mins[t] =
+          _mm256_fmadd_ps(_mm256_mul_ps(gdmin, ad), _mm256_cvtepi32_ps(mins), acc_mins[t]);
+    }
+  }
+  for (int t = 0; t < kT; ++t) _mm256_storeu_ps(res[t], _mm256_sub_ps(acc[t], acc_mins[t]));
+}
+
 // Q3_K: Q6_K's order. Per half h, 16-element half of each 32, and field k, the four words'
 // levels are built once and shared by the tokens, each summing its 4 dpbusd in int32; the offset
 // term is the AVX2 kernels' helper (8 madds per token where a multiply per group would take 16).
@@ -320,6 +372,8 @@ constinit const InterleavedGemmFn gemm_q4_0x8_q8_0_avx512 =
     gemm_by_width<gemm_q4_0x8_q8_0_tokens<kGemmTokens>, gemm_q4_0x8_q8_0_tokens<kGemmTokensNarrow>>;
 constinit const InterleavedGemmFn gemm_q8_0x8_q8_0_avx512 =
     gemm_by_width<gemm_q8_0x8_q8_0_tokens<kGemmTokens>, gemm_q8_0x8_q8_0_tokens<kGemmTokensNarrow>>;
+constinit const InterleavedGemmFn gemm_q2_kx8_q8_k_avx512 =
+    gemm_by_width<gemm_q2_kx8_q8_k_tokens<kGemmTokens>, gemm_q2_kx8_q8_k_tokens<kGemmTokensNarrow>>;
 constinit const InterleavedGemmFn gemm_q3_kx8_q8_k_avx512 =
     gemm_by_width<gemm_q3_kx8_q8_k_tokens<kGemmTokens>, gemm_q3_kx8_q8_k_tokens<kGemmTokensNarrow>>;
 constinit const InterleavedGemmFn gemm_q4_kx8_q8_k_avx512 =

@@ -59,6 +59,48 @@ HEARTH_AVX2 void gemv_q8_0x8_q8_0_avx2(int64_t n_in, const void* group, const vo
   _mm256_storeu_ps(out, acc);
 }
 
+// Q2_K: levels 0..3. A maddubs pair is at most 2 * 3 * 128 = 768, so the four words of a
+// 16-element group sum in int16 (3072) before madd with the group's scale widens them; the min
+// term sum_s min[s] * bsums[s] is Q6_K's offset helper on the mins.
+HEARTH_AVX2 void gemv_q2_kx8_q8_k_avx2(int64_t n_in, const void* group, const void* activations,
+                                       const ActivationBlockInfo* /*info*/, float* out) {
+  const auto* w = static_cast<const BlockQ2_Kx8*>(group);
+  const auto* y = static_cast<const BlockQ8_K*>(activations);
+  __m256 acc = _mm256_setzero_ps();
+  __m256 acc_mins = _mm256_setzero_ps();
+  for (int64_t ib = 0; ib < n_in / kQK_K; ++ib) {
+    const BlockQ2_Kx8& g = w[ib];
+    const BlockQ8_K& a = y[ib];
+    prefetch_lines<sizeof(BlockQ2_Kx8)>(w + ib + 2);
+    __m256i sumi = _mm256_setzero_si256();
+    for (int h = 0; h < 2; ++h) {
+      for (int half = 0; half < 2; ++half) {  // elements 0..15, then 16..31, of each 32
+        __m256i p16[4];
+        for (int jj = 0; jj < 4; ++jj) {
+          const int j = 4 * half + jj;
+          const __m256i qs = load32(g.qs[h][j]);
+#pragma GCC unroll 4
+          for (int k = 0; k < 4; ++k) {
+            const __m256i p = _mm256_maddubs_epi16(q2_k_level(qs, k),
+                                                   broadcast_word(a.qs + 128 * h + 32 * k + 4 * j));
+            p16[k] = jj == 0 ? p : _mm256_add_epi16(p16[k], p);
+          }
+        }
+        for (int k = 0; k < 4; ++k) {
+          const int s = 8 * h + 2 * k + half;
+          sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p16[k], q2_k_row_scales(g.scales[s])));
+        }
+      }
+    }
+    const __m256i mins = q6_k_offset(q2_k_min_pairs(g), a);
+    const __m256 ad = _mm256_set1_ps(a.d);
+    acc = _mm256_fmadd_ps(_mm256_mul_ps(group_scales(g.d), ad), _mm256_cvtepi32_ps(sumi), acc);
+    acc_mins = _mm256_fmadd_ps(_mm256_mul_ps(group_scales(g.dmin), ad), _mm256_cvtepi32_ps(mins),
+                               acc_mins);
+  }
+  _mm256_storeu_ps(out, _mm256_sub_ps(acc, acc_mins));
+}
+
 // Q3_K: levels 0..7 (the row's -4 comes off as 4 * sum_s scale[s] * bsums[s], Q6_K's helper).
 // A maddubs pair is at most 2 * 7 * 128 = 1792, so the four words of a 16-element group sum in
 // int16 (7168) before madd with the group's int8 scale widens them to int32.

@@ -56,6 +56,21 @@ void interleave_affine_k(const char* rows, int64_t row_stride, int64_t n_blocks,
   }
 }
 
+void interleave_q2_k(const char* rows, int64_t row_stride, int64_t n_blocks, BlockQ2_Kx8* out) {
+  for (int64_t ib = 0; ib < n_blocks; ++ib) {
+    BlockQ2_Kx8& g = out[ib];
+    for (int r = 0; r < kInterleavedRows; ++r) {
+      BlockQ2_K b;
+      std::memcpy(&b, rows + r * row_stride + ib * static_cast<int64_t>(sizeof b), sizeof b);
+      g.d[r] = b.d;
+      g.dmin[r] = b.dmin;
+      for (int s = 0; s < kQK_K / 16; ++s) g.scales[s][r] = b.scales[s];
+      for (int h = 0; h < 2; ++h)
+        for (int j = 0; j < 8; ++j) std::memcpy(&g.qs[h][j][4 * r], &b.qs[32 * h + 4 * j], 4);
+    }
+  }
+}
+
 void interleave_q3_k(const char* rows, int64_t row_stride, int64_t n_blocks, BlockQ3_Kx8* out) {
   for (int64_t ib = 0; ib < n_blocks; ++ib) {
     BlockQ3_Kx8& g = out[ib];
@@ -116,6 +131,8 @@ int64_t interleaved_group_bytes(hearth_dtype dtype, int64_t n_in) {
       return n_in / kQK * static_cast<int64_t>(sizeof(BlockQ4_0x8));
     case HEARTH_DTYPE_Q8_0:
       return n_in / kQK * static_cast<int64_t>(sizeof(BlockQ8_0x8));
+    case HEARTH_DTYPE_Q2_K:
+      return n_in / kQK_K * static_cast<int64_t>(sizeof(BlockQ2_Kx8));
     case HEARTH_DTYPE_Q3_K:
       return n_in / kQK_K * static_cast<int64_t>(sizeof(BlockQ3_Kx8));
     case HEARTH_DTYPE_Q4_K:
@@ -135,6 +152,8 @@ void interleave_rows(hearth_dtype dtype, const char* rows, int64_t row_stride, i
     interleave_blocks<BlockQ4_0>(rows, row_stride, n_in / kQK, static_cast<BlockQ4_0x8*>(group));
   else if (dtype == HEARTH_DTYPE_Q8_0)
     interleave_blocks<BlockQ8_0>(rows, row_stride, n_in / kQK, static_cast<BlockQ8_0x8*>(group));
+  else if (dtype == HEARTH_DTYPE_Q2_K)
+    interleave_q2_k(rows, row_stride, n_in / kQK_K, static_cast<BlockQ2_Kx8*>(group));
   else if (dtype == HEARTH_DTYPE_Q3_K)
     interleave_q3_k(rows, row_stride, n_in / kQK_K, static_cast<BlockQ3_Kx8*>(group));
   else if (dtype == HEARTH_DTYPE_Q4_K)
@@ -152,6 +171,7 @@ InterleavedGemvFn interleaved_gemv(hearth_dtype dtype) {
   if (cpu_has_avx512_vnni()) {
     if (dtype == HEARTH_DTYPE_Q4_0) return gemv_q4_0x8_q8_0_avx512;
     if (dtype == HEARTH_DTYPE_Q8_0) return gemv_q8_0x8_q8_0_avx512;
+    if (dtype == HEARTH_DTYPE_Q2_K) return gemv_q2_kx8_q8_k_avx512;
     if (dtype == HEARTH_DTYPE_Q3_K) return gemv_q3_kx8_q8_k_avx512;
     if (dtype == HEARTH_DTYPE_Q4_K) return gemv_q4_kx8_q8_k_avx512;
     if (dtype == HEARTH_DTYPE_Q5_K) return gemv_q5_kx8_q8_k_avx512;
@@ -159,6 +179,7 @@ InterleavedGemvFn interleaved_gemv(hearth_dtype dtype) {
   }
   if (dtype == HEARTH_DTYPE_Q4_0) return gemv_q4_0x8_q8_0_avx2;
   if (dtype == HEARTH_DTYPE_Q8_0) return gemv_q8_0x8_q8_0_avx2;
+  if (dtype == HEARTH_DTYPE_Q2_K) return gemv_q2_kx8_q8_k_avx2;
   if (dtype == HEARTH_DTYPE_Q3_K) return gemv_q3_kx8_q8_k_avx2;
   if (dtype == HEARTH_DTYPE_Q4_K) return gemv_q4_kx8_q8_k_avx2;
   if (dtype == HEARTH_DTYPE_Q5_K) return gemv_q5_kx8_q8_k_avx2;
@@ -171,6 +192,7 @@ InterleavedGemmFn interleaved_gemm(hearth_dtype dtype) {
   if (cpu_has_avx512_vnni()) {
     if (dtype == HEARTH_DTYPE_Q4_0) return gemm_q4_0x8_q8_0_avx512;
     if (dtype == HEARTH_DTYPE_Q8_0) return gemm_q8_0x8_q8_0_avx512;
+    if (dtype == HEARTH_DTYPE_Q2_K) return gemm_q2_kx8_q8_k_avx512;
     if (dtype == HEARTH_DTYPE_Q3_K) return gemm_q3_kx8_q8_k_avx512;
     if (dtype == HEARTH_DTYPE_Q4_K) return gemm_q4_kx8_q8_k_avx512;
     if (dtype == HEARTH_DTYPE_Q5_K) return gemm_q5_kx8_q8_k_avx512;
@@ -178,6 +200,7 @@ InterleavedGemmFn interleaved_gemm(hearth_dtype dtype) {
   }
   if (dtype == HEARTH_DTYPE_Q4_0) return gemm_q4_0x8_q8_0_avx2;
   if (dtype == HEARTH_DTYPE_Q8_0) return gemm_q8_0x8_q8_0_avx2;
+  if (dtype == HEARTH_DTYPE_Q2_K) return gemm_q2_kx8_q8_k_avx2;
   if (dtype == HEARTH_DTYPE_Q3_K) return gemm_q3_kx8_q8_k_avx2;
   if (dtype == HEARTH_DTYPE_Q4_K) return gemm_q4_kx8_q8_k_avx2;
   if (dtype == HEARTH_DTYPE_Q5_K) return gemm_q5_kx8_q8_k_avx2;

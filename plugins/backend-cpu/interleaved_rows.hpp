@@ -9,6 +9,13 @@
 // its high nibble element 16 + 4 j + b, as in the row's own block. Q8_0: qs[32 j + 4 r + b] =
 // row r's qs[4 j + b] (j < 8). Group blocks are exactly 8 row blocks long.
 //
+// Q2_K: the 8 rows' d and dmin, then their sixteen scale bytes (scale in the low nibble, min in
+// the high) as [16-element group][row], then the 2-bit quants as Q3_K's: qs[256 h + 32 j + 4 r +
+// b] = row r's qs[32 h + 4 j + b], whose bits 2 k, 2 k + 1 are element 128 h + 32 k + 4 j + b.
+// The scale bytes stay packed (one mask or shift apart per use): unpacked they would make the
+// group block 128 bytes longer, a fifth more for decode to stream. Group blocks are exactly 8
+// row blocks long.
+//
 // Q3_K: the 8 rows' d, then their sixteen scales unpacked at repack time to int8 (-32..31) as
 // [16-element group][row], then the high bits hmask[32 j + 4 r + b] = row r's hmask[4 j + b]
 // (j < 8), then the 2-bit quants qs[256 h + 32 j + 4 r + b] = row r's qs[32 h + 4 j + b] (h < 2,
@@ -56,6 +63,12 @@ struct BlockQ8_0x8 {
   Half d[kInterleavedRows];
   int8_t qs[kInterleavedRows * kQK];
 };
+struct BlockQ2_Kx8 {
+  Half d[kInterleavedRows];
+  Half dmin[kInterleavedRows];
+  uint8_t scales[kQK_K / 16][kInterleavedRows];  // [16-element group][row]: min << 4 | scale
+  uint8_t qs[2][8][4 * kInterleavedRows];        // [half][word][row, byte]
+};
 struct BlockQ3_Kx8 {
   Half d[kInterleavedRows];
   int8_t scales[kQK_K / 16][kInterleavedRows];
@@ -84,6 +97,7 @@ struct BlockQ6_Kx8 {
 };
 static_assert(sizeof(BlockQ4_0x8) == 8 * sizeof(BlockQ4_0));
 static_assert(sizeof(BlockQ6_Kx8) == 8 * sizeof(BlockQ6_K));
+static_assert(sizeof(BlockQ2_Kx8) == 8 * sizeof(BlockQ2_K));
 static_assert(sizeof(BlockQ3_Kx8) == 8 * sizeof(BlockQ3_K) + 32);
 static_assert(sizeof(BlockQ4_Kx8) == 8 * sizeof(BlockQ4_K) + 32);
 static_assert(sizeof(BlockQ5_Kx8) == 8 * sizeof(BlockQ5_K) + 32);
@@ -119,6 +133,8 @@ void gemv_q4_0x8_q8_0_avx2(int64_t n_in, const void* group, const void* activati
                            const ActivationBlockInfo* info, float* out);
 void gemv_q8_0x8_q8_0_avx2(int64_t n_in, const void* group, const void* activations,
                            const ActivationBlockInfo* info, float* out);
+void gemv_q2_kx8_q8_k_avx2(int64_t n_in, const void* group, const void* activations,
+                           const ActivationBlockInfo* info, float* out);
 void gemv_q3_kx8_q8_k_avx2(int64_t n_in, const void* group, const void* activations,
                            const ActivationBlockInfo* info, float* out);
 void gemv_q4_kx8_q8_k_avx2(int64_t n_in, const void* group, const void* activations,
@@ -132,6 +148,8 @@ void gemv_q6_kx8_q8_k_avx2(int64_t n_in, const void* group, const void* activati
 void gemv_q4_0x8_q8_0_avx512(int64_t n_in, const void* group, const void* activations,
                              const ActivationBlockInfo* info, float* out);
 void gemv_q8_0x8_q8_0_avx512(int64_t n_in, const void* group, const void* activations,
+                             const ActivationBlockInfo* info, float* out);
+void gemv_q2_kx8_q8_k_avx512(int64_t n_in, const void* group, const void* activations,
                              const ActivationBlockInfo* info, float* out);
 void gemv_q3_kx8_q8_k_avx512(int64_t n_in, const void* group, const void* activations,
                              const ActivationBlockInfo* info, float* out);
@@ -178,12 +196,14 @@ void gemm_by_width(int64_t n_in, const void* group, const char* activations, int
 // (interleaved_gemm_avx512.cpp; call only when cpu_has_avx512_vnni()).
 extern const InterleavedGemmFn gemm_q4_0x8_q8_0_avx2;
 extern const InterleavedGemmFn gemm_q8_0x8_q8_0_avx2;
+extern const InterleavedGemmFn gemm_q2_kx8_q8_k_avx2;
 extern const InterleavedGemmFn gemm_q3_kx8_q8_k_avx2;
 extern const InterleavedGemmFn gemm_q4_kx8_q8_k_avx2;
 extern const InterleavedGemmFn gemm_q5_kx8_q8_k_avx2;
 extern const InterleavedGemmFn gemm_q6_kx8_q8_k_avx2;
 extern const InterleavedGemmFn gemm_q4_0x8_q8_0_avx512;
 extern const InterleavedGemmFn gemm_q8_0x8_q8_0_avx512;
+extern const InterleavedGemmFn gemm_q2_kx8_q8_k_avx512;
 extern const InterleavedGemmFn gemm_q3_kx8_q8_k_avx512;
 extern const InterleavedGemmFn gemm_q4_kx8_q8_k_avx512;
 extern const InterleavedGemmFn gemm_q5_kx8_q8_k_avx512;

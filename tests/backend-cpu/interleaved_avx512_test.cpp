@@ -79,6 +79,8 @@ const KernelCase kKernels[] = {
      gemm_q4_0x8_q8_0_avx2, gemm_q4_0x8_q8_0_avx512},
     {"Q8_0", HEARTH_DTYPE_Q8_0, gemv_q8_0x8_q8_0_avx2, gemv_q8_0x8_q8_0_avx512,
      gemm_q8_0x8_q8_0_avx2, gemm_q8_0x8_q8_0_avx512},
+    {"Q2_K", HEARTH_DTYPE_Q2_K, gemv_q2_kx8_q8_k_avx2, gemv_q2_kx8_q8_k_avx512,
+     gemm_q2_kx8_q8_k_avx2, gemm_q2_kx8_q8_k_avx512},
     {"Q3_K", HEARTH_DTYPE_Q3_K, gemv_q3_kx8_q8_k_avx2, gemv_q3_kx8_q8_k_avx512,
      gemm_q3_kx8_q8_k_avx2, gemm_q3_kx8_q8_k_avx512},
     {"Q4_K", HEARTH_DTYPE_Q4_K, gemv_q4_kx8_q8_k_avx2, gemv_q4_kx8_q8_k_avx512,

@@ -425,8 +425,8 @@ TEST_F(QuantKernels, Avx2InterleavedRowsEqualTheScalarDots) {
       }
     }
   }
-  EXPECT_EQ(interleaved_types, 6)
-      << "Q4_0, Q8_0, Q3_K, Q4_K, Q5_K and Q6_K have interleaved layouts";
+  EXPECT_EQ(interleaved_types, 7)
+      << "Q4_0, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K and Q6_K have interleaved layouts";
 }
 
 // The prompt GEMM over interleaved rows (8 or 4 tokens per call) gives every (row, token)
@@ -484,7 +484,8 @@ TEST_F(QuantKernels, Avx2InterleavedGemmEqualsTheGemvBitForBit) {
       }
     }
   }
-  EXPECT_EQ(gemm_types, 6) << "Q4_0, Q8_0, Q3_K, Q4_K, Q5_K and Q6_K have an interleaved GEMM";
+  EXPECT_EQ(gemm_types, 7)
+      << "Q4_0, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K and Q6_K have an interleaved GEMM";
 }
 
 // Q8_K activations whose every quant is -128: the quantizer never makes one (its scale maps the
@@ -502,7 +503,8 @@ std::vector<std::byte> q8_k_all_minus_128(int64_t n) {
 }
 
 // The largest integer sums the interleaved kernels hold in 16-bit lanes: every weight quant at
-// its extreme (Q4_0 nibble 15 and 0, Q8_0 -128, Q3_K level 7 and 0 with scales at -32, Q4_K
+// its extreme (Q4_0 nibble 15 and 0, Q8_0 -128, Q2_K level 3 and 0 with scales and mins at 15,
+// Q3_K level 7 and 0 with scales at -32, Q4_K
 // nibble 15 and 0 and Q5_K level 31 and 0 with scales and mins at 63, Q6_K levels 63 and 0 with
 // scales at 127) times activations all +127 or all -127, and (Q8_K activations) all -128.
 TEST_F(QuantKernels, Avx2InterleavedRowsHoldTheExtremeSums) {
@@ -528,6 +530,13 @@ TEST_F(QuantKernels, Avx2InterleavedRowsHoldTheExtremeSums) {
           std::memcpy(block + 2, &one, 2);
           std::memset(block + 4, 0xFF, 12);
           std::memset(block + 16, high ? 0xFF : 0x00, static_cast<size_t>(t.block_bytes - 16));
+          continue;
+        }
+        if (t.dtype == HEARTH_DTYPE_Q2_K) {  // scales and mins 15, qs, then d and dmin 1
+          std::memset(block, 0xFF, sizeof(BlockQ2_K::scales));
+          std::memset(block + 16, high ? 0xFF : 0x00, sizeof(BlockQ2_K::qs));
+          std::memcpy(block + 80, &one, 2);
+          std::memcpy(block + 82, &one, 2);
           continue;
         }
         if (t.dtype == HEARTH_DTYPE_Q3_K) {  // hmask and qs, then scales -32 (0), then d 1

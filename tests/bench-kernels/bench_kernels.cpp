@@ -162,6 +162,7 @@ HEARTH_BENCH_TYPE(NF4);
 
 HEARTH_BENCH_PREFILL(Q4_0);
 HEARTH_BENCH_PREFILL(Q8_0);
+HEARTH_BENCH_PREFILL(Q2_K);
 HEARTH_BENCH_PREFILL(Q3_K);
 HEARTH_BENCH_PREFILL(Q4_K);
 HEARTH_BENCH_PREFILL(Q5_K);
@@ -284,6 +285,10 @@ BENCHMARK_CAPTURE(bm_rowdot_one_thread, Q8_0, HEARTH_DTYPE_Q8_0)->Apply(decode_s
 BENCHMARK_CAPTURE(bm_interleaved_one_thread, Q8_0, HEARTH_DTYPE_Q8_0, true)->Apply(decode_shapes);
 BENCHMARK_CAPTURE(bm_interleaved_one_thread, Q8_0_small_pages, HEARTH_DTYPE_Q8_0, false)
     ->Apply(decode_shapes);
+BENCHMARK_CAPTURE(bm_rowdot_one_thread, Q2_K, HEARTH_DTYPE_Q2_K)->Apply(decode_shapes);
+BENCHMARK_CAPTURE(bm_interleaved_one_thread, Q2_K, HEARTH_DTYPE_Q2_K, true)->Apply(decode_shapes);
+BENCHMARK_CAPTURE(bm_interleaved_one_thread, Q2_K_small_pages, HEARTH_DTYPE_Q2_K, false)
+    ->Apply(decode_shapes);
 BENCHMARK_CAPTURE(bm_rowdot_one_thread, Q3_K, HEARTH_DTYPE_Q3_K)->Apply(decode_shapes);
 BENCHMARK_CAPTURE(bm_interleaved_one_thread, Q3_K, HEARTH_DTYPE_Q3_K, true)->Apply(decode_shapes);
 BENCHMARK_CAPTURE(bm_interleaved_one_thread, Q3_K_small_pages, HEARTH_DTYPE_Q3_K, false)
@@ -376,6 +381,7 @@ void interleaved_prefill_shapes(benchmark::internal::Benchmark* b) {
 
 HEARTH_BENCH_INTERLEAVED_PREFILL(Q4_0);
 HEARTH_BENCH_INTERLEAVED_PREFILL(Q8_0);
+HEARTH_BENCH_INTERLEAVED_PREFILL(Q2_K);
 HEARTH_BENCH_INTERLEAVED_PREFILL(Q3_K);
 HEARTH_BENCH_INTERLEAVED_PREFILL(Q4_K);
 HEARTH_BENCH_INTERLEAVED_PREFILL(Q5_K);
