@@ -121,6 +121,12 @@ HEARTH_AVX2 inline __m256i q5_k_level(__m256i qs, __m256i qh, int s) {
   return _mm256_or_si256(nibbles, q5_k_fifth_bits(qh, s));
 }
 
+// Q5_0's levels (0..31) of quants word j: the low (lo) or high nibbles with the fifth bits of the
+// transposed qh word (interleaved_rows.hpp) at bit 4, Q5_K's levels of sub-block 2 j or 2 j + 1.
+HEARTH_AVX2 inline __m256i q5_0_level(__m256i qs, __m256i qh, int j, bool lo) {
+  return q5_k_level(qs, qh, lo ? 2 * j : 2 * j + 1);
+}
+
 // Q2_K's scales (low nibbles of the packed bytes) of eight rows, as row_scales gives them.
 HEARTH_AVX2 inline __m256i q2_k_row_scales(const uint8_t* bytes) {
   const __m128i v =

@@ -60,6 +60,11 @@ HEARTH_AVX512 inline __m256i q5_k_levels(__m256i qs, __m256i qh, int s) {
   return _mm256_ternarylogic_epi32(nibbles, placed, _mm256_set1_epi8(0x10), kSelectBOverA);
 }
 
+// Q5_0's levels of quants word j (avx2::q5_0_level's values).
+HEARTH_AVX512 inline __m256i q5_0_levels(__m256i qs, __m256i qh, int j, bool lo) {
+  return q5_k_levels(qs, qh, lo ? 2 * j : 2 * j + 1);
+}
+
 // Q3_K's levels of field k with bit g of the hmask word as bit 2 (avx2::q3_k_level's values):
 // one ternary-logic select takes bits 0, 1 from the shifted quants and the rest from the shifted
 // hmask, and one mask keeps bits 0..2, in place of AVX2's two masks and OR.

@@ -36,6 +36,42 @@ HEARTH_AVX2 void gemv_q4_0x8_q8_0_avx2(int64_t n_in, const void* group, const vo
   _mm256_storeu_ps(out, acc);
 }
 
+// Q5_0: levels 0..31; a maddubs pair is at most 2 * 31 * 128 = 7936, so two words (four pairs
+// per int16 lane, 31744) sum in int16 before madd widens them. The row's -16 comes off as
+// 16 * sum(activation quants) = 2 * sum8, exactly, in int32.
+HEARTH_AVX2 void gemv_q5_0x8_q8_0_avx2(int64_t n_in, const void* group, const void* activations,
+                                       const ActivationBlockInfo* info, float* out) {
+  const auto* w = static_cast<const BlockQ5_0x8*>(group);
+  const auto* y = static_cast<const BlockQ8_0*>(activations);
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t ib = 0; ib < n_in / kQK; ++ib) {
+    prefetch_lines<sizeof(BlockQ5_0x8)>(w + ib + 12);
+    const __m256i qh = load32(w[ib].qh);
+    __m256i sum32 = _mm256_setzero_si256();
+    // Unrolled so that each word's shifts are immediates.
+#pragma GCC unroll 2
+    for (int p = 0; p < 2; ++p) {
+      __m256i sum16 = _mm256_setzero_si256();
+#pragma GCC unroll 2
+      for (int jj = 0; jj < 2; ++jj) {
+        const int j = 2 * p + jj;
+        const __m256i qs = load32(w[ib].qs + 32 * j);
+        sum16 = _mm256_add_epi16(sum16, _mm256_maddubs_epi16(q5_0_level(qs, qh, j, true),
+                                                             broadcast_word(y[ib].qs + 4 * j)));
+        sum16 =
+            _mm256_add_epi16(sum16, _mm256_maddubs_epi16(q5_0_level(qs, qh, j, false),
+                                                         broadcast_word(y[ib].qs + 16 + 4 * j)));
+      }
+      sum32 = _mm256_add_epi32(sum32, _mm256_madd_epi16(sum16, ones));
+    }
+    sum32 = _mm256_sub_epi32(sum32, _mm256_set1_epi32(2 * info[ib].sum8));
+    const __m256 d = _mm256_mul_ps(group_scales(w[ib].d), _mm256_set1_ps(info[ib].d));
+    acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sum32), acc);
+  }
+  _mm256_storeu_ps(out, acc);
+}
+
 // Signed times signed: the weight's magnitude (|-128| is 128 as an unsigned byte) times the
 // activation carrying the weight's sign (activations are -127..127), then pairs to int32.
 HEARTH_AVX2 void gemv_q8_0x8_q8_0_avx2(int64_t n_in, const void* group, const void* activations,

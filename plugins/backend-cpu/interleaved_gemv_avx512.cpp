@@ -35,6 +35,31 @@ HEARTH_AVX512 void gemv_q4_0x8_q8_0_avx512(int64_t n_in, const void* group, cons
   _mm256_storeu_ps(out, acc);
 }
 
+// Q5_0: levels 0..31 times signed activations, the -16 off as 2 * sum8 (the AVX2 kernel's sums).
+HEARTH_AVX512 void gemv_q5_0x8_q8_0_avx512(int64_t n_in, const void* group, const void* activations,
+                                           const ActivationBlockInfo* info, float* out) {
+  const auto* w = static_cast<const BlockQ5_0x8*>(group);
+  const auto* y = static_cast<const BlockQ8_0*>(activations);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t ib = 0; ib < n_in / kQK; ++ib) {
+    const __m256i qh = load32(w[ib].qh);
+    __m256i sum_lo = _mm256_setzero_si256();
+    __m256i sum_hi = _mm256_setzero_si256();
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; ++j) {
+      const __m256i qs = load32(w[ib].qs + 32 * j);
+      sum_lo = dot_add(sum_lo, q5_0_levels(qs, qh, j, true), broadcast_word(y[ib].qs + 4 * j));
+      sum_hi =
+          dot_add(sum_hi, q5_0_levels(qs, qh, j, false), broadcast_word(y[ib].qs + 16 + 4 * j));
+    }
+    const __m256i sum32 =
+        _mm256_sub_epi32(_mm256_add_epi32(sum_lo, sum_hi), _mm256_set1_epi32(2 * info[ib].sum8));
+    const __m256 d = _mm256_mul_ps(group_scales(w[ib].d), _mm256_set1_ps(info[ib].d));
+    acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sum32), acc);
+  }
+  _mm256_storeu_ps(out, acc);
+}
+
 // Signed times signed: dpbusd takes the weights as unsigned q + 128 (q ^ 0x80), and the 128 *
 // sum(activation quants) that adds comes off exactly as 16 * sum8 (activations are -127..127,
 // so a lane's 4 products stay far inside int32).

@@ -56,6 +56,35 @@ void interleave_affine_k(const char* rows, int64_t row_stride, int64_t n_blocks,
   }
 }
 
+// Q5_0's fifth bits of one row, transposed as interleaved_rows.hpp says: bit 2 j of byte b is
+// element 4 j + b's, bit 2 j + 1 element 16 + 4 j + b's.
+void transpose_fifth_bits(const uint8_t (&qh)[4], uint8_t* out) {
+  uint32_t bits;
+  std::memcpy(&bits, qh, sizeof bits);
+  for (int b = 0; b < 4; ++b) {
+    uint8_t v = 0;
+    for (int j = 0; j < 4; ++j) {
+      v = static_cast<uint8_t>(v | ((bits >> (4 * j + b)) & 1u) << (2 * j));
+      v = static_cast<uint8_t>(v | ((bits >> (16 + 4 * j + b)) & 1u) << (2 * j + 1));
+    }
+    out[b] = v;
+  }
+}
+
+template <class Block, class Group>
+void interleave_legacy_5bit(const char* rows, int64_t row_stride, int64_t n_blocks, Group* out) {
+  for (int64_t ib = 0; ib < n_blocks; ++ib) {
+    Group& g = out[ib];
+    for (int r = 0; r < kInterleavedRows; ++r) {
+      Block b;
+      std::memcpy(&b, rows + r * row_stride + ib * static_cast<int64_t>(sizeof b), sizeof b);
+      g.d[r] = b.d;
+      transpose_fifth_bits(b.qh, &g.qh[4 * r]);
+      for (int j = 0; j < 4; ++j) std::memcpy(&g.qs[32 * j + 4 * r], &b.qs[4 * j], 4);
+    }
+  }
+}
+
 void interleave_q2_k(const char* rows, int64_t row_stride, int64_t n_blocks, BlockQ2_Kx8* out) {
   for (int64_t ib = 0; ib < n_blocks; ++ib) {
     BlockQ2_Kx8& g = out[ib];
@@ -112,7 +141,7 @@ void interleave_q6_k(const char* rows, int64_t row_stride, int64_t n_blocks, Blo
 
 void describe_activations(hearth_dtype dtype, const void* activations, ActivationBlockInfo* info,
                           int64_t n_in) {
-  if (dtype == HEARTH_DTYPE_Q4_0 || dtype == HEARTH_DTYPE_Q8_0)
+  if (dtype == HEARTH_DTYPE_Q4_0 || dtype == HEARTH_DTYPE_Q5_0 || dtype == HEARTH_DTYPE_Q8_0)
     describe_q8_0_row(activations, info, n_in / kQK);
 }
 
@@ -129,6 +158,8 @@ int64_t interleaved_group_bytes(hearth_dtype dtype, int64_t n_in) {
   switch (dtype) {
     case HEARTH_DTYPE_Q4_0:
       return n_in / kQK * static_cast<int64_t>(sizeof(BlockQ4_0x8));
+    case HEARTH_DTYPE_Q5_0:
+      return n_in / kQK * static_cast<int64_t>(sizeof(BlockQ5_0x8));
     case HEARTH_DTYPE_Q8_0:
       return n_in / kQK * static_cast<int64_t>(sizeof(BlockQ8_0x8));
     case HEARTH_DTYPE_Q2_K:
@@ -150,6 +181,9 @@ void interleave_rows(hearth_dtype dtype, const char* rows, int64_t row_stride, i
                      void* group) {
   if (dtype == HEARTH_DTYPE_Q4_0)
     interleave_blocks<BlockQ4_0>(rows, row_stride, n_in / kQK, static_cast<BlockQ4_0x8*>(group));
+  else if (dtype == HEARTH_DTYPE_Q5_0)
+    interleave_legacy_5bit<BlockQ5_0>(rows, row_stride, n_in / kQK,
+                                      static_cast<BlockQ5_0x8*>(group));
   else if (dtype == HEARTH_DTYPE_Q8_0)
     interleave_blocks<BlockQ8_0>(rows, row_stride, n_in / kQK, static_cast<BlockQ8_0x8*>(group));
   else if (dtype == HEARTH_DTYPE_Q2_K)
@@ -170,6 +204,7 @@ InterleavedGemvFn interleaved_gemv(hearth_dtype dtype) {
   if (!cpu_has_avx2()) return nullptr;
   if (cpu_has_avx512_vnni()) {
     if (dtype == HEARTH_DTYPE_Q4_0) return gemv_q4_0x8_q8_0_avx512;
+    if (dtype == HEARTH_DTYPE_Q5_0) return gemv_q5_0x8_q8_0_avx512;
     if (dtype == HEARTH_DTYPE_Q8_0) return gemv_q8_0x8_q8_0_avx512;
     if (dtype == HEARTH_DTYPE_Q2_K) return gemv_q2_kx8_q8_k_avx512;
     if (dtype == HEARTH_DTYPE_Q3_K) return gemv_q3_kx8_q8_k_avx512;
@@ -178,6 +213,7 @@ InterleavedGemvFn interleaved_gemv(hearth_dtype dtype) {
     if (dtype == HEARTH_DTYPE_Q6_K) return gemv_q6_kx8_q8_k_avx512;
   }
   if (dtype == HEARTH_DTYPE_Q4_0) return gemv_q4_0x8_q8_0_avx2;
+  if (dtype == HEARTH_DTYPE_Q5_0) return gemv_q5_0x8_q8_0_avx2;
   if (dtype == HEARTH_DTYPE_Q8_0) return gemv_q8_0x8_q8_0_avx2;
   if (dtype == HEARTH_DTYPE_Q2_K) return gemv_q2_kx8_q8_k_avx2;
   if (dtype == HEARTH_DTYPE_Q3_K) return gemv_q3_kx8_q8_k_avx2;
@@ -191,6 +227,7 @@ InterleavedGemmFn interleaved_gemm(hearth_dtype dtype) {
   if (!cpu_has_avx2()) return nullptr;
   if (cpu_has_avx512_vnni()) {
     if (dtype == HEARTH_DTYPE_Q4_0) return gemm_q4_0x8_q8_0_avx512;
+    if (dtype == HEARTH_DTYPE_Q5_0) return gemm_q5_0x8_q8_0_avx512;
     if (dtype == HEARTH_DTYPE_Q8_0) return gemm_q8_0x8_q8_0_avx512;
     if (dtype == HEARTH_DTYPE_Q2_K) return gemm_q2_kx8_q8_k_avx512;
     if (dtype == HEARTH_DTYPE_Q3_K) return gemm_q3_kx8_q8_k_avx512;
@@ -199,6 +236,7 @@ InterleavedGemmFn interleaved_gemm(hearth_dtype dtype) {
     if (dtype == HEARTH_DTYPE_Q6_K) return gemm_q6_kx8_q8_k_avx512;
   }
   if (dtype == HEARTH_DTYPE_Q4_0) return gemm_q4_0x8_q8_0_avx2;
+  if (dtype == HEARTH_DTYPE_Q5_0) return gemm_q5_0x8_q8_0_avx2;
   if (dtype == HEARTH_DTYPE_Q8_0) return gemm_q8_0x8_q8_0_avx2;
   if (dtype == HEARTH_DTYPE_Q2_K) return gemm_q2_kx8_q8_k_avx2;
   if (dtype == HEARTH_DTYPE_Q3_K) return gemm_q3_kx8_q8_k_avx2;

@@ -9,6 +9,13 @@
 // its high nibble element 16 + 4 j + b, as in the row's own block. Q8_0: qs[32 j + 4 r + b] =
 // row r's qs[4 j + b] (j < 8). Group blocks are exactly 8 row blocks long.
 //
+// Q5_0: Q4_0's group block with the fifth bits between the scales and the quants, transposed at
+// repack time so that the kernels place them as Q5_K's: qh[4 r + b] = row r's bits with bit 2 j
+// the fifth bit of element 4 j + b (the low nibble of quants word j, byte b) and bit 2 j + 1
+// that of element 16 + 4 j + b (its high nibble), j < 4. The kernels take levels 0..31 and the
+// row's -16 off once per block as 16 * sum(activation quants) = 2 * sum8. Group blocks are
+// exactly 8 row blocks long.
+//
 // Q2_K: the 8 rows' d and dmin, then their sixteen scale bytes (scale in the low nibble, min in
 // the high) as [16-element group][row], then the 2-bit quants as Q3_K's: qs[256 h + 32 j + 4 r +
 // b] = row r's qs[32 h + 4 j + b], whose bits 2 k, 2 k + 1 are element 128 h + 32 k + 4 j + b.
@@ -59,6 +66,11 @@ struct BlockQ4_0x8 {
   Half d[kInterleavedRows];
   uint8_t qs[kInterleavedRows * kQK / 2];
 };
+struct BlockQ5_0x8 {
+  Half d[kInterleavedRows];
+  uint8_t qh[4 * kInterleavedRows];  // [row, byte], transposed (above)
+  uint8_t qs[kInterleavedRows * kQK / 2];
+};
 struct BlockQ8_0x8 {
   Half d[kInterleavedRows];
   int8_t qs[kInterleavedRows * kQK];
@@ -96,6 +108,7 @@ struct BlockQ6_Kx8 {
   uint8_t q[2][8][3][4 * kInterleavedRows];  // [half][word][ql low, ql high, qh][row, byte]
 };
 static_assert(sizeof(BlockQ4_0x8) == 8 * sizeof(BlockQ4_0));
+static_assert(sizeof(BlockQ5_0x8) == 8 * sizeof(BlockQ5_0));
 static_assert(sizeof(BlockQ6_Kx8) == 8 * sizeof(BlockQ6_K));
 static_assert(sizeof(BlockQ2_Kx8) == 8 * sizeof(BlockQ2_K));
 static_assert(sizeof(BlockQ3_Kx8) == 8 * sizeof(BlockQ3_K) + 32);
@@ -106,7 +119,8 @@ static_assert(sizeof(BlockQ8_0x8) == 8 * sizeof(BlockQ8_0));
 // Per activation block of a Q8_0 activation row, what the interleaved kernels take instead of
 // recomputing it for every group of rows: the scale as a float and 8 * sum(qs) (Q4_0's offset
 // of 8 is subtracted as 8 * sum(qs) once per block rather than per element; the AVX-512 Q8_0
-// kernels take their weights' bias of 128 off as 16 * sum8).
+// kernels take their weights' bias of 128 off as 16 * sum8, Q5_0's its offset of 16 as
+// 2 * sum8).
 struct ActivationBlockInfo {
   float d;
   int32_t sum8;
@@ -131,6 +145,8 @@ using InterleavedGemvFn = void (*)(int64_t n_in, const void* group, const void* 
                                    const ActivationBlockInfo* info, float* out);
 void gemv_q4_0x8_q8_0_avx2(int64_t n_in, const void* group, const void* activations,
                            const ActivationBlockInfo* info, float* out);
+void gemv_q5_0x8_q8_0_avx2(int64_t n_in, const void* group, const void* activations,
+                           const ActivationBlockInfo* info, float* out);
 void gemv_q8_0x8_q8_0_avx2(int64_t n_in, const void* group, const void* activations,
                            const ActivationBlockInfo* info, float* out);
 void gemv_q2_kx8_q8_k_avx2(int64_t n_in, const void* group, const void* activations,
@@ -146,6 +162,8 @@ void gemv_q6_kx8_q8_k_avx2(int64_t n_in, const void* group, const void* activati
 // The same with AVX-512 VNNI (interleaved_gemv_avx512.cpp), bit-identical to the AVX2 ones; call
 // only when cpu_has_avx512_vnni().
 void gemv_q4_0x8_q8_0_avx512(int64_t n_in, const void* group, const void* activations,
+                             const ActivationBlockInfo* info, float* out);
+void gemv_q5_0x8_q8_0_avx512(int64_t n_in, const void* group, const void* activations,
                              const ActivationBlockInfo* info, float* out);
 void gemv_q8_0x8_q8_0_avx512(int64_t n_in, const void* group, const void* activations,
                              const ActivationBlockInfo* info, float* out);
@@ -195,6 +213,7 @@ void gemm_by_width(int64_t n_in, const void* group, const char* activations, int
 // The kernels (interleaved_gemm_avx2.cpp; AVX2+FMA+F16C) and their AVX-512 VNNI versions
 // (interleaved_gemm_avx512.cpp; call only when cpu_has_avx512_vnni()).
 extern const InterleavedGemmFn gemm_q4_0x8_q8_0_avx2;
+extern const InterleavedGemmFn gemm_q5_0x8_q8_0_avx2;
 extern const InterleavedGemmFn gemm_q8_0x8_q8_0_avx2;
 extern const InterleavedGemmFn gemm_q2_kx8_q8_k_avx2;
 extern const InterleavedGemmFn gemm_q3_kx8_q8_k_avx2;
@@ -202,6 +221,7 @@ extern const InterleavedGemmFn gemm_q4_kx8_q8_k_avx2;
 extern const InterleavedGemmFn gemm_q5_kx8_q8_k_avx2;
 extern const InterleavedGemmFn gemm_q6_kx8_q8_k_avx2;
 extern const InterleavedGemmFn gemm_q4_0x8_q8_0_avx512;
+extern const InterleavedGemmFn gemm_q5_0x8_q8_0_avx512;
 extern const InterleavedGemmFn gemm_q8_0x8_q8_0_avx512;
 extern const InterleavedGemmFn gemm_q2_kx8_q8_k_avx512;
 extern const InterleavedGemmFn gemm_q3_kx8_q8_k_avx512;
