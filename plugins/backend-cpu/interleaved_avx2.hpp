@@ -127,6 +127,31 @@ HEARTH_AVX2 inline __m256i q5_0_level(__m256i qs, __m256i qh, int j, bool lo) {
   return q5_k_level(qs, qh, lo ? 2 * j : 2 * j + 1);
 }
 
+// Q4_1's (Q5_1's) levels of quants word j: the low (lo) or high nibbles, with the fifth bits as
+// Q5_0's where the group has them.
+template <class Group>
+HEARTH_AVX2 inline __m256i affine_legacy_level(__m256i qs, __m256i qh, int j, bool lo) {
+  if constexpr (requires(Group g) { g.qh; }) return q5_0_level(qs, qh, j, lo);
+  return lo ? _mm256_and_si256(qs, _mm256_set1_epi8(0x0F)) : low_bits(qs, 4, 0x0F);
+}
+
+// Q4_1's (Q5_1's) qh word of group block g, or zero where it has none.
+template <class Group>
+HEARTH_AVX2 inline __m256i affine_legacy_qh(const Group& g) {
+  if constexpr (requires { g.qh; }) return load32(g.qh);
+  return _mm256_setzero_si256();
+}
+
+// One block's float terms of Q4_1 (Q5_1) for eight rows: acc + d_w * d_a * sumi, then + m * s.
+// The GEMV and the GEMM both call it, so their bits agree.
+template <class Group>
+HEARTH_AVX2 inline __m256 affine_legacy_step(const Group& g, const ActivationBlockInfo& a,
+                                             __m256i sumi, __m256 acc) {
+  const __m256 d = _mm256_mul_ps(group_scales(g.d), _mm256_set1_ps(a.d));
+  acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sumi), acc);
+  return _mm256_fmadd_ps(group_scales(g.m), _mm256_set1_ps(a.s), acc);
+}
+
 // Q2_K's scales (low nibbles of the packed bytes) of eight rows, as row_scales gives them.
 HEARTH_AVX2 inline __m256i q2_k_row_scales(const uint8_t* bytes) {
   const __m128i v =

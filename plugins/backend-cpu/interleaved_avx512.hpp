@@ -65,6 +65,13 @@ HEARTH_AVX512 inline __m256i q5_0_levels(__m256i qs, __m256i qh, int j, bool lo)
   return q5_k_levels(qs, qh, lo ? 2 * j : 2 * j + 1);
 }
 
+// Q4_1's (Q5_1's) levels of quants word j (avx2::affine_legacy_level's values).
+template <class Group>
+HEARTH_AVX512 inline __m256i affine_legacy_levels(__m256i qs, __m256i qh, int j, bool lo) {
+  if constexpr (requires(Group g) { g.qh; }) return q5_0_levels(qs, qh, j, lo);
+  return lo ? _mm256_and_si256(qs, _mm256_set1_epi8(0x0F)) : avx2::low_bits(qs, 4, 0x0F);
+}
+
 // Q3_K's levels of field k with bit g of the hmask word as bit 2 (avx2::q3_k_level's values):
 // one ternary-logic select takes bits 0, 1 from the shifted quants and the rest from the shifted
 // hmask, and one mask keeps bits 0..2, in place of AVX2's two masks and OR.

@@ -131,6 +131,52 @@ HEARTH_AVX2 void gemm_q5_0x8_q8_0_tokens(int64_t n_in, const void* group, const 
   store_tokens(acc, res);
 }
 
+// Q4_1 (and Q5_1): Q5_0's order, the GEMV's float terms per token.
+template <class Group, int kT>
+HEARTH_AVX2 void gemm_affine_legacy_tokens(int64_t n_in, const void* group, const char* activations,
+                                           int64_t act_stride, const ActivationBlockInfo* info,
+                                           int64_t info_stride, float (*res)[kInterleavedRows]) {
+  const auto* w = static_cast<const Group*>(group);
+  const BlockQ8_1* y[kT];
+  const ActivationBlockInfo* yi[kT];
+  for (int t = 0; t < kT; ++t) {
+    y[t] = token_blocks<BlockQ8_1>(activations, act_stride, t);
+    yi[t] = info + t * info_stride;
+  }
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 acc[kT];
+  for (auto& a : acc) a = _mm256_setzero_ps();
+  for (int64_t ib = 0; ib < n_in / kQK; ++ib) {
+    const __m256i qh = affine_legacy_qh(w[ib]);
+    __m256i sum32[kT];
+#pragma GCC unroll 2
+    for (int p = 0; p < 2; ++p) {
+      __m256i level[4];  // words 2 p and 2 p + 1: low, high nibbles each
+#pragma GCC unroll 2
+      for (int jj = 0; jj < 2; ++jj) {
+        const int j = 2 * p + jj;
+        const __m256i qs = load32(w[ib].qs + 32 * j);
+        level[2 * jj] = affine_legacy_level<Group>(qs, qh, j, true);
+        level[2 * jj + 1] = affine_legacy_level<Group>(qs, qh, j, false);
+      }
+#pragma GCC unroll 8
+      for (int t = 0; t < kT; ++t) {
+        const int8_t* a = y[t][ib].qs + 8 * p;
+        __m256i sum16 = _mm256_maddubs_epi16(level[0], broadcast_word(a));
+        sum16 = _mm256_add_epi16(sum16, _mm256_maddubs_epi16(level[1], broadcast_word(a + 16)));
+        sum16 = _mm256_add_epi16(sum16, _mm256_maddubs_epi16(level[2], broadcast_word(a + 4)));
+        sum16 = _mm256_add_epi16(sum16, _mm256_maddubs_epi16(level[3], broadcast_word(a + 20)));
+        const __m256i prod = _mm256_madd_epi16(sum16, ones);
+        sum32[t] = p == 0 ? prod : _mm256_add_epi32(sum32[t], prod);
+        pin(sum32[t]);
+      }
+    }
+#pragma GCC unroll 8
+    for (int t = 0; t < kT; ++t) acc[t] = affine_legacy_step(w[ib], yi[t][ib], sum32[t], acc[t]);
+  }
+  store_tokens(acc, res);
+}
+
 template <int kT>
 HEARTH_AVX2 void gemm_q8_0x8_q8_0_tokens(int64_t n_in, const void* group, const char* activations,
                                          int64_t act_stride, const ActivationBlockInfo* info,
@@ -452,6 +498,9 @@ HEARTH_AVX2 void gemm_q6_kx8_q8_k_tokens(int64_t n_in, const void* group, const 
 
 constinit const InterleavedGemmFn gemm_q4_0x8_q8_0_avx2 =
     gemm_by_width<gemm_q4_0x8_q8_0_tokens<kGemmTokens>, gemm_q4_0x8_q8_0_tokens<kGemmTokensNarrow>>;
+constinit const InterleavedGemmFn gemm_q4_1x8_q8_1_avx2 =
+    gemm_by_width<gemm_affine_legacy_tokens<BlockQ4_1x8, kGemmTokens>,
+                  gemm_affine_legacy_tokens<BlockQ4_1x8, kGemmTokensNarrow>>;
 constinit const InterleavedGemmFn gemm_q5_0x8_q8_0_avx2 =
     gemm_by_width<gemm_q5_0x8_q8_0_tokens<kGemmTokens>, gemm_q5_0x8_q8_0_tokens<kGemmTokensNarrow>>;
 constinit const InterleavedGemmFn gemm_q8_0x8_q8_0_avx2 =

@@ -108,6 +108,43 @@ HEARTH_AVX512 void gemm_q5_0x8_q8_0_tokens(int64_t n_in, const void* group, cons
   store_tokens(acc, res);
 }
 
+// Q4_1 (and Q5_1): Q5_0's order, the GEMV's float terms per token.
+template <class Group, int kT>
+HEARTH_AVX512 void gemm_affine_legacy_tokens(int64_t n_in, const void* group,
+                                             const char* activations, int64_t act_stride,
+                                             const ActivationBlockInfo* info, int64_t info_stride,
+                                             float (*res)[kInterleavedRows]) {
+  const auto* w = static_cast<const Group*>(group);
+  const BlockQ8_1* y[kT];
+  const ActivationBlockInfo* yi[kT];
+  for (int t = 0; t < kT; ++t) {
+    y[t] = token_blocks<BlockQ8_1>(activations, act_stride, t);
+    yi[t] = info + t * info_stride;
+  }
+  __m256 acc[kT];
+  for (auto& a : acc) a = _mm256_setzero_ps();
+  for (int64_t ib = 0; ib < n_in / kQK; ++ib) {
+    const __m256i qh = affine_legacy_qh(w[ib]);
+    __m256i sum[kT];
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; ++j) {
+      const __m256i qs = load32(w[ib].qs + 32 * j);
+      const __m256i lo = affine_legacy_levels<Group>(qs, qh, j, true);
+      const __m256i hi = affine_legacy_levels<Group>(qs, qh, j, false);
+#pragma GCC unroll 8
+      for (int t = 0; t < kT; ++t) {
+        const int8_t* a = y[t][ib].qs;
+        sum[t] = dot_add(j == 0 ? _mm256_setzero_si256() : sum[t], lo, broadcast_word(a + 4 * j));
+        sum[t] = dot_add(sum[t], hi, broadcast_word(a + 16 + 4 * j));
+        pin(sum[t]);
+      }
+    }
+#pragma GCC unroll 8
+    for (int t = 0; t < kT; ++t) acc[t] = affine_legacy_step(w[ib], yi[t][ib], sum[t], acc[t]);
+  }
+  store_tokens(acc, res);
+}
+
 // The GEMV's biased weights (q ^ 0x80 = q + 128), made once per block for all tokens, so each
 // token's word costs one dpbusd; 16 * sum8 takes the bias off exactly.
 template <int kT>
@@ -411,6 +448,9 @@ HEARTH_AVX512 void gemm_q6_kx8_q8_k_tokens(int64_t n_in, const void* group, cons
 
 constinit const InterleavedGemmFn gemm_q4_0x8_q8_0_avx512 =
     gemm_by_width<gemm_q4_0x8_q8_0_tokens<kGemmTokens>, gemm_q4_0x8_q8_0_tokens<kGemmTokensNarrow>>;
+constinit const InterleavedGemmFn gemm_q4_1x8_q8_1_avx512 =
+    gemm_by_width<gemm_affine_legacy_tokens<BlockQ4_1x8, kGemmTokens>,
+                  gemm_affine_legacy_tokens<BlockQ4_1x8, kGemmTokensNarrow>>;
 constinit const InterleavedGemmFn gemm_q5_0x8_q8_0_avx512 =
     gemm_by_width<gemm_q5_0x8_q8_0_tokens<kGemmTokens>, gemm_q5_0x8_q8_0_tokens<kGemmTokensNarrow>>;
 constinit const InterleavedGemmFn gemm_q8_0x8_q8_0_avx512 =

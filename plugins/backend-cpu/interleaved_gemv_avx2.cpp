@@ -72,6 +72,45 @@ HEARTH_AVX2 void gemv_q5_0x8_q8_0_avx2(int64_t n_in, const void* group, const vo
   _mm256_storeu_ps(out, acc);
 }
 
+// Q4_1 (and Q5_1): levels 0..15 (0..31) and no offset, the min coming in as m * s per block.
+// Q5_0's int16 bound holds for both, and they share its two-word int16 sums.
+template <class Group>
+HEARTH_AVX2 void gemv_affine_legacy_avx2(int64_t n_in, const void* group, const void* activations,
+                                         const ActivationBlockInfo* info, float* out) {
+  const auto* w = static_cast<const Group*>(group);
+  const auto* y = static_cast<const BlockQ8_1*>(activations);
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t ib = 0; ib < n_in / kQK; ++ib) {
+    prefetch_lines<sizeof(Group)>(w + ib + 12);
+    const __m256i qh = affine_legacy_qh(w[ib]);
+    __m256i sum32 = _mm256_setzero_si256();
+#pragma GCC unroll 2
+    for (int p = 0; p < 2; ++p) {
+      __m256i sum16 = _mm256_setzero_si256();
+#pragma GCC unroll 2
+      for (int jj = 0; jj < 2; ++jj) {
+        const int j = 2 * p + jj;
+        const __m256i qs = load32(w[ib].qs + 32 * j);
+        sum16 = _mm256_add_epi16(sum16,
+                                 _mm256_maddubs_epi16(affine_legacy_level<Group>(qs, qh, j, true),
+                                                      broadcast_word(y[ib].qs + 4 * j)));
+        sum16 = _mm256_add_epi16(sum16,
+                                 _mm256_maddubs_epi16(affine_legacy_level<Group>(qs, qh, j, false),
+                                                      broadcast_word(y[ib].qs + 16 + 4 * j)));
+      }
+      sum32 = _mm256_add_epi32(sum32, _mm256_madd_epi16(sum16, ones));
+    }
+    acc = affine_legacy_step(w[ib], info[ib], sum32, acc);
+  }
+  _mm256_storeu_ps(out, acc);
+}
+
+HEARTH_AVX2 void gemv_q4_1x8_q8_1_avx2(int64_t n_in, const void* group, const void* activations,
+                                       const ActivationBlockInfo* info, float* out) {
+  gemv_affine_legacy_avx2<BlockQ4_1x8>(n_in, group, activations, info, out);
+}
+
 // Signed times signed: the weight's magnitude (|-128| is 128 as an unsigned byte) times the
 // activation carrying the weight's sign (activations are -127..127), then pairs to int32.
 HEARTH_AVX2 void gemv_q8_0x8_q8_0_avx2(int64_t n_in, const void* group, const void* activations,

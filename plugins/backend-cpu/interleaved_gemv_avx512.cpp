@@ -60,6 +60,36 @@ HEARTH_AVX512 void gemv_q5_0x8_q8_0_avx512(int64_t n_in, const void* group, cons
   _mm256_storeu_ps(out, acc);
 }
 
+// Q4_1 (and Q5_1): the AVX2 kernel's integer sums by dpbusd, its float terms by the same helper.
+template <class Group>
+HEARTH_AVX512 void gemv_affine_legacy_avx512(int64_t n_in, const void* group,
+                                             const void* activations,
+                                             const ActivationBlockInfo* info, float* out) {
+  const auto* w = static_cast<const Group*>(group);
+  const auto* y = static_cast<const BlockQ8_1*>(activations);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t ib = 0; ib < n_in / kQK; ++ib) {
+    const __m256i qh = affine_legacy_qh(w[ib]);
+    __m256i sum_lo = _mm256_setzero_si256();
+    __m256i sum_hi = _mm256_setzero_si256();
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; ++j) {
+      const __m256i qs = load32(w[ib].qs + 32 * j);
+      sum_lo = dot_add(sum_lo, affine_legacy_levels<Group>(qs, qh, j, true),
+                       broadcast_word(y[ib].qs + 4 * j));
+      sum_hi = dot_add(sum_hi, affine_legacy_levels<Group>(qs, qh, j, false),
+                       broadcast_word(y[ib].qs + 16 + 4 * j));
+    }
+    acc = affine_legacy_step(w[ib], info[ib], _mm256_add_epi32(sum_lo, sum_hi), acc);
+  }
+  _mm256_storeu_ps(out, acc);
+}
+
+HEARTH_AVX512 void gemv_q4_1x8_q8_1_avx512(int64_t n_in, const void* group, const void* activations,
+                                           const ActivationBlockInfo* info, float* out) {
+  gemv_affine_legacy_avx512<BlockQ4_1x8>(n_in, group, activations, info, out);
+}
+
 // Signed times signed: dpbusd takes the weights as unsigned q + 128 (q ^ 0x80), and the 128 *
 // sum(activation quants) that adds comes off exactly as 16 * sum8 (activations are -127..127,
 // so a lane's 4 products stay far inside int32).

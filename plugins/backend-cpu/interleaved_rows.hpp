@@ -16,6 +16,9 @@
 // row's -16 off once per block as 16 * sum(activation quants) = 2 * sum8. Group blocks are
 // exactly 8 row blocks long.
 //
+// Q4_1: Q4_0's group block with the 8 rows' mins m after their scales. The kernels take
+// d * sum(level * a) + m * s per block, s the Q8_1 activation block's d * sum(quants).
+//
 // Q2_K: the 8 rows' d and dmin, then their sixteen scale bytes (scale in the low nibble, min in
 // the high) as [16-element group][row], then the 2-bit quants as Q3_K's: qs[256 h + 32 j + 4 r +
 // b] = row r's qs[32 h + 4 j + b], whose bits 2 k, 2 k + 1 are element 128 h + 32 k + 4 j + b.
@@ -66,6 +69,11 @@ struct BlockQ4_0x8 {
   Half d[kInterleavedRows];
   uint8_t qs[kInterleavedRows * kQK / 2];
 };
+struct BlockQ4_1x8 {
+  Half d[kInterleavedRows];
+  Half m[kInterleavedRows];
+  uint8_t qs[kInterleavedRows * kQK / 2];
+};
 struct BlockQ5_0x8 {
   Half d[kInterleavedRows];
   uint8_t qh[4 * kInterleavedRows];  // [row, byte], transposed (above)
@@ -108,6 +116,7 @@ struct BlockQ6_Kx8 {
   uint8_t q[2][8][3][4 * kInterleavedRows];  // [half][word][ql low, ql high, qh][row, byte]
 };
 static_assert(sizeof(BlockQ4_0x8) == 8 * sizeof(BlockQ4_0));
+static_assert(sizeof(BlockQ4_1x8) == 8 * sizeof(BlockQ4_1));
 static_assert(sizeof(BlockQ5_0x8) == 8 * sizeof(BlockQ5_0));
 static_assert(sizeof(BlockQ6_Kx8) == 8 * sizeof(BlockQ6_K));
 static_assert(sizeof(BlockQ2_Kx8) == 8 * sizeof(BlockQ2_K));
@@ -116,16 +125,18 @@ static_assert(sizeof(BlockQ4_Kx8) == 8 * sizeof(BlockQ4_K) + 32);
 static_assert(sizeof(BlockQ5_Kx8) == 8 * sizeof(BlockQ5_K) + 32);
 static_assert(sizeof(BlockQ8_0x8) == 8 * sizeof(BlockQ8_0));
 
-// Per activation block of a Q8_0 activation row, what the interleaved kernels take instead of
-// recomputing it for every group of rows: the scale as a float and 8 * sum(qs) (Q4_0's offset
-// of 8 is subtracted as 8 * sum(qs) once per block rather than per element; the AVX-512 Q8_0
-// kernels take their weights' bias of 128 off as 16 * sum8, Q5_0's its offset of 16 as
-// 2 * sum8).
+// Per activation block of a Q8_0 (Q8_1) activation row, what the interleaved kernels take instead
+// of recomputing it for every group of rows: the scale as a float and 8 * sum(qs) (Q4_0's offset of
+// 8 is subtracted as 8 * sum(qs) once per block rather than per element; the AVX-512 Q8_0 kernels
+// take their weights' bias of 128 off as 16 * sum8, Q5_0's its offset of 16 as 2 * sum8). Of a Q8_1
+// row, the scale and s (the block's d * sum(qs), its min's partner) as floats; sum8 is 0 there.
 struct ActivationBlockInfo {
   float d;
   int32_t sum8;
+  float s = 0.0f;
 };
 void describe_q8_0_row(const void* blocks, ActivationBlockInfo* info, int64_t n_blocks);
+void describe_q8_1_row(const void* blocks, ActivationBlockInfo* info, int64_t n_blocks);
 
 // Fills info (n_in / 32 entries) for the kernel of weight type dtype where it takes any: the
 // K-quant kernels read their Q8_K activation blocks' own d and bsums and need none.
@@ -145,6 +156,8 @@ using InterleavedGemvFn = void (*)(int64_t n_in, const void* group, const void* 
                                    const ActivationBlockInfo* info, float* out);
 void gemv_q4_0x8_q8_0_avx2(int64_t n_in, const void* group, const void* activations,
                            const ActivationBlockInfo* info, float* out);
+void gemv_q4_1x8_q8_1_avx2(int64_t n_in, const void* group, const void* activations,
+                           const ActivationBlockInfo* info, float* out);
 void gemv_q5_0x8_q8_0_avx2(int64_t n_in, const void* group, const void* activations,
                            const ActivationBlockInfo* info, float* out);
 void gemv_q8_0x8_q8_0_avx2(int64_t n_in, const void* group, const void* activations,
@@ -162,6 +175,8 @@ void gemv_q6_kx8_q8_k_avx2(int64_t n_in, const void* group, const void* activati
 // The same with AVX-512 VNNI (interleaved_gemv_avx512.cpp), bit-identical to the AVX2 ones; call
 // only when cpu_has_avx512_vnni().
 void gemv_q4_0x8_q8_0_avx512(int64_t n_in, const void* group, const void* activations,
+                             const ActivationBlockInfo* info, float* out);
+void gemv_q4_1x8_q8_1_avx512(int64_t n_in, const void* group, const void* activations,
                              const ActivationBlockInfo* info, float* out);
 void gemv_q5_0x8_q8_0_avx512(int64_t n_in, const void* group, const void* activations,
                              const ActivationBlockInfo* info, float* out);
@@ -213,6 +228,7 @@ void gemm_by_width(int64_t n_in, const void* group, const char* activations, int
 // The kernels (interleaved_gemm_avx2.cpp; AVX2+FMA+F16C) and their AVX-512 VNNI versions
 // (interleaved_gemm_avx512.cpp; call only when cpu_has_avx512_vnni()).
 extern const InterleavedGemmFn gemm_q4_0x8_q8_0_avx2;
+extern const InterleavedGemmFn gemm_q4_1x8_q8_1_avx2;
 extern const InterleavedGemmFn gemm_q5_0x8_q8_0_avx2;
 extern const InterleavedGemmFn gemm_q8_0x8_q8_0_avx2;
 extern const InterleavedGemmFn gemm_q2_kx8_q8_k_avx2;
@@ -221,6 +237,7 @@ extern const InterleavedGemmFn gemm_q4_kx8_q8_k_avx2;
 extern const InterleavedGemmFn gemm_q5_kx8_q8_k_avx2;
 extern const InterleavedGemmFn gemm_q6_kx8_q8_k_avx2;
 extern const InterleavedGemmFn gemm_q4_0x8_q8_0_avx512;
+extern const InterleavedGemmFn gemm_q4_1x8_q8_1_avx512;
 extern const InterleavedGemmFn gemm_q5_0x8_q8_0_avx512;
 extern const InterleavedGemmFn gemm_q8_0x8_q8_0_avx512;
 extern const InterleavedGemmFn gemm_q2_kx8_q8_k_avx512;

@@ -77,6 +77,8 @@ struct KernelCase {
 const KernelCase kKernels[] = {
     {"Q4_0", HEARTH_DTYPE_Q4_0, gemv_q4_0x8_q8_0_avx2, gemv_q4_0x8_q8_0_avx512,
      gemm_q4_0x8_q8_0_avx2, gemm_q4_0x8_q8_0_avx512},
+    {"Q4_1", HEARTH_DTYPE_Q4_1, gemv_q4_1x8_q8_1_avx2, gemv_q4_1x8_q8_1_avx512,
+     gemm_q4_1x8_q8_1_avx2, gemm_q4_1x8_q8_1_avx512},
     {"Q5_0", HEARTH_DTYPE_Q5_0, gemv_q5_0x8_q8_0_avx2, gemv_q5_0x8_q8_0_avx512,
      gemm_q5_0x8_q8_0_avx2, gemm_q5_0x8_q8_0_avx512},
     {"Q8_0", HEARTH_DTYPE_Q8_0, gemv_q8_0x8_q8_0_avx2, gemv_q8_0x8_q8_0_avx512,
@@ -167,6 +169,12 @@ std::vector<float> activation_values(hearth_dtype act_dtype, const char* row, in
   if (act_dtype == HEARTH_DTYPE_Q8_0) {
     for (int64_t b = 0; b < n / kQK; ++b) {
       BlockQ8_0 blk;
+      std::memcpy(&blk, row + b * static_cast<int64_t>(sizeof blk), sizeof blk);
+      for (int i = 0; i < kQK; ++i) out[b * kQK + i] = half_to_float(blk.d) * blk.qs[i];
+    }
+  } else if (act_dtype == HEARTH_DTYPE_Q8_1) {
+    for (int64_t b = 0; b < n / kQK; ++b) {
+      BlockQ8_1 blk;
       std::memcpy(&blk, row + b * static_cast<int64_t>(sizeof blk), sizeof blk);
       for (int i = 0; i < kQK; ++i) out[b * kQK + i] = half_to_float(blk.d) * blk.qs[i];
     }

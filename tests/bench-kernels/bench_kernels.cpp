@@ -161,6 +161,7 @@ HEARTH_BENCH_TYPE(NF4);
   BENCHMARK_CAPTURE(bm_matmul, prefill_##NAME, HEARTH_DTYPE_##NAME)->Apply(prefill_shapes)
 
 HEARTH_BENCH_PREFILL(Q4_0);
+HEARTH_BENCH_PREFILL(Q4_1);
 HEARTH_BENCH_PREFILL(Q5_0);
 HEARTH_BENCH_PREFILL(Q8_0);
 HEARTH_BENCH_PREFILL(Q2_K);
@@ -282,6 +283,10 @@ BENCHMARK_CAPTURE(bm_rowdot_one_thread, Q4_0, HEARTH_DTYPE_Q4_0)->Apply(decode_s
 BENCHMARK_CAPTURE(bm_interleaved_one_thread, Q4_0, HEARTH_DTYPE_Q4_0, true)->Apply(decode_shapes);
 BENCHMARK_CAPTURE(bm_interleaved_one_thread, Q4_0_small_pages, HEARTH_DTYPE_Q4_0, false)
     ->Apply(decode_shapes);
+BENCHMARK_CAPTURE(bm_rowdot_one_thread, Q4_1, HEARTH_DTYPE_Q4_1)->Apply(decode_shapes);
+BENCHMARK_CAPTURE(bm_interleaved_one_thread, Q4_1, HEARTH_DTYPE_Q4_1, true)->Apply(decode_shapes);
+BENCHMARK_CAPTURE(bm_interleaved_one_thread, Q4_1_small_pages, HEARTH_DTYPE_Q4_1, false)
+    ->Apply(decode_shapes);
 BENCHMARK_CAPTURE(bm_rowdot_one_thread, Q5_0, HEARTH_DTYPE_Q5_0)->Apply(decode_shapes);
 BENCHMARK_CAPTURE(bm_interleaved_one_thread, Q5_0, HEARTH_DTYPE_Q5_0, true)->Apply(decode_shapes);
 BENCHMARK_CAPTURE(bm_interleaved_one_thread, Q5_0_small_pages, HEARTH_DTYPE_Q5_0, false)
@@ -385,6 +390,7 @@ void interleaved_prefill_shapes(benchmark::internal::Benchmark* b) {
       ->Apply(interleaved_prefill_shapes)
 
 HEARTH_BENCH_INTERLEAVED_PREFILL(Q4_0);
+HEARTH_BENCH_INTERLEAVED_PREFILL(Q4_1);
 HEARTH_BENCH_INTERLEAVED_PREFILL(Q5_0);
 HEARTH_BENCH_INTERLEAVED_PREFILL(Q8_0);
 HEARTH_BENCH_INTERLEAVED_PREFILL(Q2_K);
