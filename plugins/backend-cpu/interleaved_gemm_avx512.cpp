@@ -451,6 +451,9 @@ constinit const InterleavedGemmFn gemm_q4_0x8_q8_0_avx512 =
 constinit const InterleavedGemmFn gemm_q4_1x8_q8_1_avx512 =
     gemm_by_width<gemm_affine_legacy_tokens<BlockQ4_1x8, kGemmTokens>,
                   gemm_affine_legacy_tokens<BlockQ4_1x8, kGemmTokensNarrow>>;
+constinit const InterleavedGemmFn gemm_q5_1x8_q8_1_avx512 =
+    gemm_by_width<gemm_affine_legacy_tokens<BlockQ5_1x8, kGemmTokens>,
+                  gemm_affine_legacy_tokens<BlockQ5_1x8, kGemmTokensNarrow>>;
 constinit const InterleavedGemmFn gemm_q5_0x8_q8_0_avx512 =
     gemm_by_width<gemm_q5_0x8_q8_0_tokens<kGemmTokens>, gemm_q5_0x8_q8_0_tokens<kGemmTokensNarrow>>;
 constinit const InterleavedGemmFn gemm_q8_0x8_q8_0_avx512 =

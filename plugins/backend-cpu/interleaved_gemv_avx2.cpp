@@ -111,6 +111,11 @@ HEARTH_AVX2 void gemv_q4_1x8_q8_1_avx2(int64_t n_in, const void* group, const vo
   gemv_affine_legacy_avx2<BlockQ4_1x8>(n_in, group, activations, info, out);
 }
 
+HEARTH_AVX2 void gemv_q5_1x8_q8_1_avx2(int64_t n_in, const void* group, const void* activations,
+                                       const ActivationBlockInfo* info, float* out) {
+  gemv_affine_legacy_avx2<BlockQ5_1x8>(n_in, group, activations, info, out);
+}
+
 // Signed times signed: the weight's magnitude (|-128| is 128 as an unsigned byte) times the
 // activation carrying the weight's sign (activations are -127..127), then pairs to int32.
 HEARTH_AVX2 void gemv_q8_0x8_q8_0_avx2(int64_t n_in, const void* group, const void* activations,

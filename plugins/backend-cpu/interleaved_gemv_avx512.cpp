@@ -90,6 +90,11 @@ HEARTH_AVX512 void gemv_q4_1x8_q8_1_avx512(int64_t n_in, const void* group, cons
   gemv_affine_legacy_avx512<BlockQ4_1x8>(n_in, group, activations, info, out);
 }
 
+HEARTH_AVX512 void gemv_q5_1x8_q8_1_avx512(int64_t n_in, const void* group, const void* activations,
+                                           const ActivationBlockInfo* info, float* out) {
+  gemv_affine_legacy_avx512<BlockQ5_1x8>(n_in, group, activations, info, out);
+}
+
 // Signed times signed: dpbusd takes the weights as unsigned q + 128 (q ^ 0x80), and the 128 *
 // sum(activation quants) that adds comes off exactly as 16 * sum8 (activations are -127..127,
 // so a lane's 4 products stay far inside int32).

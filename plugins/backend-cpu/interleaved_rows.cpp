@@ -80,6 +80,7 @@ void interleave_legacy_5bit(const char* rows, int64_t row_stride, int64_t n_bloc
       Block b;
       std::memcpy(&b, rows + r * row_stride + ib * static_cast<int64_t>(sizeof b), sizeof b);
       g.d[r] = b.d;
+      if constexpr (requires { g.m; }) g.m[r] = b.m;
       transpose_fifth_bits(b.qh, &g.qh[4 * r]);
       for (int j = 0; j < 4; ++j) std::memcpy(&g.qs[32 * j + 4 * r], &b.qs[4 * j], 4);
     }
@@ -144,7 +145,7 @@ void describe_activations(hearth_dtype dtype, const void* activations, Activatio
                           int64_t n_in) {
   if (dtype == HEARTH_DTYPE_Q4_0 || dtype == HEARTH_DTYPE_Q5_0 || dtype == HEARTH_DTYPE_Q8_0)
     describe_q8_0_row(activations, info, n_in / kQK);
-  else if (dtype == HEARTH_DTYPE_Q4_1)
+  else if (dtype == HEARTH_DTYPE_Q4_1 || dtype == HEARTH_DTYPE_Q5_1)
     describe_q8_1_row(activations, info, n_in / kQK);
 }
 
@@ -169,6 +170,8 @@ int64_t interleaved_group_bytes(hearth_dtype dtype, int64_t n_in) {
       return n_in / kQK * static_cast<int64_t>(sizeof(BlockQ4_0x8));
     case HEARTH_DTYPE_Q4_1:
       return n_in / kQK * static_cast<int64_t>(sizeof(BlockQ4_1x8));
+    case HEARTH_DTYPE_Q5_1:
+      return n_in / kQK * static_cast<int64_t>(sizeof(BlockQ5_1x8));
     case HEARTH_DTYPE_Q5_0:
       return n_in / kQK * static_cast<int64_t>(sizeof(BlockQ5_0x8));
     case HEARTH_DTYPE_Q8_0:
@@ -194,6 +197,9 @@ void interleave_rows(hearth_dtype dtype, const char* rows, int64_t row_stride, i
     interleave_blocks<BlockQ4_0>(rows, row_stride, n_in / kQK, static_cast<BlockQ4_0x8*>(group));
   else if (dtype == HEARTH_DTYPE_Q4_1)
     interleave_blocks<BlockQ4_1>(rows, row_stride, n_in / kQK, static_cast<BlockQ4_1x8*>(group));
+  else if (dtype == HEARTH_DTYPE_Q5_1)
+    interleave_legacy_5bit<BlockQ5_1>(rows, row_stride, n_in / kQK,
+                                      static_cast<BlockQ5_1x8*>(group));
   else if (dtype == HEARTH_DTYPE_Q5_0)
     interleave_legacy_5bit<BlockQ5_0>(rows, row_stride, n_in / kQK,
                                       static_cast<BlockQ5_0x8*>(group));
@@ -218,6 +224,7 @@ InterleavedGemvFn interleaved_gemv(hearth_dtype dtype) {
   if (cpu_has_avx512_vnni()) {
     if (dtype == HEARTH_DTYPE_Q4_0) return gemv_q4_0x8_q8_0_avx512;
     if (dtype == HEARTH_DTYPE_Q4_1) return gemv_q4_1x8_q8_1_avx512;
+    if (dtype == HEARTH_DTYPE_Q5_1) return gemv_q5_1x8_q8_1_avx512;
     if (dtype == HEARTH_DTYPE_Q5_0) return gemv_q5_0x8_q8_0_avx512;
     if (dtype == HEARTH_DTYPE_Q8_0) return gemv_q8_0x8_q8_0_avx512;
     if (dtype == HEARTH_DTYPE_Q2_K) return gemv_q2_kx8_q8_k_avx512;
@@ -228,6 +235,7 @@ InterleavedGemvFn interleaved_gemv(hearth_dtype dtype) {
   }
   if (dtype == HEARTH_DTYPE_Q4_0) return gemv_q4_0x8_q8_0_avx2;
   if (dtype == HEARTH_DTYPE_Q4_1) return gemv_q4_1x8_q8_1_avx2;
+  if (dtype == HEARTH_DTYPE_Q5_1) return gemv_q5_1x8_q8_1_avx2;
   if (dtype == HEARTH_DTYPE_Q5_0) return gemv_q5_0x8_q8_0_avx2;
   if (dtype == HEARTH_DTYPE_Q8_0) return gemv_q8_0x8_q8_0_avx2;
   if (dtype == HEARTH_DTYPE_Q2_K) return gemv_q2_kx8_q8_k_avx2;
@@ -243,6 +251,7 @@ InterleavedGemmFn interleaved_gemm(hearth_dtype dtype) {
   if (cpu_has_avx512_vnni()) {
     if (dtype == HEARTH_DTYPE_Q4_0) return gemm_q4_0x8_q8_0_avx512;
     if (dtype == HEARTH_DTYPE_Q4_1) return gemm_q4_1x8_q8_1_avx512;
+    if (dtype == HEARTH_DTYPE_Q5_1) return gemm_q5_1x8_q8_1_avx512;
     if (dtype == HEARTH_DTYPE_Q5_0) return gemm_q5_0x8_q8_0_avx512;
     if (dtype == HEARTH_DTYPE_Q8_0) return gemm_q8_0x8_q8_0_avx512;
     if (dtype == HEARTH_DTYPE_Q2_K) return gemm_q2_kx8_q8_k_avx512;
@@ -253,6 +262,7 @@ InterleavedGemmFn interleaved_gemm(hearth_dtype dtype) {
   }
   if (dtype == HEARTH_DTYPE_Q4_0) return gemm_q4_0x8_q8_0_avx2;
   if (dtype == HEARTH_DTYPE_Q4_1) return gemm_q4_1x8_q8_1_avx2;
+  if (dtype == HEARTH_DTYPE_Q5_1) return gemm_q5_1x8_q8_1_avx2;
   if (dtype == HEARTH_DTYPE_Q5_0) return gemm_q5_0x8_q8_0_avx2;
   if (dtype == HEARTH_DTYPE_Q8_0) return gemm_q8_0x8_q8_0_avx2;
   if (dtype == HEARTH_DTYPE_Q2_K) return gemm_q2_kx8_q8_k_avx2;

@@ -17,7 +17,8 @@
 // exactly 8 row blocks long.
 //
 // Q4_1: Q4_0's group block with the 8 rows' mins m after their scales. The kernels take
-// d * sum(level * a) + m * s per block, s the Q8_1 activation block's d * sum(quants).
+// d * sum(level * a) + m * s per block, s the Q8_1 activation block's d * sum(quants). Q5_1:
+// Q4_1's with Q5_0's transposed fifth bits between the mins and the quants.
 //
 // Q2_K: the 8 rows' d and dmin, then their sixteen scale bytes (scale in the low nibble, min in
 // the high) as [16-element group][row], then the 2-bit quants as Q3_K's: qs[256 h + 32 j + 4 r +
@@ -74,6 +75,12 @@ struct BlockQ4_1x8 {
   Half m[kInterleavedRows];
   uint8_t qs[kInterleavedRows * kQK / 2];
 };
+struct BlockQ5_1x8 {
+  Half d[kInterleavedRows];
+  Half m[kInterleavedRows];
+  uint8_t qh[4 * kInterleavedRows];  // as BlockQ5_0x8's
+  uint8_t qs[kInterleavedRows * kQK / 2];
+};
 struct BlockQ5_0x8 {
   Half d[kInterleavedRows];
   uint8_t qh[4 * kInterleavedRows];  // [row, byte], transposed (above)
@@ -117,6 +124,7 @@ struct BlockQ6_Kx8 {
 };
 static_assert(sizeof(BlockQ4_0x8) == 8 * sizeof(BlockQ4_0));
 static_assert(sizeof(BlockQ4_1x8) == 8 * sizeof(BlockQ4_1));
+static_assert(sizeof(BlockQ5_1x8) == 8 * sizeof(BlockQ5_1));
 static_assert(sizeof(BlockQ5_0x8) == 8 * sizeof(BlockQ5_0));
 static_assert(sizeof(BlockQ6_Kx8) == 8 * sizeof(BlockQ6_K));
 static_assert(sizeof(BlockQ2_Kx8) == 8 * sizeof(BlockQ2_K));
@@ -158,6 +166,8 @@ void gemv_q4_0x8_q8_0_avx2(int64_t n_in, const void* group, const void* activati
                            const ActivationBlockInfo* info, float* out);
 void gemv_q4_1x8_q8_1_avx2(int64_t n_in, const void* group, const void* activations,
                            const ActivationBlockInfo* info, float* out);
+void gemv_q5_1x8_q8_1_avx2(int64_t n_in, const void* group, const void* activations,
+                           const ActivationBlockInfo* info, float* out);
 void gemv_q5_0x8_q8_0_avx2(int64_t n_in, const void* group, const void* activations,
                            const ActivationBlockInfo* info, float* out);
 void gemv_q8_0x8_q8_0_avx2(int64_t n_in, const void* group, const void* activations,
@@ -177,6 +187,8 @@ void gemv_q6_kx8_q8_k_avx2(int64_t n_in, const void* group, const void* activati
 void gemv_q4_0x8_q8_0_avx512(int64_t n_in, const void* group, const void* activations,
                              const ActivationBlockInfo* info, float* out);
 void gemv_q4_1x8_q8_1_avx512(int64_t n_in, const void* group, const void* activations,
+                             const ActivationBlockInfo* info, float* out);
+void gemv_q5_1x8_q8_1_avx512(int64_t n_in, const void* group, const void* activations,
                              const ActivationBlockInfo* info, float* out);
 void gemv_q5_0x8_q8_0_avx512(int64_t n_in, const void* group, const void* activations,
                              const ActivationBlockInfo* info, float* out);
@@ -229,6 +241,7 @@ void gemm_by_width(int64_t n_in, const void* group, const char* activations, int
 // (interleaved_gemm_avx512.cpp; call only when cpu_has_avx512_vnni()).
 extern const InterleavedGemmFn gemm_q4_0x8_q8_0_avx2;
 extern const InterleavedGemmFn gemm_q4_1x8_q8_1_avx2;
+extern const InterleavedGemmFn gemm_q5_1x8_q8_1_avx2;
 extern const InterleavedGemmFn gemm_q5_0x8_q8_0_avx2;
 extern const InterleavedGemmFn gemm_q8_0x8_q8_0_avx2;
 extern const InterleavedGemmFn gemm_q2_kx8_q8_k_avx2;
@@ -238,6 +251,7 @@ extern const InterleavedGemmFn gemm_q5_kx8_q8_k_avx2;
 extern const InterleavedGemmFn gemm_q6_kx8_q8_k_avx2;
 extern const InterleavedGemmFn gemm_q4_0x8_q8_0_avx512;
 extern const InterleavedGemmFn gemm_q4_1x8_q8_1_avx512;
+extern const InterleavedGemmFn gemm_q5_1x8_q8_1_avx512;
 extern const InterleavedGemmFn gemm_q5_0x8_q8_0_avx512;
 extern const InterleavedGemmFn gemm_q8_0x8_q8_0_avx512;
 extern const InterleavedGemmFn gemm_q2_kx8_q8_k_avx512;

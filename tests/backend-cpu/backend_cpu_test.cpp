@@ -583,9 +583,10 @@ TEST_F(BackendCpu, MultipliesAndLooksUpEveryQuantizedWeightType) {
 // included.
 TEST_F(BackendCpu, InterleavedPromptMatmulDoesNotDependOnThreadsOrTokens) {
   const int64_t n_in = 512, n_out = 8 * 5 + 3, n_tok = 70;
-  for (hearth_dtype dtype : {HEARTH_DTYPE_Q4_0, HEARTH_DTYPE_Q4_1, HEARTH_DTYPE_Q5_0,
-                             HEARTH_DTYPE_Q8_0, HEARTH_DTYPE_Q2_K, HEARTH_DTYPE_Q3_K,
-                             HEARTH_DTYPE_Q4_K, HEARTH_DTYPE_Q5_K, HEARTH_DTYPE_Q6_K}) {
+  for (hearth_dtype dtype :
+       {HEARTH_DTYPE_Q4_0, HEARTH_DTYPE_Q4_1, HEARTH_DTYPE_Q5_0, HEARTH_DTYPE_Q5_1,
+        HEARTH_DTYPE_Q8_0, HEARTH_DTYPE_Q2_K, HEARTH_DTYPE_Q3_K, HEARTH_DTYPE_Q4_K,
+        HEARTH_DTYPE_Q5_K, HEARTH_DTYPE_Q6_K}) {
     if (backend_cpu::interleaved_gemm(dtype) == nullptr) GTEST_SKIP() << "no AVX2 on this CPU";
     const auto& layout = backend_cpu::test::quant_layout(dtype);
     SCOPED_TRACE(layout.name);
@@ -631,8 +632,8 @@ TEST_F(BackendCpu, InterleavedPromptMatmulDoesNotDependOnThreadsOrTokens) {
 
 // ------------------------------------------------------------------ interleaved weight copies
 
-// MATMUL of a Q4_0/Q4_1/Q5_0/Q8_0/Q2_K/Q3_K/Q4_K/Q5_K/Q6_K weight at `data` (n_in x n_out, rows
-// packed) with x (n_tok tokens).
+// MATMUL of a Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/Q2_K/Q3_K/Q4_K/Q5_K/Q6_K weight at `data` (n_in x n_out,
+// rows packed) with x (n_tok tokens).
 std::vector<float> matmul_at(const DeviceUnderTest& device, hearth_dtype dtype, const void* data,
                              int64_t n_in, int64_t n_out, const std::vector<float>& x) {
   const int64_t n_tok = static_cast<int64_t>(x.size()) / n_in;
@@ -654,9 +655,10 @@ std::vector<float> matmul_at(const DeviceUnderTest& device, hearth_dtype dtype, 
 // whatever the token count and thread count (full groups of 8 and the odd rows after them).
 TEST_F(BackendCpu, InterleavedWeightCopiesFollowTheWeights) {
   const int64_t n_in = 256, n_out = 45;
-  for (hearth_dtype dtype : {HEARTH_DTYPE_Q4_0, HEARTH_DTYPE_Q4_1, HEARTH_DTYPE_Q5_0,
-                             HEARTH_DTYPE_Q8_0, HEARTH_DTYPE_Q2_K, HEARTH_DTYPE_Q3_K,
-                             HEARTH_DTYPE_Q4_K, HEARTH_DTYPE_Q5_K, HEARTH_DTYPE_Q6_K}) {
+  for (hearth_dtype dtype :
+       {HEARTH_DTYPE_Q4_0, HEARTH_DTYPE_Q4_1, HEARTH_DTYPE_Q5_0, HEARTH_DTYPE_Q5_1,
+        HEARTH_DTYPE_Q8_0, HEARTH_DTYPE_Q2_K, HEARTH_DTYPE_Q3_K, HEARTH_DTYPE_Q4_K,
+        HEARTH_DTYPE_Q5_K, HEARTH_DTYPE_Q6_K}) {
     SCOPED_TRACE(backend_cpu::test::quant_layout(dtype).name);
     const auto first = backend_cpu::test::random_blocks(rng_, dtype, n_in, n_out);
     const auto second = backend_cpu::test::random_blocks(rng_, dtype, n_in, n_out);

@@ -81,6 +81,8 @@ const KernelCase kKernels[] = {
      gemm_q4_1x8_q8_1_avx2, gemm_q4_1x8_q8_1_avx512},
     {"Q5_0", HEARTH_DTYPE_Q5_0, gemv_q5_0x8_q8_0_avx2, gemv_q5_0x8_q8_0_avx512,
      gemm_q5_0x8_q8_0_avx2, gemm_q5_0x8_q8_0_avx512},
+    {"Q5_1", HEARTH_DTYPE_Q5_1, gemv_q5_1x8_q8_1_avx2, gemv_q5_1x8_q8_1_avx512,
+     gemm_q5_1x8_q8_1_avx2, gemm_q5_1x8_q8_1_avx512},
     {"Q8_0", HEARTH_DTYPE_Q8_0, gemv_q8_0x8_q8_0_avx2, gemv_q8_0x8_q8_0_avx512,
      gemm_q8_0x8_q8_0_avx2, gemm_q8_0x8_q8_0_avx512},
     {"Q2_K", HEARTH_DTYPE_Q2_K, gemv_q2_kx8_q8_k_avx2, gemv_q2_kx8_q8_k_avx512,

@@ -425,8 +425,8 @@ TEST_F(QuantKernels, Avx2InterleavedRowsEqualTheScalarDots) {
       }
     }
   }
-  EXPECT_EQ(interleaved_types, 9)
-      << "Q4_0, Q4_1, Q5_0, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K and Q6_K have interleaved layouts";
+  EXPECT_EQ(interleaved_types, 10)
+      << "Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K and Q6_K have interleaved layouts";
 }
 
 // The prompt GEMM over interleaved rows (8 or 4 tokens per call) gives every (row, token)
@@ -484,8 +484,8 @@ TEST_F(QuantKernels, Avx2InterleavedGemmEqualsTheGemvBitForBit) {
       }
     }
   }
-  EXPECT_EQ(gemm_types, 9)
-      << "Q4_0, Q4_1, Q5_0, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K and Q6_K have an interleaved GEMM";
+  EXPECT_EQ(gemm_types, 10)
+      << "Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K and Q6_K have an interleaved GEMM";
 }
 
 // Q8_K activations whose every quant is -128: the quantizer never makes one (its scale maps the
@@ -503,7 +503,8 @@ std::vector<std::byte> q8_k_all_minus_128(int64_t n) {
 }
 
 // The largest integer sums the interleaved kernels hold in 16-bit lanes: every weight quant at
-// its extreme (Q4_0 nibble 15 and 0, Q4_1 nibble 15 and 0 with m 1, Q5_0 level 31 and 0, Q8_0 -128,
+// its extreme (Q4_0 nibble 15 and 0, Q4_1 nibble 15 and 0 and Q5_1 level 31 and 0
+// with m 1, Q5_0 level 31 and 0, Q8_0 -128,
 // Q2_K level 3 and 0 with scales and mins at 15, Q3_K level 7 and 0 with scales at -32, Q4_K nibble
 // 15 and 0 and Q5_K level 31 and 0 with scales and mins at 63, Q6_K levels 63 and 0 with scales at
 // 127) times activations all +127 or all -127, and (Q8_K activations) all -128.
@@ -551,7 +552,8 @@ TEST_F(QuantKernels, Avx2InterleavedRowsHoldTheExtremeSums) {
           std::memcpy(block + 208, &one, 2);
           continue;
         }
-        if (t.dtype == HEARTH_DTYPE_Q4_1) {  // m 1, then qs: nibbles 15 or 0
+        if (t.dtype == HEARTH_DTYPE_Q4_1 || t.dtype == HEARTH_DTYPE_Q5_1) {
+          // m 1, then (Q5_1's qh and) qs: levels 15 or 31, or 0
           std::memcpy(block + 2, &one, 2);
           std::memset(block + 4, high ? 0xFF : 0x00, static_cast<size_t>(t.block_bytes - 4));
           continue;

@@ -163,6 +163,7 @@ HEARTH_BENCH_TYPE(NF4);
 HEARTH_BENCH_PREFILL(Q4_0);
 HEARTH_BENCH_PREFILL(Q4_1);
 HEARTH_BENCH_PREFILL(Q5_0);
+HEARTH_BENCH_PREFILL(Q5_1);
 HEARTH_BENCH_PREFILL(Q8_0);
 HEARTH_BENCH_PREFILL(Q2_K);
 HEARTH_BENCH_PREFILL(Q3_K);
@@ -291,6 +292,10 @@ BENCHMARK_CAPTURE(bm_rowdot_one_thread, Q5_0, HEARTH_DTYPE_Q5_0)->Apply(decode_s
 BENCHMARK_CAPTURE(bm_interleaved_one_thread, Q5_0, HEARTH_DTYPE_Q5_0, true)->Apply(decode_shapes);
 BENCHMARK_CAPTURE(bm_interleaved_one_thread, Q5_0_small_pages, HEARTH_DTYPE_Q5_0, false)
     ->Apply(decode_shapes);
+BENCHMARK_CAPTURE(bm_rowdot_one_thread, Q5_1, HEARTH_DTYPE_Q5_1)->Apply(decode_shapes);
+BENCHMARK_CAPTURE(bm_interleaved_one_thread, Q5_1, HEARTH_DTYPE_Q5_1, true)->Apply(decode_shapes);
+BENCHMARK_CAPTURE(bm_interleaved_one_thread, Q5_1_small_pages, HEARTH_DTYPE_Q5_1, false)
+    ->Apply(decode_shapes);
 BENCHMARK_CAPTURE(bm_rowdot_one_thread, Q8_0, HEARTH_DTYPE_Q8_0)->Apply(decode_shapes);
 BENCHMARK_CAPTURE(bm_interleaved_one_thread, Q8_0, HEARTH_DTYPE_Q8_0, true)->Apply(decode_shapes);
 BENCHMARK_CAPTURE(bm_interleaved_one_thread, Q8_0_small_pages, HEARTH_DTYPE_Q8_0, false)
@@ -392,6 +397,7 @@ void interleaved_prefill_shapes(benchmark::internal::Benchmark* b) {
 HEARTH_BENCH_INTERLEAVED_PREFILL(Q4_0);
 HEARTH_BENCH_INTERLEAVED_PREFILL(Q4_1);
 HEARTH_BENCH_INTERLEAVED_PREFILL(Q5_0);
+HEARTH_BENCH_INTERLEAVED_PREFILL(Q5_1);
 HEARTH_BENCH_INTERLEAVED_PREFILL(Q8_0);
 HEARTH_BENCH_INTERLEAVED_PREFILL(Q2_K);
 HEARTH_BENCH_INTERLEAVED_PREFILL(Q3_K);
