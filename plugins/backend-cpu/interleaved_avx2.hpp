@@ -57,17 +57,18 @@ HEARTH_AVX2 inline __m256i q6_k_level(__m256i ql, __m256i qh, int k) {
   return _mm256_or_si256(low, _mm256_and_si256(placed, _mm256_set1_epi8(0x30)));
 }
 
-// Q6_K's (and Q3_K's) offset term for one super-block: per row, the sum over its sixteen
-// 16-element groups of scale times the group's activation sum, two groups per madd (the pair of
-// scales of a row in its int32 lane against the pair of bsums broadcast). Integer and exact, so
-// any grouping gives the same value; the GEMV and the GEMM both call it.
-struct Q6KScalePairs {
-  __m256i pair[kQK_K / 32];  // pair i: rows' (scale 2 i, scale 2 i + 1) as int16
+// Per row, the sum over a super-block's sixteen 16-element groups of a per-group factor times the
+// group's activation sum (Q8_K bsums): Q6_K's and Q3_K's offset terms (factor = scale) and Q2_K's
+// min term (factor = min). Two groups per madd (the pair of factors of a row in its int32 lane
+// against the pair of bsums broadcast). Integer and exact, so any grouping gives the same value;
+// the GEMV and the GEMM both call it.
+struct GroupScalePairs {
+  __m256i pair[kQK_K / 32];  // pair i: rows' (factor 2 i, factor 2 i + 1) as int16
 };
 
 template <class Group>
-HEARTH_AVX2 inline Q6KScalePairs q6_k_scale_pairs(const Group& g) {
-  Q6KScalePairs p;
+HEARTH_AVX2 inline GroupScalePairs group_scale_pairs(const Group& g) {
+  GroupScalePairs p;
   for (int i = 0; i < kQK_K / 32; ++i) {
     const __m128i even = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(g.scales[2 * i]));
     const __m128i odd = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(g.scales[2 * i + 1]));
@@ -76,7 +77,7 @@ HEARTH_AVX2 inline Q6KScalePairs q6_k_scale_pairs(const Group& g) {
   return p;
 }
 
-HEARTH_AVX2 inline __m256i q6_k_offset(const Q6KScalePairs& p, const BlockQ8_K& a) {
+HEARTH_AVX2 inline __m256i group_bsum_products(const GroupScalePairs& p, const BlockQ8_K& a) {
   __m256i offset = _mm256_setzero_si256();
   for (int i = 0; i < kQK_K / 32; ++i) {
     int32_t bsum_pair;
@@ -159,10 +160,10 @@ HEARTH_AVX2 inline __m256i q2_k_row_scales(const uint8_t* bytes) {
   return _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(v, v));
 }
 
-// Q2_K's mins (high nibbles) as q6_k_offset's pairs: the min term sum_s min[s] * bsums[s] is
-// q6_k_offset of these.
-HEARTH_AVX2 inline Q6KScalePairs q2_k_min_pairs(const BlockQ2_Kx8& g) {
-  Q6KScalePairs p;
+// Q2_K's mins (high nibbles) as group_bsum_products's pairs: the min term sum_s min[s] * bsums[s]
+// is group_bsum_products of these.
+HEARTH_AVX2 inline GroupScalePairs q2_k_min_pairs(const BlockQ2_Kx8& g) {
+  GroupScalePairs p;
   for (int i = 0; i < kQK_K / 32; ++i) {
     const __m128i even = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(g.scales[2 * i]));
     const __m128i odd = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(g.scales[2 * i + 1]));

@@ -218,12 +218,12 @@ HEARTH_AVX512 void gemm_q2_kx8_q8_k_tokens(int64_t n_in, const void* group, cons
         }
       }
     }
-    const Q6KScalePairs pairs = q2_k_min_pairs(g);
+    const GroupScalePairs pairs = q2_k_min_pairs(g);
     const __m256 gd = group_scales(g.d);
     const __m256 gdmin = group_scales(g.dmin);
     for (int t = 0; t < kT; ++t) {
       const BlockQ8_K& a = y[t][ib];
-      const __m256i mins = q6_k_offset(pairs, a);
+      const __m256i mins = group_bsum_products(pairs, a);
       const __m256 ad = _mm256_set1_ps(a.d);
       acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(gd, ad), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
       acc_mins[t] =
@@ -276,10 +276,10 @@ HEARTH_AVX512 void gemm_q3_kx8_q8_k_tokens(int64_t n_in, const void* group, cons
         }
       }
     }
-    const Q6KScalePairs pairs = q6_k_scale_pairs(g);
+    const GroupScalePairs pairs = group_scale_pairs(g);
     const __m256 gd = group_scales(g.d);
     for (int t = 0; t < kT; ++t) {
-      const __m256i offset = q6_k_offset(pairs, y[t][ib]);
+      const __m256i offset = group_bsum_products(pairs, y[t][ib]);
       const __m256i s = _mm256_sub_epi32(sumi[t], _mm256_slli_epi32(offset, 2));
       acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(gd, _mm256_set1_ps(y[t][ib].d)), _mm256_cvtepi32_ps(s),
                                acc[t]);

@@ -172,7 +172,7 @@ HEARTH_AVX2 void gemv_q2_kx8_q8_k_avx2(int64_t n_in, const void* group, const vo
         }
       }
     }
-    const __m256i mins = q6_k_offset(q2_k_min_pairs(g), a);
+    const __m256i mins = group_bsum_products(q2_k_min_pairs(g), a);
     const __m256 ad = _mm256_set1_ps(a.d);
     acc = _mm256_fmadd_ps(_mm256_mul_ps(group_scales(g.d), ad), _mm256_cvtepi32_ps(sumi), acc);
     acc_mins = _mm256_fmadd_ps(_mm256_mul_ps(group_scales(g.dmin), ad), _mm256_cvtepi32_ps(mins),
@@ -216,7 +216,7 @@ HEARTH_AVX2 void gemv_q3_kx8_q8_k_avx2(int64_t n_in, const void* group, const vo
         }
       }
     }
-    const __m256i offset = q6_k_offset(q6_k_scale_pairs(g), a);
+    const __m256i offset = group_bsum_products(group_scale_pairs(g), a);
     sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32(offset, 2));
     acc = _mm256_fmadd_ps(_mm256_mul_ps(group_scales(g.d), _mm256_set1_ps(a.d)),
                           _mm256_cvtepi32_ps(sumi), acc);
@@ -348,7 +348,7 @@ HEARTH_AVX2 void gemv_q6_kx8_q8_k_avx2(int64_t n_in, const void* group, const vo
         }
       }
     }
-    const __m256i offset = q6_k_offset(q6_k_scale_pairs(g), a);
+    const __m256i offset = group_bsum_products(group_scale_pairs(g), a);
     sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32(offset, 5));
     acc = _mm256_fmadd_ps(_mm256_mul_ps(group_scales(g.d), _mm256_set1_ps(a.d)),
                           _mm256_cvtepi32_ps(sumi), acc);
