@@ -24,6 +24,16 @@ HEARTH_AVX512 inline __m256i dot_add(__m256i acc, __m256i u, __m256i s) {
   return _mm256_dpbusd_epi32(acc, u, s);
 }
 
+// Four words' levels times the activation bytes a[0..15], summed per row in int32 (vpdpbusd).
+HEARTH_AVX512 inline __m256i four_word_sums32(const __m256i (&levels)[4], const int8_t* a) {
+  const __m256i p01 = dot_add(dot_add(_mm256_setzero_si256(), levels[0], avx2::broadcast_word(a)),
+                              levels[1], avx2::broadcast_word(a + 4));
+  const __m256i p23 =
+      dot_add(dot_add(_mm256_setzero_si256(), levels[2], avx2::broadcast_word(a + 8)), levels[3],
+              avx2::broadcast_word(a + 12));
+  return _mm256_add_epi32(p01, p23);
+}
+
 // Eight rows' unsigned (Q4_K) or signed (Q6_K) byte scales, one per int32 lane.
 HEARTH_AVX512 inline __m256i row_scales32(const uint8_t* bytes) {
   return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(bytes)));

@@ -242,13 +242,7 @@ HEARTH_AVX2 void gemm_q2_kx8_q8_k_tokens(int64_t n_in, const void* group, const 
 #pragma GCC unroll 8
           for (int t = 0; t < kT; ++t) {
             const int8_t* a = y[t][ib].qs + 128 * h + 32 * k + 16 * half;
-            const __m256i p01 =
-                _mm256_add_epi16(_mm256_maddubs_epi16(levels[0], broadcast_word(a)),
-                                 _mm256_maddubs_epi16(levels[1], broadcast_word(a + 4)));
-            const __m256i p23 =
-                _mm256_add_epi16(_mm256_maddubs_epi16(levels[2], broadcast_word(a + 8)),
-                                 _mm256_maddubs_epi16(levels[3], broadcast_word(a + 12)));
-            sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(_mm256_add_epi16(p01, p23), sc));
+            sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(four_word_sums16(levels, a), sc));
             pin(sumi[t]);
           }
         }
@@ -301,13 +295,7 @@ HEARTH_AVX2 void gemm_q3_kx8_q8_k_tokens(int64_t n_in, const void* group, const 
 #pragma GCC unroll 8
           for (int t = 0; t < kT; ++t) {
             const int8_t* a = y[t][ib].qs + 128 * h + 32 * k + 16 * half;
-            const __m256i p01 =
-                _mm256_add_epi16(_mm256_maddubs_epi16(levels[0], broadcast_word(a)),
-                                 _mm256_maddubs_epi16(levels[1], broadcast_word(a + 4)));
-            const __m256i p23 =
-                _mm256_add_epi16(_mm256_maddubs_epi16(levels[2], broadcast_word(a + 8)),
-                                 _mm256_maddubs_epi16(levels[3], broadcast_word(a + 12)));
-            sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(_mm256_add_epi16(p01, p23), sc));
+            sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(four_word_sums16(levels, a), sc));
             pin(sumi[t]);
           }
         }
@@ -413,13 +401,7 @@ HEARTH_AVX2 void gemm_q5_kx8_q8_k_tokens(int64_t n_in, const void* group, const 
 #pragma GCC unroll 8
         for (int t = 0; t < kT; ++t) {
           const int8_t* a = y[t][ib].qs + 32 * s + 16 * half;
-          const __m256i p01 =
-              _mm256_add_epi16(_mm256_maddubs_epi16(levels[0], broadcast_word(a)),
-                               _mm256_maddubs_epi16(levels[1], broadcast_word(a + 4)));
-          const __m256i p23 =
-              _mm256_add_epi16(_mm256_maddubs_epi16(levels[2], broadcast_word(a + 8)),
-                               _mm256_maddubs_epi16(levels[3], broadcast_word(a + 12)));
-          sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(_mm256_add_epi16(p01, p23), sc));
+          sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(four_word_sums16(levels, a), sc));
           pin(sumi[t]);
         }
       }

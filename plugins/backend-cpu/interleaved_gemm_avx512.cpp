@@ -206,13 +206,8 @@ HEARTH_AVX512 void gemm_q2_kx8_q8_k_tokens(int64_t n_in, const void* group, cons
 #pragma GCC unroll 8
           for (int t = 0; t < kT; ++t) {
             const int8_t* a = y[t][ib].qs + 128 * h + 32 * k + 16 * half;
-            const __m256i p01 =
-                dot_add(dot_add(_mm256_setzero_si256(), levels[0], broadcast_word(a)), levels[1],
-                        broadcast_word(a + 4));
-            const __m256i p23 =
-                dot_add(dot_add(_mm256_setzero_si256(), levels[2], broadcast_word(a + 8)),
-                        levels[3], broadcast_word(a + 12));
-            sumi[t] = _mm256_add_epi32(sumi[t], _mm256_mullo_epi32(_mm256_add_epi32(p01, p23), sc));
+            sumi[t] =
+                _mm256_add_epi32(sumi[t], _mm256_mullo_epi32(four_word_sums32(levels, a), sc));
             pin(sumi[t]);
           }
         }
@@ -265,13 +260,8 @@ HEARTH_AVX512 void gemm_q3_kx8_q8_k_tokens(int64_t n_in, const void* group, cons
 #pragma GCC unroll 8
           for (int t = 0; t < kT; ++t) {
             const int8_t* a = y[t][ib].qs + 128 * h + 32 * k + 16 * half;
-            const __m256i p01 =
-                dot_add(dot_add(_mm256_setzero_si256(), levels[0], broadcast_word(a)), levels[1],
-                        broadcast_word(a + 4));
-            const __m256i p23 =
-                dot_add(dot_add(_mm256_setzero_si256(), levels[2], broadcast_word(a + 8)),
-                        levels[3], broadcast_word(a + 12));
-            sumi[t] = _mm256_add_epi32(sumi[t], _mm256_mullo_epi32(_mm256_add_epi32(p01, p23), sc));
+            sumi[t] =
+                _mm256_add_epi32(sumi[t], _mm256_mullo_epi32(four_word_sums32(levels, a), sc));
           }
         }
       }
@@ -421,13 +411,8 @@ HEARTH_AVX512 void gemm_q6_kx8_q8_k_tokens(int64_t n_in, const void* group, cons
 #pragma GCC unroll 4
           for (int t = 0; t < kT; ++t) {
             const int8_t* a = y[t][ib].qs + 128 * h + 32 * k + 16 * half;
-            const __m256i p01 =
-                dot_add(dot_add(_mm256_setzero_si256(), levels[0], broadcast_word(a)), levels[1],
-                        broadcast_word(a + 4));
-            const __m256i p23 =
-                dot_add(dot_add(_mm256_setzero_si256(), levels[2], broadcast_word(a + 8)),
-                        levels[3], broadcast_word(a + 12));
-            sumi[t] = _mm256_add_epi32(sumi[t], _mm256_mullo_epi32(_mm256_add_epi32(p01, p23), sc));
+            sumi[t] =
+                _mm256_add_epi32(sumi[t], _mm256_mullo_epi32(four_word_sums32(levels, a), sc));
             offset[t] = _mm256_add_epi32(
                 offset[t], _mm256_mullo_epi32(sc, _mm256_set1_epi32(y[t][ib].bsums[s])));
           }
