@@ -8,6 +8,9 @@
 #include "backend_name.hpp"
 #include "dtype_info.hpp"
 #include "kernels.hpp"
+#if !defined(HEARTH_GPU_HIP)
+#include "nf4_gemv_tma.hpp"
+#endif
 #include "op_validation.hpp"
 #include "tensor_view.hpp"
 
@@ -104,6 +107,7 @@ GpuDevice::GpuDevice(const hearth_host_api* host, int index) : host_(host), inde
   check_runtime(cudaGetDeviceProperties(&properties, index_), name() + ": reading properties");
   sm_count_ = properties.multiProcessorCount;
 #if !defined(HEARTH_GPU_HIP)
+  check_runtime(prepare_nf4_gemv_tma(), name() + ": preparing the sm_90 NF4 GEMV");
   open_cublas();
 #endif
 }

@@ -10,6 +10,9 @@
 // Accumulation is fp32 in both.
 #include "nf4_decode.cuh"
 #include "nf4_kernels.hpp"
+#if !defined(HEARTH_GPU_HIP)
+#include "nf4_gemv_tma.hpp"
+#endif
 
 namespace hearth::backend_gpu {
 namespace {
@@ -431,6 +434,10 @@ cudaError_t launch_nf4_matmul(const hearth_op& op, cudaStream_t stream) {
   const hearth_tensor& x = op.src[1];
   const int64_t n_tok = x.ne[1] * x.ne[2] * x.ne[3];
   if (w.ne[1] == 0 || n_tok == 0) return cudaSuccess;
+#if !defined(HEARTH_GPU_HIP)
+  // One token on sm_90: the TMA + tensor-core GEMV (nf4_gemv_tma.cu), 1.2-1.4x this file's.
+  if (const auto launched = try_launch_nf4_gemv_tma(op, stream)) return *launched;
+#endif
   const bool w_aligned = reinterpret_cast<uintptr_t>(w.data) % 4 == 0 && w.nb[1] % 4 == 0;
   // Units start every 32 bytes of a row, so a 16-byte aligned row base keeps float4 loads legal.
   const bool x_vec = aligned_rows(x, 16);

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "../nf4_gemv_tma.hpp"
 #include "../nf4_kernels.hpp"
 
 namespace {
@@ -29,6 +30,7 @@ using hearth::backend_gpu::launch_nf4_dequantize;
 using hearth::backend_gpu::launch_nf4_matmul;
 using hearth::backend_gpu::Nf4BnbWeight;
 using hearth::backend_gpu::Nf4OutType;
+using hearth::backend_gpu::prepare_nf4_gemv_tma;
 
 void check_cuda(cudaError_t err, const char* what, const char* file, int line) {
   if (err == cudaSuccess) return;
@@ -496,6 +498,7 @@ struct GemvCase {
   bool time_it;
   bool misaligned;  // weight at an odd address and padded activation rows (the slow paths)
   std::vector<int64_t> tokens;
+  float x_scale = 1.0f;  // activations uniform in [-x_scale, x_scale]
 };
 
 struct GemvRow {
@@ -516,7 +519,7 @@ void run_gemv(const GemvCase& c, size_t l2_bytes, std::vector<GemvRow>& rows) {
   const int64_t max_tok = *std::max_element(c.tokens.begin(), c.tokens.end());
   const int64_t x_stride = c.misaligned ? c.n_in + 1 : c.n_in;  // floats per activation row
   std::vector<float> xf(static_cast<size_t>(x_stride * max_tok));
-  for (auto& v : xf) v = 2.0f * rng.uniform() - 1.0f;
+  for (auto& v : xf) v = c.x_scale * (2.0f * rng.uniform() - 1.0f);
 
   const size_t wbytes = blocks.size();
   const size_t copies =
@@ -572,9 +575,12 @@ void run_gemv(const GemvCase& c, size_t l2_bytes, std::vector<GemvRow>& rows) {
       }
     }
     char label[160];
-    std::snprintf(label, sizeof label, "matmul NF4 %lldx%lld (n_in x n_out) tok=%lld%s",
+    std::snprintf(label, sizeof label, "matmul NF4 %lldx%lld (n_in x n_out) tok=%lld%s%s",
                   static_cast<long long>(c.n_in), static_cast<long long>(c.n_out),
-                  static_cast<long long>(nt), c.misaligned ? " (misaligned w, padded x)" : "");
+                  static_cast<long long>(nt), c.misaligned ? " (misaligned w, padded x)" : "",
+                  c.x_scale > 1e3f    ? " (|x| up to 1e6)"
+                  : c.x_scale < 1e-3f ? " (|x| up to 1e-6)"
+                                      : "");
     char detail[256];
     if (bad == 0)
       std::snprintf(detail, sizeof detail,
@@ -614,6 +620,7 @@ int main() {
   std::printf("nf4_bench on %s (sm_%d%d, %d SMs, L2 %d MiB)\n", prop.name, prop.major, prop.minor,
               prop.multiProcessorCount, prop.l2CacheSize >> 20);
 
+  CHECK_CUDA(prepare_nf4_gemv_tma());
   check_nibble_order();
   const double copy_gbps = measure_copy_bandwidth();
 
@@ -629,6 +636,13 @@ int main() {
   const std::vector<GemvCase> gemv_cases = {
       {320, 37, false, true, {1, 3, 8, 11}},
       {1088, 45, false, false, {1, 2}},  // a row ends inside a chunk of the one-token kernel
+      // sm_90's TMA GEMV (one token, n_in a multiple of 256): rows not a multiple of its 16, a
+      // row length that is not a whole number of its 768-column stages, and activations beyond
+      // F16's range or below its normal range (it scales x by a power of two).
+      {768, 37, false, false, {1, 2}},
+      {5120, 45, false, false, {1}},
+      {1280, 29, false, false, {1}, 1.0e6f},
+      {1280, 29, false, false, {1}, 1.0e-6f},
       {4096, 14336, true, false, {1, 2, 3, 4, 5, 8, 16, 64}},
       {14336, 4096, true, false, {1, 2, 3, 4, 5, 8, 16, 64}},
       {4096, 4096, true, false, {1, 2, 8}},

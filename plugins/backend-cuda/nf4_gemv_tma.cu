@@ -1,0 +1,454 @@
+// One-token MATMUL with NF4 weights on Hopper (sm_90). The portable GEMV of nf4_matmul.cu spends
+// one shared-memory lookup and one FMA per weight and is bound by the L1 data path near 40 % of
+// copy bandwidth (docs/benchmarks.md, seventh to ninth leases). This one:
+// - copies the weights into shared memory with the tensor copy engine (TMA: one 2-D copy per
+//   stage of 16 rows x GPS groups of 144 bytes = 4 blocks; rows and columns past the matrix come
+//   back as zeros), in a ring of STAGES buffers that a producer warp refills as consumer warps
+//   release them (mbarriers);
+// - looks each code byte up once, in a 256-entry table of F16 pairs (one copy per lane, so a warp
+//   never conflicts), and uses the pair as it is: it is one register of the A operand of
+//   mma.sync.m16n8k16 (F16 x F16 -> F32), whose 16 rows are 16 weight rows and whose 16 columns
+//   are 16 weights of one block; the block's scale multiplies the mma's result;
+// - converts x once per CTA to F16 in shared memory, scaled by a power of two that puts max |x|
+//   in [2^13, 2^14) (no overflow, no subnormals; undone exactly at the end).
+// Rounding: F16 code values and F16 activations, F32 products and sums (as bitsandbytes' GEMV);
+// on random data the error is ~3e-5 of sum |w x| (tools/nf4_bench.cu checks 1e-4).
+// It is launched as a programmatic dependent of the previous kernel: barrier set-up, the table
+// and the first weight copies (weights are never written by a kernel) overlap that kernel's
+// tail; x is read and y written only after griddepcontrol.wait.
+// H200 (session 12, docs/benchmarks.md "Tenth lease"): 1.17-1.44x the portable kernel on the
+// Llama shapes, 46-58 % of copy bandwidth back to back.
+#include "nf4_gemv_tma.hpp"
+
+#include <cuda.h>
+#include <cudaTypedefs.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+
+namespace hearth::backend_gpu {
+namespace {
+
+constexpr int kRows = 16;         // weight rows per CTA: the mma's M
+constexpr int kGroupElems = 256;  // 4 NF4 blocks
+constexpr int kGroupWords = 36;   // 4 x 36 bytes
+constexpr int kTableWords = 256 * 32;
+
+__host__ __device__ constexpr int64_t padded_cols(int64_t n_in, int gps) {
+  return (n_in + int64_t{kGroupElems} * gps - 1) / (int64_t{kGroupElems} * gps) *
+         (int64_t{kGroupElems} * gps);
+}
+
+// Shared memory of one CTA: table | x (F16, padded) | STAGES stage buffers | 2 x STAGES mbarriers
+// | row partials (C x 16 floats) | per-warp max |x| (C floats).
+template <int STAGES, int GPS, int C>
+constexpr size_t smem_bytes(int64_t n_in) {
+  return size_t{kTableWords} * 4 +
+         (static_cast<size_t>(padded_cols(n_in, GPS)) * 2 + 127) / 128 * 128 +
+         size_t{STAGES} * kRows * GPS * kGroupWords * 4 + 2 * STAGES * 8 + C * kRows * 4 + C * 4;
+}
+
+struct GemvArgs {
+  int n_rows;
+  int n_in;
+  const float* x;
+  float* y;
+};
+
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+
+__device__ __forceinline__ uint32_t smem_addr(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+
+__device__ __forceinline__ void mbar_init(uint64_t* bar, uint32_t count) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" ::"r"(smem_addr(bar)), "r"(count)
+               : "memory");
+}
+
+__device__ __forceinline__ void mbar_arrive(uint64_t* bar) {
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];" ::"r"(smem_addr(bar)) : "memory");
+}
+
+__device__ __forceinline__ void mbar_arrive_expect_tx(uint64_t* bar, uint32_t bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(smem_addr(bar)),
+               "r"(bytes)
+               : "memory");
+}
+
+__device__ __forceinline__ void mbar_wait(uint64_t* bar, uint32_t parity) {
+  uint32_t done = 0;
+  do {
+    asm volatile(
+        "{\n .reg .pred p;\n mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n"
+        " selp.u32 %0, 1, 0, p;\n}\n"
+        : "=r"(done)
+        : "r"(smem_addr(bar)), "r"(parity)
+        : "memory");
+  } while (!done);
+}
+
+// Box (words c0.., rows c1..) of the weight's tensor map into dst; completes on bar.
+__device__ __forceinline__ void copy_box(void* dst, const CUtensorMap* map, int c0, int c1,
+                                         uint64_t* bar) {
+  asm volatile(
+      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes"
+      " [%0], [%1, {%2, %3}], [%4];" ::"r"(smem_addr(dst)),
+      "l"(reinterpret_cast<uint64_t>(map)), "r"(c0), "r"(c1), "r"(smem_addr(bar))
+      : "memory");
+}
+
+// A barrier for the consumer warps only (the producer warp runs on).
+__device__ __forceinline__ void consumers_sync(int n_threads) {
+  asm volatile("bar.sync 1, %0;" ::"r"(n_threads) : "memory");
+}
+
+__device__ __forceinline__ void mma_f16(float (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2,
+                                        uint32_t a3, uint32_t b0, uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9},"
+      " {%0,%1,%2,%3};\n"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+}
+
+// The F16 bits of code value (lane & 15), from immediates: a constant-memory table costs a cold
+// cache miss at every CTA's start (measured ~0.8 us of start-up on an H200).
+__device__ __forceinline__ uint32_t lane_code_f16(int lane) {
+  constexpr float kValues[16] = HEARTH_NF4_CODEBOOK;
+  const int code = lane & 15;
+  float v = kValues[0];
+#pragma unroll
+  for (int c = 1; c < 16; ++c) v = code == c ? kValues[c] : v;
+  return __half_as_ushort(__float2half_rn(v));
+}
+
+// The pair table: entry v (a code byte) for lane l at word 32 v + l holds the F16 values of the
+// byte's high nibble (element 2j, low half) and low nibble (element 2j + 1, high half).
+template <int kThreads>
+__device__ __forceinline__ void fill_pair_table(uint32_t* table, int tid, int lane) {
+  const uint32_t code_h = lane_code_f16(lane);
+  for (int i = tid; i < kTableWords / 4; i += kThreads) {
+    const int v = i / 8;
+    const uint32_t lo = __shfl_sync(0xffffffffu, code_h, v >> 4);
+    const uint32_t hi = __shfl_sync(0xffffffffu, code_h, v & 15);
+    const uint32_t pair = lo | (hi << 16);
+    reinterpret_cast<uint4*>(table)[i] = make_uint4(pair, pair, pair, pair);
+  }
+}
+
+// x * 2^k as F16 into xh (zeros up to n_pad); returns 2^-k. Every consumer thread calls it. Up to
+// kHeld float4 per thread stay in registers between the max and the store (rows of up to
+// 4096 / 12288 columns for 4 / 12 consumer warps); longer rows read the rest again.
+template <int kThreads, int C>
+__device__ float convert_x(const float* __restrict__ x, int n_in, int n_pad, __half* xh,
+                           float* warp_max_abs, int tid, int lane) {
+  constexpr int kHeld = 8;
+  const int n4 = n_in / 4;
+  const float4* x4 = reinterpret_cast<const float4*>(x);
+  float4 held[kHeld];
+#pragma unroll
+  for (int j = 0; j < kHeld; ++j) {
+    const int i = tid + j * kThreads;
+    held[j] = i < n4 ? __ldg(x4 + i) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+  }
+  float m = 0.0f;
+  bool finite = true;
+  const auto visit = [&](const float4& v) {
+    m = fmaxf(m, fmaxf(fmaxf(fabsf(v.x), fabsf(v.y)), fmaxf(fabsf(v.z), fabsf(v.w))));
+    finite = finite && isfinite(v.x) && isfinite(v.y) && isfinite(v.z) && isfinite(v.w);
+  };
+#pragma unroll
+  for (int j = 0; j < kHeld; ++j) visit(held[j]);
+  for (int i = tid + kHeld * kThreads; i < n4; i += kThreads) visit(__ldg(x4 + i));
+    // A NaN or infinite x keeps scale 1 and reaches y as it would in F32.
+#pragma unroll
+  for (int mask = 16; mask > 0; mask >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, mask));
+  finite = __all_sync(0xffffffffu, finite);
+  if (lane == 0) warp_max_abs[tid / 32] = finite ? m : -1.0f;
+  consumers_sync(kThreads);
+  float max_abs = 0.0f;
+  bool all_finite = true;
+#pragma unroll
+  for (int w = 0; w < C; ++w) {
+    const float v = warp_max_abs[w];
+    all_finite = all_finite && v >= 0.0f;
+    max_abs = fmaxf(max_abs, v);
+  }
+  int k = 0;
+  if (all_finite && max_abs > 0.0f) {
+    int e = 0;
+    frexpf(max_abs, &e);  // max_abs = f * 2^e, f in [0.5, 1)
+    k = 14 - e;
+    k = k < -100 ? -100 : (k > 100 ? 100 : k);
+  }
+  const float scale = ldexpf(1.0f, k);
+  const auto store = [&](int i, const float4& v) {
+    const __half2 a = __floats2half2_rn(v.x * scale, v.y * scale);
+    const __half2 b = __floats2half2_rn(v.z * scale, v.w * scale);
+    reinterpret_cast<uint2*>(xh)[i] =
+        make_uint2(*reinterpret_cast<const uint32_t*>(&a), *reinterpret_cast<const uint32_t*>(&b));
+  };
+#pragma unroll
+  for (int j = 0; j < kHeld; ++j) {
+    const int i = tid + j * kThreads;
+    if (i < n_pad / 4) store(i, held[j]);
+  }
+  for (int i = tid + kHeld * kThreads; i < n_pad / 4; i += kThreads)
+    store(i, i < n4 ? __ldg(x4 + i) : make_float4(0.0f, 0.0f, 0.0f, 0.0f));
+  return ldexpf(1.0f, -k);
+}
+
+#endif  // __CUDA_ARCH__ >= 900
+
+// CTA b owns rows [16 b, 16 b + 16). Warps 0..C-1 consume, warp C produces. Consumer warp w
+// takes blocks w, w + C, ... of each stage (4 GPS blocks); within a block, lane (g, q) holds
+// code words 1 + q and 5 + q of rows g and g + 8, which map to the mma's A fragment so that its
+// k index runs over elements 8q..8q+7 and 32+8q..32+8q+7, and reads the matching 8 + 8 halves of x.
+template <int STAGES, int GPS, int C>
+__global__ void __launch_bounds__(32 * (C + 1))
+    nf4_gemv_tma_kernel(const __grid_constant__ CUtensorMap weights, const GemvArgs args) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  static_assert((4 * GPS) % C == 0, "consumer warps divide a stage's blocks");
+  constexpr int kBlocksPerWarp = 4 * GPS / C;
+  constexpr int kConsumerThreads = 32 * C;
+  // Words per stage row; 4 * odd (mod 32) puts 8 rows' code words q of a block in 32 banks.
+  constexpr int kPitch = GPS * kGroupWords;
+  static_assert(kPitch % 32 % 8 == 4, "stage rows would conflict");
+  constexpr int kStageWords = kRows * kPitch;
+  constexpr uint32_t kStageBytes = kStageWords * 4;
+
+  extern __shared__ __align__(128) unsigned char smem[];
+  const int n_pad = static_cast<int>(padded_cols(args.n_in, GPS));
+  uint32_t* table = reinterpret_cast<uint32_t*>(smem);
+  __half* xh = reinterpret_cast<__half*>(smem + kTableWords * 4);
+  uint32_t* stages = reinterpret_cast<uint32_t*>(
+      smem + kTableWords * 4 + (static_cast<size_t>(n_pad) * 2 + 127) / 128 * 128);
+  uint64_t* full = reinterpret_cast<uint64_t*>(stages + STAGES * kStageWords);
+  uint64_t* empty = full + STAGES;
+  float* row_partial = reinterpret_cast<float*>(empty + STAGES);
+  float* warp_max_abs = row_partial + C * kRows;
+
+  const int tid = static_cast<int>(threadIdx.x);
+  const int warp = tid / 32;
+  const int lane = tid % 32;
+  const int row0 = static_cast<int>(blockIdx.x) * kRows;
+  const int n_stages = n_pad / (kGroupElems * GPS);
+
+  if (tid == 0) {
+    for (int s = 0; s < STAGES; ++s) {
+      mbar_init(&full[s], 1);
+      mbar_init(&empty[s], C);
+    }
+    asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+  }
+  __syncthreads();
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+
+  if (warp == C) {  // producer: weights only, which no kernel writes, so no wait for the prior one
+    if (lane == 0) {
+      for (int it = 0; it < n_stages; ++it) {
+        const int s = it % STAGES;
+        if (it >= STAGES) mbar_wait(&empty[s], ((it / STAGES) - 1) & 1);
+        mbar_arrive_expect_tx(&full[s], kStageBytes);
+        copy_box(stages + s * kStageWords, &weights, it * GPS * kGroupWords, row0, &full[s]);
+      }
+    }
+    return;
+  }
+
+  fill_pair_table<kConsumerThreads>(table, tid, lane);
+  asm volatile("griddepcontrol.wait;" ::: "memory");  // x is the previous kernel's output
+  const float unscale =
+      convert_x<kConsumerThreads, C>(args.x, args.n_in, n_pad, xh, warp_max_abs, tid, lane);
+  consumers_sync(kConsumerThreads);
+
+  const int g = lane / 4;
+  const int q = lane % 4;
+  const uint32_t* table_lane = table + lane;
+  const auto pair = [&](uint32_t word, int byte) {
+    return table_lane[__byte_perm(word, 0u, 0x4440u + static_cast<unsigned>(byte)) * 32];
+  };
+  float acc_g = 0.0f;   // row g, column 0 (lanes q == 0)
+  float acc_g8 = 0.0f;  // row g + 8
+  for (int it = 0; it < n_stages; ++it) {
+    const int s = it % STAGES;
+    mbar_wait(&full[s], (it / STAGES) & 1);
+#pragma unroll
+    for (int j = 0; j < kBlocksPerWarp; ++j) {
+      const int block = warp + j * C;
+      const uint32_t* rg = stages + s * kStageWords + g * kPitch + block * 9;
+      const uint32_t* rg8 = rg + 8 * kPitch;
+      const float d_g = __uint_as_float(rg[0]);
+      const float d_g8 = __uint_as_float(rg8[0]);
+      const uint32_t u0 = rg[1 + q], u1 = rg[5 + q];
+      const uint32_t v0 = rg8[1 + q], v1 = rg8[5 + q];
+      const int k0 = it * GPS * kGroupElems + block * 64 + 8 * q;
+      const uint4 xa = *reinterpret_cast<const uint4*>(xh + k0);
+      const uint4 xb = *reinterpret_cast<const uint4*>(xh + k0 + 32);
+      if (j == kBlocksPerWarp - 1) {  // everything of this stage is in registers
+        __syncwarp();
+        if (lane == 0) mbar_arrive(&empty[s]);
+      }
+      float c[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+      mma_f16(c, pair(u0, 0), pair(v0, 0), pair(u0, 1), pair(v0, 1), xa.x, xa.y);
+      mma_f16(c, pair(u0, 2), pair(v0, 2), pair(u0, 3), pair(v0, 3), xa.z, xa.w);
+      mma_f16(c, pair(u1, 0), pair(v1, 0), pair(u1, 1), pair(v1, 1), xb.x, xb.y);
+      mma_f16(c, pair(u1, 2), pair(v1, 2), pair(u1, 3), pair(v1, 3), xb.z, xb.w);
+      acc_g = fmaf(c[0], d_g, acc_g);
+      acc_g8 = fmaf(c[2], d_g8, acc_g8);
+    }
+  }
+  if (q == 0) {
+    row_partial[warp * kRows + g] = acc_g;
+    row_partial[warp * kRows + g + 8] = acc_g8;
+  }
+  consumers_sync(kConsumerThreads);
+  if (tid < kRows && row0 + tid < args.n_rows) {
+    float sum = 0.0f;
+#pragma unroll
+    for (int w = 0; w < C; ++w) sum += row_partial[w * kRows + tid];
+    args.y[row0 + tid] = sum * unscale;
+  }
+#else
+  static_cast<void>(weights);
+  static_cast<void>(args);
+#endif
+}
+
+// The driver's tensor-map encoder, looked up once through the runtime (the plugin links no
+// libcuda); null where the driver has none.
+PFN_cuTensorMapEncodeTiled_v12000 tensor_map_encoder() {
+  static const PFN_cuTensorMapEncodeTiled_v12000 encoder = [] {
+    void* fn = nullptr;
+    cudaDriverEntryPointQueryResult found{};
+#if CUDART_VERSION >= 12050
+    const cudaError_t err = cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000,
+                                                             cudaEnableDefault, &found);
+#else
+    const cudaError_t err =
+        cudaGetDriverEntryPoint("cuTensorMapEncodeTiled", &fn, cudaEnableDefault, &found);
+#endif
+    static_cast<void>(cudaGetLastError());
+    return err == cudaSuccess && found == cudaDriverEntryPointSuccess
+               ? reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(fn)
+               : nullptr;
+  }();
+  return encoder;
+}
+
+template <int STAGES, int GPS, int C>
+std::optional<cudaError_t> launch(const hearth_op& op, cudaStream_t stream) {
+  const hearth_tensor& w = op.src[0];
+  auto* kernel = nf4_gemv_tma_kernel<STAGES, GPS, C>;
+  int device = 0;
+  int max_smem = 0;
+  if (cudaGetDevice(&device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&max_smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) !=
+          cudaSuccess) {
+    static_cast<void>(cudaGetLastError());
+    return std::nullopt;
+  }
+  const size_t smem = smem_bytes<STAGES, GPS, C>(w.ne[0]);
+  if (smem > static_cast<size_t>(max_smem)) return std::nullopt;  // very long rows
+  const PFN_cuTensorMapEncodeTiled_v12000 encode = tensor_map_encoder();
+  if (encode == nullptr) return std::nullopt;
+
+  // The weight as a 2-D array of 32-bit words: (n_in / 64 * 9) x n_rows, rows nb[1] bytes apart.
+  CUtensorMap map{};
+  const cuuint64_t dims[2] = {static_cast<cuuint64_t>(w.ne[0] / 64 * 9),
+                              static_cast<cuuint64_t>(w.ne[1])};
+  const cuuint64_t strides[1] = {static_cast<cuuint64_t>(w.nb[1])};
+  const cuuint32_t box[2] = {static_cast<cuuint32_t>(GPS * kGroupWords),
+                             static_cast<cuuint32_t>(kRows)};
+  const cuuint32_t element_strides[2] = {1, 1};
+  if (encode(&map, CU_TENSOR_MAP_DATA_TYPE_UINT32, 2, w.data, dims, strides, box, element_strides,
+             CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_NONE,
+             CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) != CUDA_SUCCESS)
+    return std::nullopt;
+
+  const GemvArgs args{static_cast<int>(w.ne[1]), static_cast<int>(w.ne[0]),
+                      static_cast<const float*>(op.src[1].data), static_cast<float*>(op.dst.data)};
+  cudaLaunchAttribute attribute{};
+  attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attribute.val.programmaticStreamSerializationAllowed = 1;
+  cudaLaunchConfig_t config{};
+  config.gridDim = dim3(static_cast<unsigned>((w.ne[1] + kRows - 1) / kRows));
+  config.blockDim = dim3(32 * (C + 1));
+  config.dynamicSmemBytes = smem;
+  config.stream = stream;
+  config.attrs = &attribute;
+  config.numAttrs = 1;
+  return cudaLaunchKernelEx(&config, kernel, map, args);
+}
+
+bool aligned(const void* p, uintptr_t alignment) {
+  return reinterpret_cast<uintptr_t>(p) % alignment == 0;
+}
+
+}  // namespace
+
+cudaError_t prepare_nf4_gemv_tma() {
+#if defined(HEARTH_CUDA_SM90_CODE)
+  int device = 0;
+  int major = 0;
+  int max_smem = 0;
+  cudaError_t err = cudaGetDevice(&device);
+  if (err == cudaSuccess)
+    err = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device);
+  if (err == cudaSuccess)
+    err = cudaDeviceGetAttribute(&max_smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
+  if (err != cudaSuccess || major < 9) return err;
+  err = cudaFuncSetAttribute(nf4_gemv_tma_kernel<8, 1, 4>,
+                             cudaFuncAttributeMaxDynamicSharedMemorySize, max_smem);
+  if (err == cudaSuccess)
+    err = cudaFuncSetAttribute(nf4_gemv_tma_kernel<4, 3, 12>,
+                               cudaFuncAttributeMaxDynamicSharedMemorySize, max_smem);
+  return err;
+#else
+  return cudaSuccess;
+#endif
+}
+
+std::optional<cudaError_t> try_launch_nf4_gemv_tma(const hearth_op& op, cudaStream_t stream) {
+#if !defined(HEARTH_CUDA_SM90_CODE)
+  // Built without sm_90 code: the kernel's body is empty for every target built.
+  static_cast<void>(op);
+  static_cast<void>(stream);
+  return std::nullopt;
+#else
+  const hearth_tensor& w = op.src[0];
+  const hearth_tensor& x = op.src[1];
+  const hearth_tensor& y = op.dst;
+  const int64_t n_in = w.ne[0];
+  const int64_t n_rows = w.ne[1];
+  if (x.ne[1] * x.ne[2] * x.ne[3] != 1) return std::nullopt;
+  // HEARTH_CUDA_NF4_GEMV=portable: the portable kernel instead (A/B measurements).
+  if (const char* choice = std::getenv("HEARTH_CUDA_NF4_GEMV");
+      choice != nullptr && std::string_view(choice) == "portable")
+    return std::nullopt;
+  if (n_in % kGroupElems != 0 || n_in > (int64_t{1} << 24) || n_rows > (int64_t{1} << 30))
+    return std::nullopt;
+  if (w.ne[2] != 1 || w.ne[3] != 1 || w.nb[1] != n_in / 64 * 36 || !aligned(w.data, 16))
+    return std::nullopt;
+  if (x.nb[0] != 4 || !aligned(x.data, 16) || y.nb[0] != 4) return std::nullopt;
+  int device = 0;
+  int major = 0;
+  if (cudaGetDevice(&device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess) {
+    static_cast<void>(cudaGetLastError());
+    return std::nullopt;
+  }
+  if (major < 9) return std::nullopt;
+  // Rows of up to 4096 columns: one group per stage, 4 consumer warps, 8 stages (3 CTAs fit an
+  // SM); longer rows: three groups, 12 warps, 4 stages. Fastest pairs of the lab's
+  // (STAGES, GPS, C) sweep at 4096x14336 / 14336x4096 / 4096x4096 / 4096x11008 / 11008x4096.
+  if (n_in <= 4096) return launch<8, 1, 4>(op, stream);
+  return launch<4, 3, 12>(op, stream);
+#endif
+}
+
+}  // namespace hearth::backend_gpu
