@@ -1,6 +1,6 @@
-// One-token MATMUL with NF4 weights on Hopper (sm_90). The portable GEMV of nf4_matmul.cu spends
-// one shared-memory lookup and one FMA per weight and is bound by the L1 data path near 40 % of
-// copy bandwidth (docs/benchmarks.md, seventh to ninth leases). This one:
+// MATMUL of 1-8 tokens with NF4 weights on Hopper (sm_90). The portable GEMV of nf4_matmul.cu
+// spends one shared-memory lookup and one FMA per weight and is bound by the L1 data path near 40 %
+// of copy bandwidth (docs/benchmarks.md, seventh to ninth leases). This one:
 // - copies the weights into shared memory with the tensor copy engine (TMA: one 2-D copy per
 //   stage of 16 rows x GPS groups of 144 bytes = 4 blocks; rows and columns past the matrix come
 //   back as zeros), in a ring of STAGES buffers that a producer warp refills as consumer warps
@@ -8,9 +8,10 @@
 // - looks each code byte up once, in a 256-entry table of F16 pairs (one copy per lane, so a warp
 //   never conflicts), and uses the pair as it is: it is one register of the A operand of
 //   mma.sync.m16n8k16 (F16 x F16 -> F32), whose 16 rows are 16 weight rows and whose 16 columns
-//   are 16 weights of one block; the block's scale multiplies the mma's result;
-// - converts x once per CTA to F16 in shared memory, scaled by a power of two that puts max |x|
-//   in [2^13, 2^14) (no overflow, no subnormals; undone exactly at the end).
+//   are 16 weights of one block and whose 8 columns are up to 8 tokens (so 8 tokens cost about
+//   what one does); the block's scale multiplies the mma's result;
+// - converts x once per CTA to F16 in shared memory, each token scaled by a power of two that
+//   puts its max |x| in [2^13, 2^14) (no overflow, no subnormals; undone exactly at the end).
 // Rounding: F16 code values and F16 activations, F32 products and sums (as bitsandbytes' GEMV);
 // on random data the error is ~3e-5 of sum |w x| (tools/nf4_bench.cu checks 1e-4).
 // It is launched as a programmatic dependent of the previous kernel: barrier set-up, the table
@@ -27,6 +28,7 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <initializer_list>
 #include <string_view>
 
 namespace hearth::backend_gpu {
@@ -42,20 +44,32 @@ __host__ __device__ constexpr int64_t padded_cols(int64_t n_in, int gps) {
          (int64_t{kGroupElems} * gps);
 }
 
-// Shared memory of one CTA: table | x (F16, padded) | STAGES stage buffers | 2 x STAGES mbarriers
-// | row partials (C x 16 floats) | per-warp max |x| (C floats).
+constexpr int kMaxTokens = 8;  // the mma's N
+// Halves between two tokens' rows of x in shared memory: 32 more than the padded row, so the 8
+// tokens' 16-byte reads of one column fall in different banks.
+__host__ __device__ constexpr int64_t x_stride(int64_t n_pad) { return n_pad + 32; }
+
+// Shared memory of one CTA: table | x (nt rows of F16) | STAGES stage buffers | 2 x STAGES
+// mbarriers | row partials (C x 16 rows x 8 tokens) | per-warp max |x| (C) | per-token 2^-k (8).
 template <int STAGES, int GPS, int C>
-constexpr size_t smem_bytes(int64_t n_in) {
-  return size_t{kTableWords} * 4 +
-         (static_cast<size_t>(padded_cols(n_in, GPS)) * 2 + 127) / 128 * 128 +
-         size_t{STAGES} * kRows * GPS * kGroupWords * 4 + 2 * STAGES * 8 + C * kRows * 4 + C * 4;
+__host__ __device__ constexpr size_t x_bytes(int64_t n_in, int nt) {
+  return (static_cast<size_t>(x_stride(padded_cols(n_in, GPS))) * nt * 2 + 127) / 128 * 128;
+}
+template <int STAGES, int GPS, int C>
+constexpr size_t smem_bytes(int64_t n_in, int nt) {
+  return size_t{kTableWords} * 4 + x_bytes<STAGES, GPS, C>(n_in, nt) +
+         size_t{STAGES} * kRows * GPS * kGroupWords * 4 + 2 * STAGES * 8 +
+         C * kRows * kMaxTokens * 4 + C * 4 + kMaxTokens * 4;
 }
 
 struct GemvArgs {
   int n_rows;
   int n_in;
-  const float* x;
-  float* y;
+  int nt;          // tokens, 1..8
+  const float* x;  // token t's row at x + t * x_row
+  int64_t x_row;   // floats
+  float* y;        // token t's outputs at y + t * y_row
+  int64_t y_row;   // floats
 };
 
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
@@ -141,12 +155,11 @@ __device__ __forceinline__ void fill_pair_table(uint32_t* table, int tid, int la
 }
 
 // x * 2^k as F16 into xh (zeros up to n_pad); returns 2^-k. Every consumer thread calls it. Up to
-// kHeld float4 per thread stay in registers between the max and the store (rows of up to
-// 4096 / 12288 columns for 4 / 12 consumer warps); longer rows read the rest again.
-template <int kThreads, int C>
+// kHeld float4 per thread stay in registers between the max and the store; longer rows read the
+// rest again.
+template <int kThreads, int C, int kHeld>
 __device__ float convert_x(const float* __restrict__ x, int n_in, int n_pad, __half* xh,
                            float* warp_max_abs, int tid, int lane) {
-  constexpr int kHeld = 8;
   const int n4 = n_in / 4;
   const float4* x4 = reinterpret_cast<const float4*>(x);
   float4 held[kHeld];
@@ -207,9 +220,19 @@ __device__ float convert_x(const float* __restrict__ x, int n_in, int n_pad, __h
 // CTA b owns rows [16 b, 16 b + 16). Warps 0..C-1 consume, warp C produces. Consumer warp w
 // takes blocks w, w + C, ... of each stage (4 GPS blocks); within a block, lane (g, q) holds
 // code words 1 + q and 5 + q of rows g and g + 8, which map to the mma's A fragment so that its
-// k index runs over elements 8q..8q+7 and 32+8q..32+8q+7, and reads the matching 8 + 8 halves of x.
-template <int STAGES, int GPS, int C>
-__global__ void __launch_bounds__(32 * (C + 1))
+// k index runs over elements 8q..8q+7 and 32+8q..32+8q+7, and reads the matching 8 + 8 halves of
+// token g's x (zeros for g >= nt); its results are tokens 2q and 2q + 1 of rows g and g + 8.
+// Resident CTAs per SM the register budget of the 1-8 token kernel is sized for. The one-token
+// kernel is left to the compiler: a bound there (and fewer x values held in registers) measured
+// 3-7 % slower on an H200.
+constexpr int blocks_per_sm(int consumers, bool multi) {
+  return multi ? (consumers >= 12 ? 2 : 3) : 1;
+}
+
+// kMulti: 1-8 tokens; otherwise exactly one, with every lane reading token 0's x and only column
+// 0 of the mma kept (measured 1.07-1.09x faster for one token than the general kernel).
+template <int STAGES, int GPS, int C, bool kMulti>
+__global__ void __launch_bounds__(32 * (C + 1), blocks_per_sm(C, kMulti))
     nf4_gemv_tma_kernel(const __grid_constant__ CUtensorMap weights, const GemvArgs args) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   static_assert((4 * GPS) % C == 0, "consumer warps divide a stage's blocks");
@@ -223,14 +246,16 @@ __global__ void __launch_bounds__(32 * (C + 1))
 
   extern __shared__ __align__(128) unsigned char smem[];
   const int n_pad = static_cast<int>(padded_cols(args.n_in, GPS));
+  const int xs = static_cast<int>(x_stride(n_pad));
   uint32_t* table = reinterpret_cast<uint32_t*>(smem);
   __half* xh = reinterpret_cast<__half*>(smem + kTableWords * 4);
-  uint32_t* stages = reinterpret_cast<uint32_t*>(
-      smem + kTableWords * 4 + (static_cast<size_t>(n_pad) * 2 + 127) / 128 * 128);
+  uint32_t* stages = reinterpret_cast<uint32_t*>(smem + kTableWords * 4 +
+                                                 x_bytes<STAGES, GPS, C>(args.n_in, args.nt));
   uint64_t* full = reinterpret_cast<uint64_t*>(stages + STAGES * kStageWords);
   uint64_t* empty = full + STAGES;
-  float* row_partial = reinterpret_cast<float*>(empty + STAGES);
-  float* warp_max_abs = row_partial + C * kRows;
+  float* row_partial = reinterpret_cast<float*>(empty + STAGES);  // [C][16 rows][8 tokens]
+  float* warp_max_abs = row_partial + C * kRows * kMaxTokens;
+  float* unscale = warp_max_abs + C;
 
   const int tid = static_cast<int>(threadIdx.x);
   const int warp = tid / 32;
@@ -262,18 +287,31 @@ __global__ void __launch_bounds__(32 * (C + 1))
 
   fill_pair_table<kConsumerThreads>(table, tid, lane);
   asm volatile("griddepcontrol.wait;" ::: "memory");  // x is the previous kernel's output
-  const float unscale =
-      convert_x<kConsumerThreads, C>(args.x, args.n_in, n_pad, xh, warp_max_abs, tid, lane);
-  consumers_sync(kConsumerThreads);
+  float unscale_one = 1.0f;                           // one token: 2^-k in a register
+  if constexpr (kMulti) {
+    for (int t = 0; t < args.nt; ++t) {
+      const float u = convert_x < kConsumerThreads, C,
+                  C >= 12 ? 4
+                          : 8 > (args.x + t * args.x_row, args.n_in, n_pad, xh + t * xs,
+                                 warp_max_abs, tid, lane);
+      if (tid == 0) unscale[t] = u;
+      consumers_sync(kConsumerThreads);  // warp_max_abs is reused by the next token
+    }
+  } else {
+    unscale_one =
+        convert_x<kConsumerThreads, C, 8>(args.x, args.n_in, n_pad, xh, warp_max_abs, tid, lane);
+    consumers_sync(kConsumerThreads);
+  }
 
   const int g = lane / 4;
   const int q = lane % 4;
+  const bool has_token = !kMulti || g < args.nt;
+  const __half* x_lane = xh + (kMulti && has_token ? g : 0) * xs + 8 * q;
   const uint32_t* table_lane = table + lane;
   const auto pair = [&](uint32_t word, int byte) {
     return table_lane[__byte_perm(word, 0u, 0x4440u + static_cast<unsigned>(byte)) * 32];
   };
-  float acc_g = 0.0f;   // row g, column 0 (lanes q == 0)
-  float acc_g8 = 0.0f;  // row g + 8
+  float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};  // rows g, g, g + 8, g + 8; tokens 2q, 2q + 1
   for (int it = 0; it < n_stages; ++it) {
     const int s = it % STAGES;
     mbar_wait(&full[s], (it / STAGES) & 1);
@@ -286,9 +324,13 @@ __global__ void __launch_bounds__(32 * (C + 1))
       const float d_g8 = __uint_as_float(rg8[0]);
       const uint32_t u0 = rg[1 + q], u1 = rg[5 + q];
       const uint32_t v0 = rg8[1 + q], v1 = rg8[5 + q];
-      const int k0 = it * GPS * kGroupElems + block * 64 + 8 * q;
-      const uint4 xa = *reinterpret_cast<const uint4*>(xh + k0);
-      const uint4 xb = *reinterpret_cast<const uint4*>(xh + k0 + 32);
+      const int k0 = it * GPS * kGroupElems + block * 64;
+      uint4 xa = make_uint4(0u, 0u, 0u, 0u);
+      uint4 xb = xa;
+      if (has_token) {
+        xa = *reinterpret_cast<const uint4*>(x_lane + k0);
+        xb = *reinterpret_cast<const uint4*>(x_lane + k0 + 32);
+      }
       if (j == kBlocksPerWarp - 1) {  // everything of this stage is in registers
         __syncwarp();
         if (lane == 0) mbar_arrive(&empty[s]);
@@ -298,20 +340,42 @@ __global__ void __launch_bounds__(32 * (C + 1))
       mma_f16(c, pair(u0, 2), pair(v0, 2), pair(u0, 3), pair(v0, 3), xa.z, xa.w);
       mma_f16(c, pair(u1, 0), pair(v1, 0), pair(u1, 1), pair(v1, 1), xb.x, xb.y);
       mma_f16(c, pair(u1, 2), pair(v1, 2), pair(u1, 3), pair(v1, 3), xb.z, xb.w);
-      acc_g = fmaf(c[0], d_g, acc_g);
-      acc_g8 = fmaf(c[2], d_g8, acc_g8);
+      acc[0] = fmaf(c[0], d_g, acc[0]);
+      acc[2] = fmaf(c[2], d_g8, acc[2]);
+      if constexpr (kMulti) {
+        acc[1] = fmaf(c[1], d_g, acc[1]);
+        acc[3] = fmaf(c[3], d_g8, acc[3]);
+      }
     }
   }
-  if (q == 0) {
-    row_partial[warp * kRows + g] = acc_g;
-    row_partial[warp * kRows + g + 8] = acc_g8;
-  }
-  consumers_sync(kConsumerThreads);
-  if (tid < kRows && row0 + tid < args.n_rows) {
-    float sum = 0.0f;
+  if constexpr (kMulti) {
+    float* mine = row_partial + warp * kRows * kMaxTokens;
+    mine[g * kMaxTokens + 2 * q] = acc[0];
+    mine[g * kMaxTokens + 2 * q + 1] = acc[1];
+    mine[(g + 8) * kMaxTokens + 2 * q] = acc[2];
+    mine[(g + 8) * kMaxTokens + 2 * q + 1] = acc[3];
+    consumers_sync(kConsumerThreads);
+    for (int o = tid; o < kRows * args.nt; o += kConsumerThreads) {
+      const int r = o / args.nt;
+      const int t = o % args.nt;
+      if (row0 + r >= args.n_rows) continue;
+      float sum = 0.0f;
 #pragma unroll
-    for (int w = 0; w < C; ++w) sum += row_partial[w * kRows + tid];
-    args.y[row0 + tid] = sum * unscale;
+      for (int w = 0; w < C; ++w) sum += row_partial[(w * kRows + r) * kMaxTokens + t];
+      args.y[t * args.y_row + row0 + r] = sum * unscale[t];
+    }
+  } else {
+    if (q == 0) {
+      row_partial[warp * kRows + g] = acc[0];
+      row_partial[warp * kRows + g + 8] = acc[2];
+    }
+    consumers_sync(kConsumerThreads);
+    if (tid < kRows && row0 + tid < args.n_rows) {
+      float sum = 0.0f;
+#pragma unroll
+      for (int w = 0; w < C; ++w) sum += row_partial[w * kRows + tid];
+      args.y[row0 + tid] = sum * unscale_one;
+    }
   }
 #else
   static_cast<void>(weights);
@@ -340,10 +404,10 @@ PFN_cuTensorMapEncodeTiled_v12000 tensor_map_encoder() {
   return encoder;
 }
 
-template <int STAGES, int GPS, int C>
+template <int STAGES, int GPS, int C, bool kMulti>
 std::optional<cudaError_t> launch(const hearth_op& op, cudaStream_t stream) {
   const hearth_tensor& w = op.src[0];
-  auto* kernel = nf4_gemv_tma_kernel<STAGES, GPS, C>;
+  auto* kernel = nf4_gemv_tma_kernel<STAGES, GPS, C, kMulti>;
   int device = 0;
   int max_smem = 0;
   if (cudaGetDevice(&device) != cudaSuccess ||
@@ -352,7 +416,8 @@ std::optional<cudaError_t> launch(const hearth_op& op, cudaStream_t stream) {
     static_cast<void>(cudaGetLastError());
     return std::nullopt;
   }
-  const size_t smem = smem_bytes<STAGES, GPS, C>(w.ne[0]);
+  const int nt = static_cast<int>(op.src[1].ne[1]);
+  const size_t smem = smem_bytes<STAGES, GPS, C>(w.ne[0], nt);
   if (smem > static_cast<size_t>(max_smem)) return std::nullopt;  // very long rows
   const PFN_cuTensorMapEncodeTiled_v12000 encode = tensor_map_encoder();
   if (encode == nullptr) return std::nullopt;
@@ -370,8 +435,13 @@ std::optional<cudaError_t> launch(const hearth_op& op, cudaStream_t stream) {
              CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) != CUDA_SUCCESS)
     return std::nullopt;
 
-  const GemvArgs args{static_cast<int>(w.ne[1]), static_cast<int>(w.ne[0]),
-                      static_cast<const float*>(op.src[1].data), static_cast<float*>(op.dst.data)};
+  const GemvArgs args{static_cast<int>(w.ne[1]),
+                      static_cast<int>(w.ne[0]),
+                      nt,
+                      static_cast<const float*>(op.src[1].data),
+                      op.src[1].nb[1] / 4,
+                      static_cast<float*>(op.dst.data),
+                      op.dst.nb[1] / 4};
   cudaLaunchAttribute attribute{};
   attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
   attribute.val.programmaticStreamSerializationAllowed = 1;
@@ -402,11 +472,11 @@ cudaError_t prepare_nf4_gemv_tma() {
   if (err == cudaSuccess)
     err = cudaDeviceGetAttribute(&max_smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
   if (err != cudaSuccess || major < 9) return err;
-  err = cudaFuncSetAttribute(nf4_gemv_tma_kernel<8, 1, 4>,
-                             cudaFuncAttributeMaxDynamicSharedMemorySize, max_smem);
-  if (err == cudaSuccess)
-    err = cudaFuncSetAttribute(nf4_gemv_tma_kernel<4, 3, 12>,
-                               cudaFuncAttributeMaxDynamicSharedMemorySize, max_smem);
+  for (auto* kernel : {nf4_gemv_tma_kernel<8, 1, 4, false>, nf4_gemv_tma_kernel<8, 1, 4, true>,
+                       nf4_gemv_tma_kernel<4, 3, 12, false>, nf4_gemv_tma_kernel<4, 3, 12, true>}) {
+    if (err == cudaSuccess)
+      err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, max_smem);
+  }
   return err;
 #else
   return cudaSuccess;
@@ -425,7 +495,10 @@ std::optional<cudaError_t> try_launch_nf4_gemv_tma(const hearth_op& op, cudaStre
   const hearth_tensor& y = op.dst;
   const int64_t n_in = w.ne[0];
   const int64_t n_rows = w.ne[1];
-  if (x.ne[1] * x.ne[2] * x.ne[3] != 1) return std::nullopt;
+  const int64_t n_tok = x.ne[1];
+  if (n_tok < 1 || n_tok > kMaxTokens || x.ne[2] != 1 || x.ne[3] != 1 || y.ne[2] != 1 ||
+      y.ne[3] != 1)
+    return std::nullopt;
   // HEARTH_CUDA_NF4_GEMV=portable: the portable kernel instead (A/B measurements).
   if (const char* choice = std::getenv("HEARTH_CUDA_NF4_GEMV");
       choice != nullptr && std::string_view(choice) == "portable")
@@ -434,7 +507,8 @@ std::optional<cudaError_t> try_launch_nf4_gemv_tma(const hearth_op& op, cudaStre
     return std::nullopt;
   if (w.ne[2] != 1 || w.ne[3] != 1 || w.nb[1] != n_in / 64 * 36 || !aligned(w.data, 16))
     return std::nullopt;
-  if (x.nb[0] != 4 || !aligned(x.data, 16) || y.nb[0] != 4) return std::nullopt;
+  if (x.nb[0] != 4 || !aligned(x.data, 16) || x.nb[1] % 16 != 0 || y.nb[0] != 4 || y.nb[1] % 4 != 0)
+    return std::nullopt;
   int device = 0;
   int major = 0;
   if (cudaGetDevice(&device) != cudaSuccess ||
@@ -444,10 +518,12 @@ std::optional<cudaError_t> try_launch_nf4_gemv_tma(const hearth_op& op, cudaStre
   }
   if (major < 9) return std::nullopt;
   // Rows of up to 4096 columns: one group per stage, 4 consumer warps, 8 stages (3 CTAs fit an
-  // SM); longer rows: three groups, 12 warps, 4 stages. Fastest pairs of the lab's
+  // SM for one token); longer rows: three groups, 12 warps, 4 stages. Fastest pairs of the lab's
   // (STAGES, GPS, C) sweep at 4096x14336 / 14336x4096 / 4096x4096 / 4096x11008 / 11008x4096.
-  if (n_in <= 4096) return launch<8, 1, 4>(op, stream);
-  return launch<4, 3, 12>(op, stream);
+  // Tokens whose x does not fit in shared memory next to the table go to the portable kernels.
+  if (n_in <= 4096)
+    return n_tok == 1 ? launch<8, 1, 4, false>(op, stream) : launch<8, 1, 4, true>(op, stream);
+  return n_tok == 1 ? launch<4, 3, 12, false>(op, stream) : launch<4, 3, 12, true>(op, stream);
 #endif
 }
 

@@ -636,11 +636,11 @@ int main() {
   const std::vector<GemvCase> gemv_cases = {
       {320, 37, false, true, {1, 3, 8, 11}},
       {1088, 45, false, false, {1, 2}},  // a row ends inside a chunk of the one-token kernel
-      // sm_90's TMA GEMV (one token, n_in a multiple of 256): rows not a multiple of its 16, a
+      // sm_90's TMA GEMV (1-8 tokens, n_in a multiple of 256): rows not a multiple of its 16, a
       // row length that is not a whole number of its 768-column stages, and activations beyond
       // F16's range or below its normal range (it scales x by a power of two).
-      {768, 37, false, false, {1, 2}},
-      {5120, 45, false, false, {1}},
+      {768, 37, false, false, {1, 2, 3, 5, 8}},
+      {5120, 45, false, false, {1, 4}},
       {1280, 29, false, false, {1}, 1.0e6f},
       {1280, 29, false, false, {1}, 1.0e-6f},
       {4096, 14336, true, false, {1, 2, 3, 4, 5, 8, 16, 64}},
