@@ -8,8 +8,8 @@
 // - looks each code byte up once, in a 256-entry table of F16 pairs (one copy per lane, so a warp
 //   never conflicts), and uses the pair as it is: it is one register of the A operand of
 //   mma.sync.m16n8k16 (F16 x F16 -> F32), whose 16 rows are 16 weight rows and whose 16 columns
-//   are 16 weights of one block and whose 8 columns are up to 8 tokens (so 8 tokens cost about
-//   what one does); the block's scale multiplies the mma's result;
+//   are 16 weights of one block and whose 8 columns are up to 8 tokens (the same mma count for
+//   8 tokens as for one); the block's scale multiplies the mma's result;
 // - converts x once per CTA to F16 in shared memory, each token scaled by a power of two that
 //   puts its max |x| in [2^13, 2^14) (no overflow, no subnormals; undone exactly at the end).
 // Rounding: F16 code values and F16 activations, F32 products and sums (as bitsandbytes' GEMV);
@@ -17,8 +17,9 @@
 // It is launched as a programmatic dependent of the previous kernel: barrier set-up, the table
 // and the first weight copies (weights are never written by a kernel) overlap that kernel's
 // tail; x is read and y written only after griddepcontrol.wait.
-// H200 (session 12, docs/benchmarks.md "Tenth lease"): 1.17-1.44x the portable kernel on the
-// Llama shapes, 46-58 % of copy bandwidth back to back.
+// H200 (session 12, docs/benchmarks.md "Tenth lease"): one token 1.18-1.36x the portable kernel
+// on the Llama shapes (32-55 % of copy bandwidth back to back), 2-5 tokens 1.3-2.0x; Llama-2-7B
+// NF4 decode 1.14x.
 #include "nf4_gemv_tma.hpp"
 
 #include <cuda.h>
@@ -223,14 +224,13 @@ __device__ float convert_x(const float* __restrict__ x, int n_in, int n_pad, __h
 // k index runs over elements 8q..8q+7 and 32+8q..32+8q+7, and reads the matching 8 + 8 halves of
 // token g's x (zeros for g >= nt); its results are tokens 2q and 2q + 1 of rows g and g + 8.
 // Resident CTAs per SM the register budget of the 1-8 token kernel is sized for. The one-token
-// kernel is left to the compiler: a bound there (and fewer x values held in registers) measured
-// 3-7 % slower on an H200.
+// kernel is left to the compiler, as it was when measured fastest.
 constexpr int blocks_per_sm(int consumers, bool multi) {
   return multi ? (consumers >= 12 ? 2 : 3) : 1;
 }
 
 // kMulti: 1-8 tokens; otherwise exactly one, with every lane reading token 0's x and only column
-// 0 of the mma kept (measured 1.07-1.09x faster for one token than the general kernel).
+// 0 of the mma kept (one token through the general kernel measured 2-8 % slower on an H200).
 template <int STAGES, int GPS, int C, bool kMulti>
 __global__ void __launch_bounds__(32 * (C + 1), blocks_per_sm(C, kMulti))
     nf4_gemv_tma_kernel(const __grid_constant__ CUtensorMap weights, const GemvArgs args) {
@@ -289,11 +289,10 @@ __global__ void __launch_bounds__(32 * (C + 1), blocks_per_sm(C, kMulti))
   asm volatile("griddepcontrol.wait;" ::: "memory");  // x is the previous kernel's output
   float unscale_one = 1.0f;                           // one token: 2^-k in a register
   if constexpr (kMulti) {
+    constexpr int kHeldMulti = C >= 12 ? 4 : 8;  // registers for the 8-token accumulators
     for (int t = 0; t < args.nt; ++t) {
-      const float u = convert_x < kConsumerThreads, C,
-                  C >= 12 ? 4
-                          : 8 > (args.x + t * args.x_row, args.n_in, n_pad, xh + t * xs,
-                                 warp_max_abs, tid, lane);
+      const float u = convert_x<kConsumerThreads, C, kHeldMulti>(
+          args.x + t * args.x_row, args.n_in, n_pad, xh + t * xs, warp_max_abs, tid, lane);
       if (tid == 0) unscale[t] = u;
       consumers_sync(kConsumerThreads);  // warp_max_abs is reused by the next token
     }
