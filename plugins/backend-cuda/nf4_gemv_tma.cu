@@ -451,7 +451,12 @@ std::optional<cudaError_t> launch(const hearth_op& op, cudaStream_t stream) {
   config.stream = stream;
   config.attrs = &attribute;
   config.numAttrs = 1;
-  return cudaLaunchKernelEx(&config, kernel, map, args);
+  const cudaError_t err = cudaLaunchKernelEx(&config, kernel, map, args);
+  if (err == cudaErrorInvalidValue) {  // its shared memory was not granted: the portable kernels
+    static_cast<void>(cudaGetLastError());
+    return std::nullopt;
+  }
+  return err;
 }
 
 bool aligned(const void* p, uintptr_t alignment) {
