@@ -202,7 +202,15 @@ TEST_F(ServerTest, HealthModelsTagsAndMetrics) {
   EXPECT_EQ(t["models"][0]["details"]["family"], "llama");
   EXPECT_GT(t["models"][0]["size"].get<int64_t>(), 0);
 
+  // A request is counted when its reply has been written (httplib's logger), which can be after
+  // the client has read it and sent the next request on another connection: poll briefly.
+  const std::string models_line = "hearth_requests_total{endpoint=\"/v1/models\",status=\"200\"}";
   auto metrics = c.Get("/metrics");
+  for (int tries = 0;
+       tries < 200 && metrics && metrics->body.find(models_line) == std::string::npos; ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    metrics = c.Get("/metrics");
+  }
   ASSERT_TRUE(metrics);
   EXPECT_EQ(metrics->status, 200);
   for (const char* name :
