@@ -50,15 +50,16 @@ constexpr int kMaxTokens = 8;  // the mma's N
 // tokens' 16-byte reads of one column fall in different banks.
 __host__ __device__ constexpr int64_t x_stride(int64_t n_pad) { return n_pad + 32; }
 
-// Shared memory of one CTA: table | x (nt rows of F16) | STAGES stage buffers | 2 x STAGES
-// mbarriers | row partials (C x 16 rows x 8 tokens) | per-warp max |x| (C) | per-token 2^-k (8).
-template <int STAGES, int GPS, int C>
-__host__ __device__ constexpr size_t x_bytes(int64_t n_in, int nt) {
-  return (static_cast<size_t>(x_stride(padded_cols(n_in, GPS))) * nt * 2 + 127) / 128 * 128;
+// Bytes of x in shared memory: nt rows of F16, rounded up to 128.
+__host__ __device__ constexpr size_t x_bytes(int64_t n_in, int gps, int nt) {
+  return (static_cast<size_t>(x_stride(padded_cols(n_in, gps))) * nt * 2 + 127) / 128 * 128;
 }
+
+// Shared memory of one CTA: table | x | STAGES stage buffers | 2 x STAGES mbarriers | row
+// partials (C x 16 rows x 8 tokens) | per-warp max |x| (C) | per-token 2^-k (8).
 template <int STAGES, int GPS, int C>
 constexpr size_t smem_bytes(int64_t n_in, int nt) {
-  return size_t{kTableWords} * 4 + x_bytes<STAGES, GPS, C>(n_in, nt) +
+  return size_t{kTableWords} * 4 + x_bytes(n_in, GPS, nt) +
          size_t{STAGES} * kRows * GPS * kGroupWords * 4 + 2 * STAGES * 8 +
          C * kRows * kMaxTokens * 4 + C * 4 + kMaxTokens * 4;
 }
@@ -249,8 +250,8 @@ __global__ void __launch_bounds__(32 * (C + 1), blocks_per_sm(C, kMulti))
   const int xs = static_cast<int>(x_stride(n_pad));
   uint32_t* table = reinterpret_cast<uint32_t*>(smem);
   __half* xh = reinterpret_cast<__half*>(smem + kTableWords * 4);
-  uint32_t* stages = reinterpret_cast<uint32_t*>(smem + kTableWords * 4 +
-                                                 x_bytes<STAGES, GPS, C>(args.n_in, args.nt));
+  uint32_t* stages =
+      reinterpret_cast<uint32_t*>(smem + kTableWords * 4 + x_bytes(args.n_in, GPS, args.nt));
   uint64_t* full = reinterpret_cast<uint64_t*>(stages + STAGES * kStageWords);
   uint64_t* empty = full + STAGES;
   float* row_partial = reinterpret_cast<float*>(empty + STAGES);  // [C][16 rows][8 tokens]
@@ -504,9 +505,12 @@ std::optional<cudaError_t> try_launch_nf4_gemv_tma(const hearth_op& op, cudaStre
       y.ne[3] != 1)
     return std::nullopt;
   // HEARTH_CUDA_NF4_GEMV=portable: the portable kernel instead (A/B measurements).
-  if (const char* choice = std::getenv("HEARTH_CUDA_NF4_GEMV");
-      choice != nullptr && std::string_view(choice) == "portable")
-    return std::nullopt;
+  // Read once: the switch is for whole runs, and this is on every decode matmul.
+  static const bool portable_only = [] {
+    const char* choice = std::getenv("HEARTH_CUDA_NF4_GEMV");
+    return choice != nullptr && std::string_view(choice) == "portable";
+  }();
+  if (portable_only) return std::nullopt;
   if (n_in % kGroupElems != 0 || n_in > (int64_t{1} << 24) || n_rows > (int64_t{1} << 30))
     return std::nullopt;
   if (w.ne[2] != 1 || w.ne[3] != 1 || w.nb[1] != n_in / 64 * 36 || !aligned(w.data, 16))
