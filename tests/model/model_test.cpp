@@ -350,42 +350,32 @@ void expect_gpu_agrees_with_cpu(const std::shared_ptr<Model>& gpu_model,
 // NF4 matrices on a GPU backend against the CPU's NF4 kernels on the same converted weights: the
 // 16-token prompt in one batch takes the GPU's GEMM route (weights dequantized to F16, cuBLAS),
 // the tokens after it the fused decode kernel. Skipped where the plugin finds no device.
-class Nf4OnGpu : public ::testing::TestWithParam<std::string> {};
+class Nf4OnGpu : public ::testing::TestWithParam<std::string> {
+ protected:
+  void expect_agreement(const std::string& model, float tie_margin) {
+    const std::string backend = GetParam();
+    if (!plugins().has(PluginKind::backend, backend))
+      GTEST_SKIP() << "no " << backend << " backend plugin was built";
+    if (plugins().backend(backend).devices().empty())
+      GTEST_SKIP() << "the " << backend << " backend finds no device on this machine";
+    const Reference ref = read_reference(model);
+    ASSERT_GE(ref.tokens.size(), 8u) << "the prompt must be long enough for the GEMM route";
+    ModelOptions on_gpu, on_cpu;
+    on_gpu.backend = backend;
+    on_gpu.weights = on_cpu.weights = "nf4";
+    auto gpu_model = Model::load(model_path(model), plugins(), on_gpu);
+    auto cpu_model = Model::load(model_path(model), plugins(), on_cpu);
+    expect_gpu_agrees_with_cpu(gpu_model, cpu_model, ref.tokens, tie_margin);
+  }
+};
 
-TEST_P(Nf4OnGpu, PromptAndDecodeAgreeWithTheCpu) {
-  const std::string backend = GetParam();
-  if (!plugins().has(PluginKind::backend, backend))
-    GTEST_SKIP() << "no " << backend << " backend plugin was built";
-  if (plugins().backend(backend).devices().empty())
-    GTEST_SKIP() << "the " << backend << " backend finds no device on this machine";
-  const Reference ref = read_reference("stories260K");
-  ASSERT_GE(ref.tokens.size(), 8u) << "the prompt must be long enough for the GEMM route";
-  ModelOptions on_gpu, on_cpu;
-  on_gpu.backend = backend;
-  on_gpu.weights = on_cpu.weights = "nf4";
-  auto gpu_model = Model::load(model_path("stories260K"), plugins(), on_gpu);
-  auto cpu_model = Model::load(model_path("stories260K"), plugins(), on_cpu);
-  expect_gpu_agrees_with_cpu(gpu_model, cpu_model, ref.tokens);
-}
+TEST_P(Nf4OnGpu, PromptAndDecodeAgreeWithTheCpu) { expect_agreement("stories260K", 0.0f); }
 
 // The same on llama-small (n_embd 256, n_ff 768): every row is a multiple of 256 columns, so on an
 // sm_90 GPU the decoded tokens take the TMA + tensor-core GEMV (plugins/backend-cuda/
-// nf4_gemv_tma.cu, F16 activations and code values) instead of the portable kernel.
-TEST_P(Nf4OnGpu, RowsOfWholeStagesAgreeWithTheCpu) {
-  const std::string backend = GetParam();
-  if (!plugins().has(PluginKind::backend, backend))
-    GTEST_SKIP() << "no " << backend << " backend plugin was built";
-  if (plugins().backend(backend).devices().empty())
-    GTEST_SKIP() << "the " << backend << " backend finds no device on this machine";
-  const Reference ref = read_reference("llama-small-F16");
-  ASSERT_GE(ref.tokens.size(), 8u) << "the prompt must be long enough for the GEMM route";
-  ModelOptions on_gpu, on_cpu;
-  on_gpu.backend = backend;
-  on_gpu.weights = on_cpu.weights = "nf4";
-  auto gpu_model = Model::load(model_path("llama-small-F16"), plugins(), on_gpu);
-  auto cpu_model = Model::load(model_path("llama-small-F16"), plugins(), on_cpu);
-  expect_gpu_agrees_with_cpu(gpu_model, cpu_model, ref.tokens, 0.1f);
-}
+// nf4_gemv_tma.cu, F16 activations and code values) instead of the portable kernel. Its random
+// weights leave near ties, so argmaxes are compared only where the CPU leads by 0.1.
+TEST_P(Nf4OnGpu, RowsOfWholeStagesAgreeWithTheCpu) { expect_agreement("llama-small-F16", 0.1f); }
 
 INSTANTIATE_TEST_SUITE_P(Backends, Nf4OnGpu, ::testing::Values("cuda", "hip"));
 
