@@ -3,7 +3,11 @@
 #include <httplib.h>
 #include <hearth/error.hpp>
 
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <set>
 
 #include "server/ollama_routes.hpp"
@@ -58,6 +62,14 @@ Server::Server(std::shared_ptr<const Model> model, const std::filesystem::path& 
   // Each request holds a thread while it streams; idle keep-alive connections hold one too.
   const size_t threads = static_cast<size_t>(options_.parallel + options_.queue) + 8;
   http_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  // httplib's default options add SO_REUSEPORT, with which a second server binds the same port
+  // and the kernel splits the connections between the two; SO_REUSEADDR alone lets a restart
+  // bind at once but refuses a port another server listens on.
+  http_->set_socket_options([this](socket_t sock) {
+    const int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    listen_socket_ = sock;
+  });
   http_->set_payload_max_length(options_.max_body_bytes);
   http_->set_keep_alive_timeout(2);
   add_routes();
@@ -72,6 +84,13 @@ int Server::bind() {
   if (port_ < 0)
     throw Error("cannot listen on " + options_.host + ":" + std::to_string(options_.port) +
                 "; is another server using the port? Choose another with --port");
+  // httplib listens with a backlog of 5: when more clients connect at once than the accept
+  // thread has taken, the kernel drops their handshakes and some requests fail (4 of 16
+  // concurrent streams in one CI run on 2 loaded cores). Listening again on the bound socket
+  // enlarges the queue; the kernel caps it at net.core.somaxconn.
+  if (::listen(listen_socket_, SOMAXCONN) != 0)
+    throw Error("cannot enlarge the listen queue of " + options_.host + ":" +
+                std::to_string(port_) + ": " + std::strerror(errno));
   return port_;
 }
 

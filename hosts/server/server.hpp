@@ -59,6 +59,8 @@ class Server {
   RouteContext context_;
   std::unique_ptr<httplib::Server> http_;
   int port_ = 0;
+  // The socket bind() listens on (set by httplib's socket-options callback).
+  int listen_socket_ = -1;
   // When each request in flight started, for the log line.
   std::mutex started_mutex_;
   std::map<const void*, std::chrono::steady_clock::time_point> started_;

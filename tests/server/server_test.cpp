@@ -407,7 +407,8 @@ TEST(ServerLoad, SixteenConcurrentStreamsAreCompleteAndEqualTheirOutputAlone) {
                  {"stream", true}};
     auto c = server.client();
     auto r = c.Post("/v1/completions", body.dump(), "application/json");
-    if (!r || r->status != 200) return std::string("<failed>");
+    if (!r) return "<failed: " + httplib::to_string(r.error()) + ">";
+    if (r->status != 200) return "<failed: " + std::to_string(r->status) + " " + r->body + ">";
     bool done = false;
     std::string text;
     for (const auto& e : sse_events(r->body, done)) text += e["choices"][0]["text"];
@@ -421,6 +422,22 @@ TEST(ServerLoad, SixteenConcurrentStreamsAreCompleteAndEqualTheirOutputAlone) {
     const std::string text = together[i].get();
     EXPECT_NE(text.rfind('<', 0), 0u) << subjects[i] << ": " << text;
     EXPECT_EQ(text, alone[i]) << subjects[i];
+  }
+}
+
+// A second server on a port another one listens on is refused with an error that says so (with
+// SO_REUSEPORT both would bind and the kernel would split the clients between them).
+TEST(ServerPort, APortInUseIsRefused) {
+  RunningServer first;
+  ServerOptions o = test_options();
+  o.port = first.server().port();
+  Server second(model(), kModelFile, o);
+  try {
+    second.bind();
+    FAIL() << "a second server bound port " << o.port;
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("is another server using the port"), std::string::npos)
+        << e.what();
   }
 }
 
