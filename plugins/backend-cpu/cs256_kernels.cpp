@@ -1,10 +1,25 @@
 // The scalar CS256 row kernel and the run-time choice between it and the SIMD ones.
 #include <hearth/sdk/half.hpp>
 
+#include <algorithm>
+#include <cmath>
+
 #include "cs256_kernels.hpp"
 #include "quant_kernels.hpp"
 
 namespace hearth::backend_cpu {
+
+namespace {
+
+// Value k of the blob as a float (8-bit values before the row's scale).
+float value_at(const unsigned char* values, hearth_dtype dtype, uint64_t k) {
+  if (dtype == HEARTH_DTYPE_I8) return static_cast<float>(static_cast<int8_t>(values[k]));
+  uint16_t bits;
+  std::memcpy(&bits, values + 2 * k, sizeof bits);
+  return dtype == HEARTH_DTYPE_F16 ? sdk::fp16_to_fp32(bits) : sdk::bf16_to_fp32(bits);
+}
+
+}  // namespace
 
 bool cs256_matrix(const void* data, Cs256Matrix& out) {
   out.base = static_cast<const unsigned char*>(data);
@@ -26,20 +41,52 @@ void cs256_row_dot_scalar(const Cs256Matrix& w, int64_t row, const float* const*
     const uint64_t end = k + w.increment(row, t);
     const int64_t col0 = t * HEARTH_CS256_TILE;
     for (; k < end; ++k) {
-      float v;
-      if (dtype == HEARTH_DTYPE_I8) {
-        v = static_cast<float>(static_cast<int8_t>(values[k]));
-      } else {
-        uint16_t bits;
-        std::memcpy(&bits, values + 2 * k, sizeof bits);
-        v = dtype == HEARTH_DTYPE_F16 ? sdk::fp16_to_fp32(bits) : sdk::bf16_to_fp32(bits);
-      }
+      const float v = value_at(values, dtype, k);
       const int64_t c = col0 + indices[k];
       for (int64_t j = 0; j < n_tok; ++j) acc[j] += v * x[j][c];
     }
   }
   const float scale = dtype == HEARTH_DTYPE_I8 ? w.scale(row) : 1.0f;
   for (int64_t j = 0; j < n_tok; ++j) out[j] = acc[j] * scale;
+}
+
+std::optional<float> cs256_halve_activations_scalar(const float* x, int64_t n, uint16_t* xh) {
+  float max = 0.0f;
+  for (int64_t c = 0; c < n; ++c) {
+    if (!std::isfinite(x[c])) return std::nullopt;
+    max = std::max(max, std::fabs(x[c]));
+  }
+  const int e = cs256_activation_exponent(max);
+  const float scale = std::ldexp(1.0f, e);
+  for (int64_t c = 0; c < n; ++c) xh[c] = sdk::fp32_to_fp16(x[c] * scale);
+  return std::ldexp(1.0f, -e);
+}
+
+std::optional<float> cs256_halve_activations(const float* x, int64_t n, uint16_t* xh, bool simd) {
+  if (simd && cpu_has_avx512_vnni()) return cs256_halve_activations_avx512(x, n, xh);
+  return cs256_halve_activations_scalar(x, n, xh);
+}
+
+float cs256_row_dot_halves_scalar(const Cs256Matrix& w, int64_t row, const uint16_t* xh,
+                                  float unscale) {
+  float acc = 0.0f;
+  uint64_t k = w.row_pointer(row);
+  const unsigned char* indices = w.base + w.layout.indices;
+  const unsigned char* values = w.base + w.layout.values;
+  for (int64_t t = 0; t < w.blk_per_row; ++t) {
+    const uint64_t end = k + w.increment(row, t);
+    for (; k < end; ++k)
+      acc += value_at(values, w.header.value_dtype, k) *
+             sdk::fp16_to_fp32(xh[t * HEARTH_CS256_TILE + indices[k]]);
+  }
+  const float scale = w.header.value_dtype == HEARTH_DTYPE_I8 ? w.scale(row) : 1.0f;
+  return acc * unscale * scale;
+}
+
+float cs256_row_dot_halves(const Cs256Matrix& w, int64_t row, const uint16_t* xh, float unscale,
+                           bool simd) {
+  if (simd && cpu_has_avx512_vnni()) return cs256_row_dot_halves_avx512(w, row, xh, unscale);
+  return cs256_row_dot_halves_scalar(w, row, xh, unscale);
 }
 
 void cs256_row_dot(const Cs256Matrix& w, int64_t row, const float* const* x, int64_t n_tok,

@@ -5,8 +5,11 @@
 
 #include <hearth/sdk/abi.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 
 namespace hearth::backend_cpu {
 
@@ -55,5 +58,36 @@ void cs256_row_dot_avx2(const Cs256Matrix& w, int64_t row, const float* const* x
                         float* out);
 void cs256_row_dot_avx512(const Cs256Matrix& w, int64_t row, const float* const* x, int64_t n_tok,
                           float* out);
+
+// One token against activations rounded to F16, for CPUs whose 16-bit permutes pick 32 inputs
+// per instruction (twice the F32 kernel's entries per permute, and two F32 conversions instead of
+// the group blends' extra permutes): about a third of the vector work per entry.
+//
+// x's n floats times 2^e, rounded to nearest F16, into xh (n halves), e chosen so that max |x| 2^e
+// lies in [2^14, 2^15): the rounding error is at most 2^-11 of each input (bitsandbytes' GEMV
+// rounds its F32 inputs to F16 the same way, without the scaling). Returns 2^-e, by which the
+// products are multiplied back, or nullopt when x holds an infinity or NaN (the F32 kernels carry
+// those as IEEE arithmetic does).
+std::optional<float> cs256_halve_activations(const float* x, int64_t n, uint16_t* xh,
+                                             bool simd = true);
+// That e for a finite max |x| >= 0 (clamped so that 2^e and 2^-e are normal floats).
+inline int cs256_activation_exponent(float max) {
+  if (max == 0.0f) return 0;
+  int ex = 0;
+  std::frexp(max, &ex);  // max in [2^(ex-1), 2^ex)
+  return std::clamp(15 - ex, -126, 126);
+}
+std::optional<float> cs256_halve_activations_scalar(const float* x, int64_t n, uint16_t* xh);
+std::optional<float> cs256_halve_activations_avx512(const float* x, int64_t n, uint16_t* xh);
+
+// dot(row, xh) times unscale (and the row's scale for 8-bit values). xh must hold 256 *
+// blk_per_row halves (the activations padded with zeros to whole tiles). The scalar loop is the
+// reference; the AVX-512 kernel needs cpu_has_avx512_vnni() (for AVX-512 BW).
+float cs256_row_dot_halves(const Cs256Matrix& w, int64_t row, const uint16_t* xh, float unscale,
+                           bool simd = true);
+float cs256_row_dot_halves_scalar(const Cs256Matrix& w, int64_t row, const uint16_t* xh,
+                                  float unscale);
+float cs256_row_dot_halves_avx512(const Cs256Matrix& w, int64_t row, const uint16_t* xh,
+                                  float unscale);
 
 }  // namespace hearth::backend_cpu

@@ -7,6 +7,7 @@
 
 #include "cs256_kernels.hpp"
 #include "op_validation.hpp"
+#include "quant_kernels.hpp"
 #include "tensor_view.hpp"
 
 namespace hearth::backend_cpu {
@@ -78,6 +79,21 @@ void run_cs256_matmul(const hearth_op& op, ThreadPool& pool) {
   check_structure(w, t);
   // Activations padded to whole tiles: whatever a tile's indices say, reads stay in the buffer.
   const int64_t padded = w.blk_per_row * HEARTH_CS256_TILE;
+  if (n_tok == 1 && cpu_has_avx512_vnni()) {
+    // Decoding: the F16 kernel (cs256_kernels.hpp) does a third of the F32 one's vector work.
+    std::vector<uint16_t> xh(static_cast<size_t>(std::max<int64_t>(padded, 1)), 0);
+    if (const auto unscale =
+            cs256_halve_activations(flat_row<const float>(x, 0), n_in, xh.data())) {
+      const int64_t grain = std::max<int64_t>(
+          1, 32768 / std::max<int64_t>(1, static_cast<int64_t>(w.header.nnz) / n_out));
+      float* out = flat_row<float>(op.dst, 0);
+      pool.parallel_for(n_out, grain, [&](int64_t begin, int64_t end) {
+        for (int64_t r = begin; r < end; ++r)
+          out[r] = cs256_row_dot_halves(w, r, xh.data(), *unscale);
+      });
+      return;
+    }
+  }
   std::vector<float> xpad(static_cast<size_t>(std::max<int64_t>(padded, 1) * n_tok), 0.0f);
   for (int64_t j = 0; j < n_tok; ++j)
     std::copy_n(flat_row<const float>(x, j), n_in, xpad.data() + j * padded);

@@ -5,8 +5,8 @@
 // - adversarial shapes and patterns (empty rows, full tiles -> wide increments, n not a multiple
 //   of 256, n < 256, padding) encode to blobs the validator accepts, and every corruption of a
 //   valid blob is refused with a message naming it;
-// - the scalar and AVX2 kernels and the cpu backend's MATMUL equal a double-precision reference
-//   within F32 rounding;
+// - the scalar, AVX2 and AVX-512 kernels and the cpu backend's MATMUL equal a double-precision
+//   reference within F32 rounding, and the one-token kernels on F16 activations within F16's;
 // - GGUF files carry CS256 tensors (sized from their header) and refuse broken headers.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -337,6 +337,45 @@ double reference_dot(const std::vector<float>& dense, int64_t row, int64_t cols,
   return s;
 }
 
+// x rounded to F16 by both conversions (the same bits), padded to whole tiles.
+std::vector<uint16_t> halved(const float* x, int64_t cols, int64_t padded, float* unscale) {
+  std::vector<uint16_t> scalar(static_cast<size_t>(padded), 0), simd(scalar);
+  const auto s = cpu::cs256_halve_activations_scalar(x, cols, scalar.data());
+  const auto v = cpu::cs256_halve_activations(x, cols, simd.data());
+  EXPECT_TRUE(s && v);
+  if (!s || !v) return scalar;
+  EXPECT_EQ(*s, *v);
+  EXPECT_EQ(scalar, simd);
+  *unscale = *s;
+  return scalar;
+}
+
+// The one-token kernels on F16 activations (scalar and, where the CPU has it, AVX-512) against
+// the double-precision product with the rounded activations (as tight as the F32 kernels), and
+// against the unrounded ones within the rounding: at most 2^-11 of each |w x|.
+void expect_half_kernels_equal_the_dense_reference(const cpu::Cs256Matrix& m,
+                                                   const std::vector<float>& dense, int64_t rows,
+                                                   int64_t cols, const float* x,
+                                                   const std::string& what) {
+  float unscale = 0;
+  const auto xh = halved(x, cols, m.blk_per_row * 256, &unscale);
+  std::vector<float> rounded(static_cast<size_t>(cols));
+  for (int64_t c = 0; c < cols; ++c) rounded[c] = sdk::fp16_to_fp32(xh[c]) * unscale;
+  for (int64_t r = 0; r < rows; ++r) {
+    double magnitude = 0, exact_magnitude = 0;
+    const double ref = reference_dot(dense, r, cols, rounded.data(), &magnitude);
+    const double exact = reference_dot(dense, r, cols, x, &exact_magnitude);
+    const double tol = 1e-6 * magnitude + 1e-30;
+    const float scalar = cpu::cs256_row_dot_halves_scalar(m, r, xh.data(), unscale);
+    ASSERT_NEAR(scalar, ref, tol) << what << " F16 x, scalar, row " << r;
+    ASSERT_NEAR(scalar, exact, std::ldexp(exact_magnitude, -11) + tol) << what << " row " << r;
+    if (cpu::cpu_has_avx512_vnni()) {
+      ASSERT_NEAR(cpu::cs256_row_dot_halves_avx512(m, r, xh.data(), unscale), ref, tol)
+          << what << " F16 x, avx512, row " << r;
+    }
+  }
+}
+
 // Every kernel this CPU runs (scalar, AVX2, AVX-512) against the double-precision product of the
 // blob's dense reconstruction, for 1..8 tokens per call.
 void expect_kernels_equal_the_dense_reference(const std::vector<std::byte>& blob,
@@ -367,6 +406,7 @@ void expect_kernels_equal_the_dense_reference(const std::vector<std::byte>& blob
       }
     }
   }
+  expect_half_kernels_equal_the_dense_reference(m, dense, rows, cols, xs_data.data(), what);
 }
 
 struct KernelCase {
@@ -396,6 +436,45 @@ TEST(Cs256Kernels, EveryKernelEqualsTheDenseReference) {
         cs::encode(w.data(), k.rows, k.cols, nullptr, options(k.sparsity, k.values, k.vec));
     expect_kernels_equal_the_dense_reference(blob, dequantized(blob, k.rows, k.cols), k.rows,
                                              k.cols, describe(k));
+  }
+}
+
+// The F16 activations span the range the conversion keeps exact to 2^-11: max |x| 2^e lands in
+// [2^14, 2^15) whatever the magnitude; infinities and NaN are refused (the F32 kernels take
+// those); zeros stay zeros. Sparsity 0.9 and 0.8 put chunks past three windows (the four-group
+// path), 0.5 keeps them within two.
+TEST(Cs256Kernels, HalvedActivationsAtAnyMagnitude) {
+  const int64_t rows = 7, cols = 777;
+  const auto x = random_matrix(1, cols, 5);
+  for (const double sparsity : {0.5, 0.8, 0.9}) {
+    const auto w = random_matrix(rows, cols, 6);
+    const auto blob = cs::encode(w.data(), rows, cols, nullptr, options(sparsity));
+    const auto dense = dequantized(blob, rows, cols);
+    cpu::Cs256Matrix m;
+    ASSERT_TRUE(cpu::cs256_matrix(blob.data(), m));
+    for (const float magnitude : {1e-30f, 1e-6f, 1.0f, 1e6f, 1e30f}) {
+      std::vector<float> scaled(x);
+      for (auto& v : scaled) v *= magnitude;
+      float unscale = 0;
+      const auto xh = halved(scaled.data(), cols, cols, &unscale);
+      float max = 0;
+      for (const uint16_t h : xh) max = std::max(max, std::fabs(sdk::fp16_to_fp32(h)));
+      EXPECT_GE(max, 16384.0f) << magnitude;
+      EXPECT_LT(max, 32768.0f) << magnitude;
+      expect_half_kernels_equal_the_dense_reference(
+          m, dense, rows, cols, scaled.data(),
+          "sparsity " + std::to_string(sparsity) + " |x| ~" + std::to_string(magnitude));
+    }
+  }
+  std::vector<float> zeros(cols, 0.0f);
+  std::vector<uint16_t> xh(cols, 1);
+  EXPECT_EQ(cpu::cs256_halve_activations(zeros.data(), cols, xh.data()), 1.0f);
+  EXPECT_EQ(xh, std::vector<uint16_t>(cols, 0));
+  for (const float bad : {INFINITY, -INFINITY, NAN}) {
+    std::vector<float> with(x);
+    with[cols - 1] = bad;
+    EXPECT_FALSE(cpu::cs256_halve_activations(with.data(), cols, xh.data()));
+    EXPECT_FALSE(cpu::cs256_halve_activations_scalar(with.data(), cols, xh.data()));
   }
 }
 
@@ -446,6 +525,35 @@ class Plugins : public ::testing::Test {
     return take(fapi().encode(format_.instance(), HEARTH_DTYPE_CS256, w.data(), rows, cols, nullptr,
                               opts.data(), opts.size(), &sink));
   }
+
+  // MATMUL of the blob (rows x cols) with n_tok columns of x into y.
+  static hearth_op matmul(const std::vector<std::byte>& blob, std::vector<float>& x,
+                          std::vector<float>& y, int64_t rows, int64_t cols, int64_t n_tok) {
+    auto tensor = [](void* data, hearth_dtype dtype, int64_t ne0, int64_t ne1) {
+      hearth_tensor t{};
+      t.data = data;
+      t.dtype = dtype;
+      t.n_dims = 2;
+      t.ne[0] = ne0;
+      t.ne[1] = ne1;
+      t.ne[2] = t.ne[3] = 1;
+      t.nb[0] = dtype == HEARTH_DTYPE_F32 ? 4 : 0;
+      t.nb[1] = t.nb[0] * ne0;
+      t.nb[2] = t.nb[3] = t.nb[1] * ne1;
+      return t;
+    };
+    hearth_op op{};
+    op.struct_size = sizeof op;
+    op.kind = HEARTH_OP_MATMUL;
+    op.n_src = 2;
+    op.src[0] = tensor(const_cast<std::byte*>(blob.data()), HEARTH_DTYPE_CS256, cols, rows);
+    op.src[1] = tensor(x.data(), HEARTH_DTYPE_F32, cols, n_tok);
+    op.dst = tensor(y.data(), HEARTH_DTYPE_F32, rows, n_tok);
+    return op;
+  }
+  // The backend's MATMUL of a random 66 %-sparse blob against the double-precision reference.
+  static void expect_matmul_equals_the_reference(const hearth_backend_api& api, void* device,
+                                                 int64_t rows, int64_t cols, int64_t n_tok);
 };
 
 TEST_F(Plugins, FormatEncodesValidatesAndDequantizesThroughItsAbi) {
@@ -484,40 +592,23 @@ TEST_F(Plugins, CpuBackendMatmulEqualsTheReferenceForManyTokens) {
   const auto& api = backend_.api<hearth_backend_api>();
   void* device = nullptr;
   ASSERT_TRUE(take(api.open_device(backend_.instance(), 0, nullptr, 0, &device)).ok());
-  const int64_t rows = 70, cols = 600, n_tok = 11;
+  const int64_t rows = 70, cols = 600;
+  for (const int64_t n_tok : {1, 11}) {
+    SCOPED_TRACE(std::to_string(n_tok) + " tokens");
+    expect_matmul_equals_the_reference(api, device, rows, cols, n_tok);
+  }
   const auto w = random_matrix(rows, cols, 8);
   const auto blob = cs::encode(w.data(), rows, cols, nullptr, options(0.66));
+  std::vector<float> x(cols, 1.0f), y(rows, 0.0f);
+  hearth_op op = matmul(blob, x, y, rows, cols, 1);
+  // One token with an infinite input: IEEE arithmetic as the F32 kernels do it (inf or NaN in
+  // every row that has a weight at that column), not the F16 kernel's refusal.
+  x[5] = INFINITY;
+  ASSERT_TRUE(take(api.run_op(device, &op)).ok());
   const auto dense = dequantized(blob, rows, cols);
-  auto x = random_matrix(n_tok, cols, 10);
-  std::vector<float> y(rows * n_tok, NAN);
-  hearth_op op{};
-  op.struct_size = sizeof op;
-  op.kind = HEARTH_OP_MATMUL;
-  op.n_src = 2;
-  auto tensor = [](void* data, hearth_dtype dtype, int64_t ne0, int64_t ne1) {
-    hearth_tensor t{};
-    t.data = data;
-    t.dtype = dtype;
-    t.n_dims = 2;
-    t.ne[0] = ne0;
-    t.ne[1] = ne1;
-    t.ne[2] = t.ne[3] = 1;
-    t.nb[0] = dtype == HEARTH_DTYPE_F32 ? 4 : 0;
-    t.nb[1] = t.nb[0] * ne0;
-    t.nb[2] = t.nb[3] = t.nb[1] * ne1;
-    return t;
-  };
-  op.src[0] = tensor(const_cast<std::byte*>(blob.data()), HEARTH_DTYPE_CS256, cols, rows);
-  op.src[1] = tensor(x.data(), HEARTH_DTYPE_F32, cols, n_tok);
-  op.dst = tensor(y.data(), HEARTH_DTYPE_F32, rows, n_tok);
-  EXPECT_TRUE(take(api.supports_op(device, &op)).ok());
-  const auto status = take(api.run_op(device, &op));
-  ASSERT_TRUE(status.ok()) << status.message();
-  for (int64_t t = 0; t < n_tok; ++t)
-    for (int64_t r = 0; r < rows; ++r) {
-      double magnitude = 0;
-      const double ref = reference_dot(dense, r, cols, x.data() + t * cols, &magnitude);
-      ASSERT_NEAR(y[t * rows + r], ref, 1e-6 * magnitude + 1e-6) << r << "," << t;
+  for (int64_t r = 0; r < rows; ++r)
+    if (dense[r * cols + 5] != 0.0f) {
+      EXPECT_FALSE(std::isfinite(y[r])) << r;
     }
   // A corrupt blob is refused, not run.
   auto broken = blob;
@@ -527,6 +618,27 @@ TEST_F(Plugins, CpuBackendMatmulEqualsTheReferenceForManyTokens) {
   op.src[0].data = broken.data();
   EXPECT_THAT(take(api.run_op(device, &op)).message(), HasSubstr("disagree with its RowPointers"));
   api.close_device(device);
+}
+
+void Plugins::expect_matmul_equals_the_reference(const hearth_backend_api& api, void* device,
+                                                 int64_t rows, int64_t cols, int64_t n_tok) {
+  const auto w = random_matrix(rows, cols, 8);
+  const auto blob = cs::encode(w.data(), rows, cols, nullptr, options(0.66));
+  const auto dense = dequantized(blob, rows, cols);
+  auto x = random_matrix(n_tok, cols, 10);
+  std::vector<float> y(rows * n_tok, NAN);
+  hearth_op op = matmul(blob, x, y, rows, cols, n_tok);
+  EXPECT_TRUE(take(api.supports_op(device, &op)).ok());
+  const auto status = take(api.run_op(device, &op));
+  ASSERT_TRUE(status.ok()) << status.message();
+  // One token on an AVX-512 CPU takes the F16-activation kernel: within 2^-11 of each |w x|.
+  const double rounding = n_tok == 1 && cpu::cpu_has_avx512_vnni() ? std::ldexp(1.0, -11) : 1e-6;
+  for (int64_t t = 0; t < n_tok; ++t)
+    for (int64_t r = 0; r < rows; ++r) {
+      double magnitude = 0;
+      const double ref = reference_dot(dense, r, cols, x.data() + t * cols, &magnitude);
+      ASSERT_NEAR(y[t * rows + r], ref, rounding * magnitude + 1e-6) << r << "," << t;
+    }
 }
 
 // ------------------------------------------------------------------ GGUF
