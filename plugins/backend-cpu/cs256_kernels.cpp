@@ -50,6 +50,19 @@ void cs256_row_dot_scalar(const Cs256Matrix& w, int64_t row, const float* const*
   for (int64_t j = 0; j < n_tok; ++j) out[j] = acc[j] * scale;
 }
 
+void cs256_expand_row(const Cs256Matrix& w, int64_t row, float* out) {
+  std::fill_n(out, w.blk_per_row * HEARTH_CS256_TILE, 0.0f);
+  uint64_t k = w.row_pointer(row);
+  const unsigned char* indices = w.base + w.layout.indices;
+  const unsigned char* values = w.base + w.layout.values;
+  const float scale = w.header.value_dtype == HEARTH_DTYPE_I8 ? w.scale(row) : 1.0f;
+  for (int64_t t = 0; t < w.blk_per_row; ++t) {
+    const uint64_t end = k + w.increment(row, t);
+    float* tile = out + t * HEARTH_CS256_TILE;
+    for (; k < end; ++k) tile[indices[k]] = value_at(values, w.header.value_dtype, k) * scale;
+  }
+}
+
 std::optional<float> cs256_halve_activations_scalar(const float* x, int64_t n, uint16_t* xh) {
   float max = 0.0f;
   for (int64_t c = 0; c < n; ++c) {

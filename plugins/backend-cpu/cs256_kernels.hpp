@@ -59,6 +59,11 @@ void cs256_row_dot_avx2(const Cs256Matrix& w, int64_t row, const float* const* x
 void cs256_row_dot_avx512(const Cs256Matrix& w, int64_t row, const float* const* x, int64_t n_tok,
                           float* out);
 
+// Row `row` as dense floats (8-bit values times the row's scale) into out, which must hold 256 *
+// blk_per_row floats: zeros where the row has no entry. Prompts multiply these rows with an F32
+// GEMM (cs256_matmul.cpp).
+void cs256_expand_row(const Cs256Matrix& w, int64_t row, float* out);
+
 // One token against activations rounded to F16, for CPUs whose 16-bit permutes pick 32 inputs
 // per instruction (twice the F32 kernel's entries per permute, and two F32 conversions instead of
 // the group blends' extra permutes): about a third of the vector work per entry.

@@ -227,7 +227,7 @@ void run_matmul(const hearth_op& op, ThreadPool& pool, F32Gemm* gemm, MatmulScra
   const int64_t n_tok = row_count(x);
   if (n_out == 0 || n_tok == 0) return;
   if (w.dtype == HEARTH_DTYPE_NF4) return run_nf4_matmul(op, pool);
-  if (w.dtype == HEARTH_DTYPE_CS256) return run_cs256_matmul(op, pool);
+  if (w.dtype == HEARTH_DTYPE_CS256) return run_cs256_matmul(op, pool, gemm);
   if (const QuantTypeKernels* kernels = quant_type_kernels(w.dtype))
     return run_quantized(op, *kernels, pool, scratch, interleaved);
 
