@@ -3,10 +3,10 @@
 #include <hearth/sdk/plugin.hpp>
 
 #include <algorithm>
-#include <atomic>
 #include <vector>
 
 #include "cs256_kernels.hpp"
+#include "expanded_gemm.hpp"
 #include "op_validation.hpp"
 #include "quant_kernels.hpp"
 #include "tensor_view.hpp"
@@ -37,36 +37,6 @@ void check_structure(const Cs256Matrix& w, const hearth_tensor& t) {
     if (w.row_pointer(i + 1) < w.row_pointer(i) || sum != w.row_pointer(i + 1) - w.row_pointer(i))
       bad_blob("row " + std::to_string(i) + "'s tile counts disagree with its RowPointers");
   }
-}
-
-// Rows expanded per GEMM call: 64 rows of the widest TinyLlama/7B input (5632 / 11008 floats)
-// are 1.4 / 2.8 MB, written once and read by the GEMM while still in L2/L3.
-constexpr int64_t kExpandedRows = 64;
-
-// dst = W x through gemm, W expanded slice by slice; false when the activations or dst are not
-// evenly strided matrices, or when gemm could not run (the caller then takes the kernels).
-bool try_expanded_gemm(const hearth_op& op, const Cs256Matrix& w, F32Gemm& gemm, ThreadPool& pool) {
-  const hearth_tensor& x = op.src[1];
-  if (x.ne[2] != 1 || x.ne[3] != 1) return false;
-  const int64_t n_in = x.ne[0], n_out = op.dst.ne[0];
-  const F32Matrix xm{static_cast<const float*>(x.data), x.ne[1], n_in,
-                     x.nb[1] / static_cast<int64_t>(sizeof(float))};
-  const int64_t out_stride = op.dst.nb[1] / static_cast<int64_t>(sizeof(float));
-  if (xm.stride < n_in || out_stride < n_out) return false;
-  const int64_t padded = w.blk_per_row * HEARTH_CS256_TILE;
-  std::atomic<bool> all_done{true};
-  pool.parallel_for(n_out, kExpandedRows, [&](int64_t begin, int64_t end) {
-    std::vector<float> dense(static_cast<size_t>(std::min(kExpandedRows, end - begin) * padded));
-    for (int64_t r0 = begin; r0 < end && all_done.load(std::memory_order_relaxed);
-         r0 += kExpandedRows) {
-      const int64_t r1 = std::min(end, r0 + kExpandedRows);
-      for (int64_t r = r0; r < r1; ++r) cs256_expand_row(w, r, dense.data() + (r - r0) * padded);
-      const F32Matrix slice{dense.data(), r1 - r0, n_in, padded};
-      if (!gemm.multiply(xm, slice, static_cast<float*>(op.dst.data) + r0, out_stride, 1))
-        all_done.store(false);
-    }
-  });
-  return all_done.load();
 }
 
 }  // namespace
@@ -108,9 +78,12 @@ void run_cs256_matmul(const hearth_op& op, ThreadPool& pool, F32Gemm* gemm) {
   Cs256Matrix w;
   if (!cs256_matrix(t.data, w)) bad_blob("no CS256 version-1 header");
   check_structure(w, t);
-  if (gemm && n_tok >= kCs256GemmTokens && try_expanded_gemm(op, w, *gemm, pool)) return;
   // Activations padded to whole tiles: whatever a tile's indices say, reads stay in the buffer.
   const int64_t padded = w.blk_per_row * HEARTH_CS256_TILE;
+  if (gemm && n_tok >= kExpandedGemmTokens &&
+      try_expanded_gemm(op, *gemm, pool, padded,
+                        [&](int64_t r, float* out) { cs256_expand_row(w, r, out); }))
+    return;
   if (n_tok == 1 && cpu_has_avx512_vnni()) {
     // Decoding: the F16 kernel (cs256_kernels.hpp) does a third of the F32 one's vector work.
     std::vector<uint16_t> xh(static_cast<size_t>(std::max<int64_t>(padded, 1)), 0);

@@ -17,15 +17,10 @@ namespace hearth::backend_cpu {
 std::optional<std::string> check_cs256_matmul(const hearth_op& op);
 
 // Checks the blob's header against the weight's shape and its row pointers and increments
-// (O(rows * tiles), cheap next to the product), then multiplies: prompts of kCs256GemmTokens or
+// (O(rows * tiles), cheap next to the product), then multiplies: prompts of kExpandedGemmTokens or
 // more through gemm (when there is one) on slices of rows expanded to dense F32; fewer tokens
 // with the sparse kernels, on activations padded with zeros to whole tiles so no index can read
 // outside them. Throws sdk::PluginError on a bad blob.
 void run_cs256_matmul(const hearth_op& op, ThreadPool& pool, F32Gemm* gemm);
-
-// Below this many tokens expanding the rows costs more than the kernels take (TinyLlama shape at
-// 66 %, Zen 4, 2 threads: pp16 10.9 t/s expanded against 25.7, pp32 20.2 against 25.8, pp64 34.0
-// against 29.1, pp256 68.0 against 24.6).
-inline constexpr int64_t kCs256GemmTokens = 64;
 
 }  // namespace hearth::backend_cpu

@@ -13,5 +13,8 @@ float dot_bf16_avx2(const uint16_t* w, const float* x, int64_t n);
 // y[i] += a * x[i] for an F16 row x: a multiply then an add (no FMA), so the result equals the
 // plain loop over fp16_to_fp32 values bit for bit (attention's V accumulation, per key).
 void axpy_f16_avx2(float a, const uint16_t* x, float* y, int64_t n);
+// An F16 or BF16 row as F32 (exact, as the scalar conversions).
+void f16_row_to_f32_avx2(const uint16_t* w, float* out, int64_t n);
+void bf16_row_to_f32_avx2(const uint16_t* w, float* out, int64_t n);
 
 }  // namespace hearth::backend_cpu

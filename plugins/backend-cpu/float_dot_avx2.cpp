@@ -53,4 +53,16 @@ HEARTH_AVX2 void axpy_f16_avx2(float a, const uint16_t* x, float* y, int64_t n) 
   for (; i < n; ++i) y[i] += a * from_f16(x[i]);
 }
 
+HEARTH_AVX2 void f16_row_to_f32_avx2(const uint16_t* w, float* out, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, load_f16x8(w + i));
+  for (; i < n; ++i) out[i] = from_f16(w[i]);
+}
+
+HEARTH_AVX2 void bf16_row_to_f32_avx2(const uint16_t* w, float* out, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, load_bf16x8(w + i));
+  for (; i < n; ++i) out[i] = from_bf16(w[i]);
+}
+
 }  // namespace hearth::backend_cpu

@@ -5,13 +5,15 @@
 // of the tile with each token, so a weight row is fetched from memory once per op and reused
 // from cache for the whole group. F32/F16/BF16 weights keep F32 activations: one token runs
 // dot products through the same tiles (converted on the fly); F32 with several tokens goes to
-// oneDNN when the device has it.
+// oneDNN when the device has it, and so do F16/BF16 (and NF4, CS256) prompts of several dozen
+// tokens, on rows expanded to F32 (expanded_gemm.hpp).
 #include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <vector>
 
 #include "cs256_matmul.hpp"
+#include "expanded_gemm.hpp"
 #include "f32_gemm.hpp"
 #include "interleaved_weights.hpp"
 #include "kernels.hpp"
@@ -226,12 +228,18 @@ void run_matmul(const hearth_op& op, ThreadPool& pool, F32Gemm* gemm, MatmulScra
   const int64_t n_out = w.ne[1];
   const int64_t n_tok = row_count(x);
   if (n_out == 0 || n_tok == 0) return;
-  if (w.dtype == HEARTH_DTYPE_NF4) return run_nf4_matmul(op, pool);
+  if (w.dtype == HEARTH_DTYPE_NF4) return run_nf4_matmul(op, pool, gemm);
   if (w.dtype == HEARTH_DTYPE_CS256) return run_cs256_matmul(op, pool, gemm);
   if (const QuantTypeKernels* kernels = quant_type_kernels(w.dtype))
     return run_quantized(op, *kernels, pool, scratch, interleaved);
 
   if (n_tok > 1 && gemm && w.dtype == HEARTH_DTYPE_F32 && n_in > 0 && try_gemm(op, *gemm, pool))
+    return;
+  if (n_tok >= kExpandedHalfGemmTokens && gemm && n_in > 0 &&
+      (w.dtype == HEARTH_DTYPE_F16 || w.dtype == HEARTH_DTYPE_BF16) &&
+      try_expanded_gemm(op, *gemm, pool, n_in, [&](int64_t r, float* out) {
+        dequantize_weight_row(w.dtype, row_at<const char>(w, r * w.nb[1]), out, n_in);
+      }))
     return;
   // F32/F16/BF16 rows keep F32 activations (converted on the fly by the AVX2 kernels).
   const int64_t grain = std::max<int64_t>(1, kMacsPerChunk / std::max<int64_t>(n_in * n_tok, 1));

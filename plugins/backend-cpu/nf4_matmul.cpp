@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "expanded_gemm.hpp"
 #include "float_dot.hpp"
 #include "nf4_kernels.hpp"
 #include "quant_kernels.hpp"
@@ -19,7 +20,7 @@ constexpr int64_t kRowTile = 8;
 
 }  // namespace
 
-void run_nf4_matmul(const hearth_op& op, ThreadPool& pool) {
+void run_nf4_matmul(const hearth_op& op, ThreadPool& pool, F32Gemm* gemm) {
   const hearth_tensor& w = op.src[0];
   const hearth_tensor& x = op.src[1];
   const int64_t n_in = w.ne[0];
@@ -38,6 +39,11 @@ void run_nf4_matmul(const hearth_op& op, ThreadPool& pool) {
     return;
   }
 
+  if (n_tok >= kExpandedGemmTokens && gemm &&
+      try_expanded_gemm(op, *gemm, pool, n_in, [&](int64_t r, float* out) {
+        nf4_dequantize_row(row_at<const char>(w, r * w.nb[1]), out, n_in);
+      }))
+    return;
   const bool avx2 = cpu_has_avx2();
   pool.parallel_for(n_out, grain, [&](int64_t begin, int64_t end) {
     std::vector<float> rows(static_cast<size_t>(kRowTile * n_in));

@@ -62,9 +62,11 @@ void dequantize_weight_row(hearth_dtype dtype, const void* row, float* out, int6
       std::memcpy(out, row, static_cast<size_t>(n) * sizeof(float));
       return;
     case HEARTH_DTYPE_F16:
+      if (cpu_has_avx2()) return f16_row_to_f32_avx2(static_cast<const uint16_t*>(row), out, n);
       for (int64_t i = 0; i < n; ++i) out[i] = sdk::fp16_to_fp32(load_u16(row, i));
       return;
     case HEARTH_DTYPE_BF16:
+      if (cpu_has_avx2()) return bf16_row_to_f32_avx2(static_cast<const uint16_t*>(row), out, n);
       for (int64_t i = 0; i < n; ++i) out[i] = sdk::bf16_to_fp32(load_u16(row, i));
       return;
     case HEARTH_DTYPE_NF4:

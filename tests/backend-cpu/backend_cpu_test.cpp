@@ -96,6 +96,8 @@ class BackendCpu : public ::testing::Test {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
     rng_ = generator_for(std::string(info->test_suite_name()) + "." + info->name());
   }
+  // MATMUL of random dtype weights (200 x 96) and n_tok tokens, oneDNN off and on.
+  void expect_prompt_matmuls_meet_the_reference(hearth_dtype dtype, int64_t n_tok);
   std::mt19937_64 rng_;
   ::testing::ScopedTrace seed_trace_{__FILE__, __LINE__, seed_note()};
 };
@@ -439,11 +441,20 @@ TEST_F(BackendCpu, RefusesACopyOntoItsOwnSource) {
   EXPECT_THAT(status.message(), HasSubstr("overlaps"));
 }
 
-// The plain loop and oneDNN (when built) both meet the reference on prompt-sized F32 matmuls.
+// The plain loop and oneDNN (when built) both meet the reference on prompt-sized matmuls: F32
+// weights directly, F16 and BF16 (from 80 tokens on) as rows expanded to F32.
 TEST_F(BackendCpu, PlainAndOneDnnPromptMatmulsMeetTheReference) {
-  const WeightMatrix w = random_weights(rng_, HEARTH_DTYPE_F32, 200, 96);
-  const auto x = normal_floats(rng_, 200 * 33, 1.0f);
-  const Expected want = matmul(w, x, 33);
+  for (const hearth_dtype dtype : {HEARTH_DTYPE_F32, HEARTH_DTYPE_F16, HEARTH_DTYPE_BF16})
+    for (const int64_t n_tok : {33, 90}) {
+      SCOPED_TRACE(std::to_string(n_tok) + " tokens of dtype " + std::to_string(dtype));
+      expect_prompt_matmuls_meet_the_reference(dtype, n_tok);
+    }
+}
+
+void BackendCpu::expect_prompt_matmuls_meet_the_reference(hearth_dtype dtype, int64_t n_tok) {
+  const WeightMatrix w = random_weights(rng_, dtype, 200, 96);
+  const auto x = normal_floats(rng_, 200 * n_tok, 1.0f);
+  const Expected want = matmul(w, x, n_tok);
   for (const char* onednn : {"off", "on"}) {
     SCOPED_TRACE(std::string("onednn=") + onednn);
     std::unique_ptr<DeviceUnderTest> device;
@@ -454,8 +465,8 @@ TEST_F(BackendCpu, PlainAndOneDnnPromptMatmulsMeetTheReference) {
       device = open_cpu({{"onednn", "off"}});
     }
     auto w_t = device->upload(HostTensor::weights(w));
-    auto x_t = device->upload(HostTensor::f32({200, 33, 1, 1}, 2, x));
-    auto out = device->upload(HostTensor::output({96, 33, 1, 1}, 2));
+    auto x_t = device->upload(HostTensor::f32({200, n_tok, 1, 1}, 2, x));
+    auto out = device->upload(HostTensor::output({96, n_tok, 1, 1}, 2));
     ASSERT_TRUE(
         device
             ->run(make_op(HEARTH_OP_MATMUL, out.descriptor(), {w_t.descriptor(), x_t.descriptor()}))
