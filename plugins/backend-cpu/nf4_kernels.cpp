@@ -38,6 +38,14 @@ float dot_nf4_f32(int64_t n, const void* row, const float* x) {
   return sum;
 }
 
+void nf4_pair_activations(const float* x, int64_t n, float* xp) {
+  for (int64_t pair = 0; pair < n / (2 * kNf4BlockElems); ++pair)
+    for (int64_t j = 0; j < 8; ++j)
+      for (int64_t i = 0; i < 16; ++i)
+        xp[(pair * 8 + j) * 16 + i] =
+            x[kNf4BlockElems * (2 * pair + i / 8) + 8 * (i % 8) + 2 * (j / 2) + (j % 2 == 0)];
+}
+
 void nf4_dequantize_row(const void* row, float* out, int64_t n, bool simd) {
   if (simd && cpu_has_avx512_vnni()) return dequantize_row_nf4_avx512(row, out, n);
   if (simd && cpu_has_avx2()) return dequantize_row_nf4_avx2(row, out, n);

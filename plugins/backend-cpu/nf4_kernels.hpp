@@ -27,6 +27,16 @@ float dot_nf4_f32(int64_t n, const void* row, const float* x);
 float dot_nf4_f32_avx2(int64_t n, const void* row, const float* x);
 float dot_nf4_f32_avx512(int64_t n, const void* row, const float* x);
 
+// The one-token GEMV of AVX-512 CPUs. A pair of blocks' 32 + 32 code bytes, as 16 dwords, holds
+// in nibble j (bits 4j..4j+3) of dword i the code of element 8i + 2(j / 2) + (j even) of the
+// pair; vpermps reads only the low 4 bits of each index, so 8 shifts and 8 vpermps decode 128
+// codes, with no widening and no unpacking (the per-block kernel spends 24 shuffles on them, and
+// shuffles were its limit). The activations are put in the same order once per product:
+// xp[pair][j][i] = x[64 (2 pair + i / 8) + 8 (i % 8) + 2 (j / 2) + (j even)] for the first
+// n / 128 pairs; an odd last block keeps the per-block kernel on x itself.
+void nf4_pair_activations(const float* x, int64_t n, float* xp);
+float dot_nf4_pairs_avx512(int64_t n, const void* row, const float* xp, const float* x);
+
 // The kernels above: the widest the process runs (cpu_isa_choice()) when simd, else scalar.
 void nf4_dequantize_row(const void* row, float* out, int64_t n, bool simd = true);
 float nf4_dot(int64_t n, const void* row, const float* x, bool simd = true);

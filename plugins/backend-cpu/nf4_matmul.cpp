@@ -32,6 +32,15 @@ void run_nf4_matmul(const hearth_op& op, ThreadPool& pool, F32Gemm* gemm) {
   if (n_tok == 1) {
     const float* x0 = flat_row<const float>(x, 0);
     float* out = flat_row<float>(op.dst, 0);
+    if (cpu_has_avx512_vnni()) {
+      std::vector<float> xp(static_cast<size_t>(n_in));
+      nf4_pair_activations(x0, n_in, xp.data());
+      pool.parallel_for(n_out, grain, [&](int64_t begin, int64_t end) {
+        for (int64_t r = begin; r < end; ++r)
+          out[r] = dot_nf4_pairs_avx512(n_in, row_at<const char>(w, r * w.nb[1]), xp.data(), x0);
+      });
+      return;
+    }
     pool.parallel_for(n_out, grain, [&](int64_t begin, int64_t end) {
       for (int64_t r = begin; r < end; ++r)
         out[r] = nf4_dot(n_in, row_at<const char>(w, r * w.nb[1]), x0);

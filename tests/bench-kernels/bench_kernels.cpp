@@ -208,6 +208,32 @@ void gemv_shapes(benchmark::internal::Benchmark* b) {
 }
 
 BENCHMARK_CAPTURE(bm_gemv_one_thread, NF4, HEARTH_DTYPE_NF4)->Apply(gemv_shapes);
+
+// The AVX-512 one-token NF4 GEMV (block pairs on reordered activations; the reorder counted).
+void bm_nf4_pairs_one_thread(benchmark::State& state) {
+  if (!cpu_has_avx512_vnni()) {
+    state.SkipWithError("no AVX-512 on this CPU");
+    return;
+  }
+  const int64_t n_in = state.range(0), n_out = state.range(1);
+  std::mt19937_64 rng(42);
+  const auto w = random_weights(rng, HEARTH_DTYPE_NF4, n_in, n_out);
+  const int64_t row_bytes = weight_row_bytes(HEARTH_DTYPE_NF4, n_in);
+  std::vector<float> x(static_cast<size_t>(n_in)), xp(x.size()), y(static_cast<size_t>(n_out));
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (auto& v : x) v = normal(rng);
+  for (auto _ : state) {
+    nf4_pair_activations(x.data(), n_in, xp.data());
+    for (int64_t r = 0; r < n_out; ++r)
+      y[static_cast<size_t>(r)] =
+          dot_nf4_pairs_avx512(n_in, w.data() + r * row_bytes, xp.data(), x.data());
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["weight_GBps"] = benchmark::Counter(
+      static_cast<double>(w.size()) * static_cast<double>(state.iterations()) / 1e9,
+      benchmark::Counter::kIsRate);
+}
+BENCHMARK(bm_nf4_pairs_one_thread)->Apply(gemv_shapes);
 BENCHMARK_CAPTURE(bm_gemv_one_thread, Q4_0, HEARTH_DTYPE_Q4_0)->Apply(gemv_shapes);
 
 // One thread, the decode GEMV of the interleaved-8-rows layout (interleaved_rows.hpp) against

@@ -363,7 +363,7 @@ TEST(Nf4Kernels, DotProductsMatchTheReference) {
   std::mt19937 rng(13);
   if (!backend_cpu::cpu_has_avx2())
     GTEST_SKIP() << "no AVX2 on this CPU; the scalar kernel is checked elsewhere";
-  for (int64_t n : {64, 192, 448, 1088, 4160}) {
+  for (int64_t n : {64, 128, 192, 448, 1088, 2048, 4160}) {  // odd and even block counts
     const auto row = random_nf4_rows(rng, n, 1);
     const auto x = random_activations(rng, static_cast<size_t>(n));
     std::vector<float> w(static_cast<size_t>(n));
@@ -376,9 +376,14 @@ TEST(Nf4Kernels, DotProductsMatchTheReference) {
     expect_dot_close(backend_cpu::dot_nf4_f32(n, row.data(), x.data()), want, abs_sum, n, "scalar");
     expect_dot_close(backend_cpu::dot_nf4_f32_avx2(n, row.data(), x.data()), want, abs_sum, n,
                      "avx2");
-    if (backend_cpu::cpu_has_avx512_vnni())
+    if (backend_cpu::cpu_has_avx512_vnni()) {
       expect_dot_close(backend_cpu::dot_nf4_f32_avx512(n, row.data(), x.data()), want, abs_sum, n,
                        "avx512");
+      std::vector<float> xp(static_cast<size_t>(n));
+      backend_cpu::nf4_pair_activations(x.data(), n, xp.data());
+      expect_dot_close(backend_cpu::dot_nf4_pairs_avx512(n, row.data(), xp.data(), x.data()), want,
+                       abs_sum, n, "avx512 pairs");
+    }
   }
 }
 
