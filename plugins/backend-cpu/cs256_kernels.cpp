@@ -80,26 +80,29 @@ std::optional<float> cs256_halve_activations(const float* x, int64_t n, uint16_t
   return cs256_halve_activations_scalar(x, n, xh);
 }
 
-float cs256_row_dot_halves_scalar(const Cs256Matrix& w, int64_t row, const uint16_t* xh,
-                                  float unscale) {
-  float acc = 0.0f;
+void cs256_row_dot_halves_scalar(const Cs256Matrix& w, int64_t row, const uint16_t* const* xh,
+                                 const float* unscale, int64_t n_tok, float* out) {
+  float acc[kCs256TokenGroup] = {};
   uint64_t k = w.row_pointer(row);
   const unsigned char* indices = w.base + w.layout.indices;
   const unsigned char* values = w.base + w.layout.values;
   for (int64_t t = 0; t < w.blk_per_row; ++t) {
     const uint64_t end = k + w.increment(row, t);
-    for (; k < end; ++k)
-      acc += value_at(values, w.header.value_dtype, k) *
-             sdk::fp16_to_fp32(xh[t * HEARTH_CS256_TILE + indices[k]]);
+    for (; k < end; ++k) {
+      const float v = value_at(values, w.header.value_dtype, k);
+      for (int64_t j = 0; j < n_tok; ++j)
+        acc[j] += v * sdk::fp16_to_fp32(xh[j][t * HEARTH_CS256_TILE + indices[k]]);
+    }
   }
   const float scale = w.header.value_dtype == HEARTH_DTYPE_I8 ? w.scale(row) : 1.0f;
-  return acc * unscale * scale;
+  for (int64_t j = 0; j < n_tok; ++j) out[j] = acc[j] * (scale * unscale[j]);
 }
 
-float cs256_row_dot_halves(const Cs256Matrix& w, int64_t row, const uint16_t* xh, float unscale,
-                           bool simd) {
-  if (simd && cpu_has_avx512_vnni()) return cs256_row_dot_halves_avx512(w, row, xh, unscale);
-  return cs256_row_dot_halves_scalar(w, row, xh, unscale);
+void cs256_row_dot_halves(const Cs256Matrix& w, int64_t row, const uint16_t* const* xh,
+                          const float* unscale, int64_t n_tok, float* out, bool simd) {
+  if (simd && cpu_has_avx512_vnni())
+    return cs256_row_dot_halves_avx512(w, row, xh, unscale, n_tok, out);
+  cs256_row_dot_halves_scalar(w, row, xh, unscale, n_tok, out);
 }
 
 void cs256_row_dot(const Cs256Matrix& w, int64_t row, const float* const* x, int64_t n_tok,

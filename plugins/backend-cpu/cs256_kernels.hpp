@@ -64,9 +64,9 @@ void cs256_row_dot_avx512(const Cs256Matrix& w, int64_t row, const float* const*
 // GEMM (cs256_matmul.cpp).
 void cs256_expand_row(const Cs256Matrix& w, int64_t row, float* out);
 
-// One token against activations rounded to F16, for CPUs whose 16-bit permutes pick 32 inputs
-// per instruction (twice the F32 kernel's entries per permute, and two F32 conversions instead of
-// the group blends' extra permutes): about a third of the vector work per entry.
+// Activations rounded to F16, for CPUs whose 16-bit permutes pick 32 inputs per instruction (twice
+// the F32 kernel's entries per permute, and two F32 conversions instead of the group blends' extra
+// permutes): about a third of the vector work per entry.
 //
 // x's n floats times 2^e, rounded to nearest F16, into xh (n halves), e chosen so that max |x| 2^e
 // lies in [2^14, 2^15): the rounding error is at most 2^-11 of each input (bitsandbytes' GEMV
@@ -85,14 +85,16 @@ inline int cs256_activation_exponent(float max) {
 std::optional<float> cs256_halve_activations_scalar(const float* x, int64_t n, uint16_t* xh);
 std::optional<float> cs256_halve_activations_avx512(const float* x, int64_t n, uint16_t* xh);
 
-// dot(row, xh) times unscale (and the row's scale for 8-bit values). xh must hold 256 *
-// blk_per_row halves (the activations padded with zeros to whole tiles). The scalar loop is the
-// reference; the AVX-512 kernel needs cpu_has_avx512_vnni() (for AVX-512 BW).
-float cs256_row_dot_halves(const Cs256Matrix& w, int64_t row, const uint16_t* xh, float unscale,
-                           bool simd = true);
-float cs256_row_dot_halves_scalar(const Cs256Matrix& w, int64_t row, const uint16_t* xh,
-                                  float unscale);
-float cs256_row_dot_halves_avx512(const Cs256Matrix& w, int64_t row, const uint16_t* xh,
-                                  float unscale);
+// out[j] = dot(row, xh[j]) times unscale[j] (and the row's scale for 8-bit values), for
+// j < n_tok <= kCs256TokenGroup: the entries' indices and values are decoded once for the group.
+// Each xh[j] must hold 256 * blk_per_row halves (the activations padded with zeros to whole
+// tiles). The scalar loop is the reference; the AVX-512 kernel needs cpu_has_avx512_vnni() (for
+// AVX-512 BW).
+void cs256_row_dot_halves(const Cs256Matrix& w, int64_t row, const uint16_t* const* xh,
+                          const float* unscale, int64_t n_tok, float* out, bool simd = true);
+void cs256_row_dot_halves_scalar(const Cs256Matrix& w, int64_t row, const uint16_t* const* xh,
+                                 const float* unscale, int64_t n_tok, float* out);
+void cs256_row_dot_halves_avx512(const Cs256Matrix& w, int64_t row, const uint16_t* const* xh,
+                                 const float* unscale, int64_t n_tok, float* out);
 
 }  // namespace hearth::backend_cpu

@@ -119,14 +119,26 @@ HEARTH_AVX512 inline __m512i pick_halves(const uint16_t* xt, int g, __m512i idx)
                                          _mm512_loadu_si512(xt + 64 * g + 32));
 }
 
-// The chunk of entries k.. (live lanes) of the tile at xt, added to acc_low/acc_high. Its inputs
-// come from kWindows windows of 64 halves from its first index on (one permute each, merged by
-// bits 6 and 7 of the index less that first index) when its indices span fewer than 64 kWindows
-// columns, else from the tile's 4 groups of 64.
-template <hearth_dtype kDtype, int kWindows>
-HEARTH_AVX512 inline void add_chunk(const uint16_t* xt, const unsigned char* indices,
+// acc_low/acc_high += values times the 32 picked F16 inputs. Masked FMAs: dead lanes add nothing
+// (a lambda would not inherit this file's target attribute).
+HEARTH_AVX512 inline void add_picked(__m512 v_low, __m512 v_high, __mmask16 live_low,
+                                     __mmask16 live_high, __m512& acc_low, __m512& acc_high,
+                                     __m512i picked) {
+  acc_low = _mm512_mask3_fmadd_ps(v_low, halves_to_float(_mm512_castsi512_si256(picked)), acc_low,
+                                  live_low);
+  acc_high = _mm512_mask3_fmadd_ps(v_high, halves_to_float(_mm512_extracti64x4_epi64(picked, 1)),
+                                   acc_high, live_high);
+}
+
+// The chunk of entries k.. (live lanes) of each token's tile xt[j], added to that token's
+// acc_low/acc_high. Its inputs come from kWindows windows of 64 halves from its first index on
+// (one permute each, merged by bits 6 and 7 of the index less that first index) when its indices
+// span fewer than 64 kWindows columns, else from the tile's 4 groups of 64. The indices, the
+// window test and the values are shared by the NT tokens.
+template <hearth_dtype kDtype, int kWindows, int NT>
+HEARTH_AVX512 inline void add_chunk(const uint16_t* const (&xt)[NT], const unsigned char* indices,
                                     const unsigned char* values, uint64_t k, __mmask32 live,
-                                    __m512& acc_low, __m512& acc_high) {
+                                    __m512 (&acc_low)[NT], __m512 (&acc_high)[NT]) {
   const __m512i bit6 = _mm512_set1_epi16(64), bit7 = _mm512_set1_epi16(128);
   const auto live_low = static_cast<__mmask16>(live),
              live_high = static_cast<__mmask16>(live >> 16);
@@ -135,51 +147,81 @@ HEARTH_AVX512 inline void add_chunk(const uint16_t* xt, const unsigned char* ind
   constexpr int kLastBase = 256 - 64 * kWindows;
   const int base = indices[k] < kLastBase ? indices[k] : kLastBase;
   const __m512i rel = _mm512_sub_epi16(idx, _mm512_set1_epi16(static_cast<short>(base)));
+  const __m512 v_low = load_values16<kDtype>(values, k, live_low);
+  const __m512 v_high = load_values16<kDtype>(values, k + 16, live_high);
   // Dead lanes hold index 0; rel wraps there when base > 0, so they are left out of the test.
-  __m512i picked;
   if (_mm512_mask_cmplt_epu16_mask(live, rel, _mm512_set1_epi16(64 * kWindows)) == live) {
-    const __m512i two =
-        _mm512_mask_blend_epi16(_mm512_test_epi16_mask(rel, bit6), pick_halves(xt + base, 0, rel),
-                                pick_halves(xt + base, 1, rel));
-    if constexpr (kWindows == 2) {
-      picked = two;
-    } else {
-      picked = _mm512_mask_blend_epi16(_mm512_test_epi16_mask(rel, bit7), two,
-                                       pick_halves(xt + base, 2, rel));
+    const __mmask32 by6 = _mm512_test_epi16_mask(rel, bit6);
+    const __mmask32 by7 = _mm512_test_epi16_mask(rel, bit7);
+    for (int j = 0; j < NT; ++j) {
+      const uint16_t* x = xt[j] + base;
+      const __m512i two =
+          _mm512_mask_blend_epi16(by6, pick_halves(x, 0, rel), pick_halves(x, 1, rel));
+      if constexpr (kWindows == 2) {
+        add_picked(v_low, v_high, live_low, live_high, acc_low[j], acc_high[j], two);
+      } else {
+        add_picked(v_low, v_high, live_low, live_high, acc_low[j], acc_high[j],
+                   _mm512_mask_blend_epi16(by7, two, pick_halves(x, 2, rel)));
+      }
     }
   } else {
-    const __mmask32 high6 = _mm512_test_epi16_mask(idx, bit6);
-    const __m512i low =
-        _mm512_mask_blend_epi16(high6, pick_halves(xt, 0, idx), pick_halves(xt, 1, idx));
-    const __m512i high =
-        _mm512_mask_blend_epi16(high6, pick_halves(xt, 2, idx), pick_halves(xt, 3, idx));
-    picked = _mm512_mask_blend_epi16(_mm512_test_epi16_mask(idx, bit7), low, high);
+    const __mmask32 by6 = _mm512_test_epi16_mask(idx, bit6);
+    const __mmask32 by7 = _mm512_test_epi16_mask(idx, bit7);
+    for (int j = 0; j < NT; ++j) {
+      const uint16_t* x = xt[j];
+      const __m512i low =
+          _mm512_mask_blend_epi16(by6, pick_halves(x, 0, idx), pick_halves(x, 1, idx));
+      const __m512i high =
+          _mm512_mask_blend_epi16(by6, pick_halves(x, 2, idx), pick_halves(x, 3, idx));
+      add_picked(v_low, v_high, live_low, live_high, acc_low[j], acc_high[j],
+                 _mm512_mask_blend_epi16(by7, low, high));
+    }
   }
-  const __m512 x_low = halves_to_float(_mm512_castsi512_si256(picked));
-  const __m512 x_high = halves_to_float(_mm512_extracti64x4_epi64(picked, 1));
-  // Masked FMAs: dead lanes add nothing.
-  acc_low =
-      _mm512_mask3_fmadd_ps(load_values16<kDtype>(values, k, live_low), x_low, acc_low, live_low);
-  acc_high = _mm512_mask3_fmadd_ps(load_values16<kDtype>(values, k + 16, live_high), x_high,
-                                   acc_high, live_high);
 }
 
-template <hearth_dtype kDtype, int kWindows>
-HEARTH_AVX512 float row_dot_halves(const Cs256Matrix& w, int64_t row, const uint16_t* xh) {
-  __m512 acc_low = _mm512_setzero_ps(), acc_high = _mm512_setzero_ps();
+template <hearth_dtype kDtype, int kWindows, int NT>
+HEARTH_AVX512 void row_dot_halves(const Cs256Matrix& w, int64_t row, const uint16_t* const* xh,
+                                  float* out) {
+  __m512 acc_low[NT], acc_high[NT];
+  for (int j = 0; j < NT; ++j) acc_low[j] = acc_high[j] = _mm512_setzero_ps();
   uint64_t k = w.row_pointer(row);
   const unsigned char* indices = w.base + w.layout.indices;
   const unsigned char* values = w.base + w.layout.values;
   for (int64_t t = 0; t < w.blk_per_row; ++t) {
     const uint64_t end = k + w.increment(row, t);
-    const uint16_t* xt = xh + t * HEARTH_CS256_TILE;
+    const uint16_t* xt[NT];
+    for (int j = 0; j < NT; ++j) xt[j] = xh[j] + t * HEARTH_CS256_TILE;
     for (; k < end; k += 32) {
       const auto live = static_cast<__mmask32>(end - k >= 32 ? ~0u : (1u << (end - k)) - 1u);
-      add_chunk<kDtype, kWindows>(xt, indices, values, k, live, acc_low, acc_high);
+      add_chunk<kDtype, kWindows, NT>(xt, indices, values, k, live, acc_low, acc_high);
     }
     k = end;
   }
-  return hsum(_mm512_add_ps(acc_low, acc_high));
+  for (int j = 0; j < NT; ++j) out[j] = hsum(_mm512_add_ps(acc_low[j], acc_high[j]));
+}
+
+template <hearth_dtype kDtype, int kWindows>
+void row_dot_halves_tokens(const Cs256Matrix& w, int64_t row, const uint16_t* const* xh,
+                           int64_t n_tok, float* out) {
+  static_assert(kCs256TokenGroup == 8);
+  switch (n_tok) {
+    case 1:
+      return row_dot_halves<kDtype, kWindows, 1>(w, row, xh, out);
+    case 2:
+      return row_dot_halves<kDtype, kWindows, 2>(w, row, xh, out);
+    case 3:
+      return row_dot_halves<kDtype, kWindows, 3>(w, row, xh, out);
+    case 4:
+      return row_dot_halves<kDtype, kWindows, 4>(w, row, xh, out);
+    case 5:
+      return row_dot_halves<kDtype, kWindows, 5>(w, row, xh, out);
+    case 6:
+      return row_dot_halves<kDtype, kWindows, 6>(w, row, xh, out);
+    case 7:
+      return row_dot_halves<kDtype, kWindows, 7>(w, row, xh, out);
+    default:
+      return row_dot_halves<kDtype, kWindows, 8>(w, row, xh, out);
+  }
 }
 
 // Two windows while the matrix's tiles hold 80 entries or more on average (sparsity up to about
@@ -188,10 +230,11 @@ HEARTH_AVX512 float row_dot_halves(const Cs256Matrix& w, int64_t row, const uint
 // matrix so that the branch is predictable (per tile it was not: bench_cs256 on Zen 4, 4096^2 at
 // 66 %: 1.00 ms two windows, 1.08 three, 1.09 chosen per tile; at 75 %: 1.46, 0.89, 0.91).
 template <hearth_dtype kDtype>
-float row_dot_halves(const Cs256Matrix& w, int64_t row, const uint16_t* xh) {
+void row_dot_halves(const Cs256Matrix& w, int64_t row, const uint16_t* const* xh, int64_t n_tok,
+                    float* out) {
   const uint64_t tiles = w.header.m * static_cast<uint64_t>(w.blk_per_row);
-  return w.header.nnz >= 80 * tiles ? row_dot_halves<kDtype, 2>(w, row, xh)
-                                    : row_dot_halves<kDtype, 3>(w, row, xh);
+  if (w.header.nnz >= 80 * tiles) return row_dot_halves_tokens<kDtype, 2>(w, row, xh, n_tok, out);
+  row_dot_halves_tokens<kDtype, 3>(w, row, xh, n_tok, out);
 }
 
 template <hearth_dtype kDtype>
@@ -244,20 +287,20 @@ HEARTH_AVX512 std::optional<float> cs256_halve_activations_avx512(const float* x
   return std::ldexp(1.0f, -e);
 }
 
-float cs256_row_dot_halves_avx512(const Cs256Matrix& w, int64_t row, const uint16_t* xh,
-                                  float unscale) {
-  float dot = 0.0f;
+void cs256_row_dot_halves_avx512(const Cs256Matrix& w, int64_t row, const uint16_t* const* xh,
+                                 const float* unscale, int64_t n_tok, float* out) {
   switch (w.header.value_dtype) {
     case HEARTH_DTYPE_F16:
-      dot = row_dot_halves<HEARTH_DTYPE_F16>(w, row, xh);
+      row_dot_halves<HEARTH_DTYPE_F16>(w, row, xh, n_tok, out);
       break;
     case HEARTH_DTYPE_BF16:
-      dot = row_dot_halves<HEARTH_DTYPE_BF16>(w, row, xh);
+      row_dot_halves<HEARTH_DTYPE_BF16>(w, row, xh, n_tok, out);
       break;
     default:
-      dot = row_dot_halves<HEARTH_DTYPE_I8>(w, row, xh) * w.scale(row);
+      row_dot_halves<HEARTH_DTYPE_I8>(w, row, xh, n_tok, out);
   }
-  return dot * unscale;
+  const float scale = w.header.value_dtype == HEARTH_DTYPE_I8 ? w.scale(row) : 1.0f;
+  for (int64_t j = 0; j < n_tok; ++j) out[j] *= scale * unscale[j];
 }
 
 void cs256_row_dot_avx512(const Cs256Matrix& w, int64_t row, const float* const* x, int64_t n_tok,

@@ -39,6 +39,38 @@ void check_structure(const Cs256Matrix& w, const hearth_tensor& t) {
   }
 }
 
+// Decoding and prompts below kCs256GemmTokens on AVX-512 CPUs: the F16-activation kernel
+// (cs256_kernels.hpp), which does about a third of the F32 kernel's vector work per entry. False
+// when an activation is infinite or NaN (the F32 kernels carry those as IEEE arithmetic does).
+bool try_halves(const hearth_op& op, const Cs256Matrix& w, ThreadPool& pool) {
+  const int64_t n_in = op.src[1].ne[0], n_out = op.dst.ne[0], n_tok = row_count(op.src[1]);
+  const int64_t padded = w.blk_per_row * HEARTH_CS256_TILE;
+  std::vector<uint16_t> xh(static_cast<size_t>(std::max<int64_t>(padded, 1) * n_tok), 0);
+  std::vector<float> unscale(static_cast<size_t>(n_tok));
+  for (int64_t j = 0; j < n_tok; ++j) {
+    const auto u =
+        cs256_halve_activations(flat_row<const float>(op.src[1], j), n_in, xh.data() + j * padded);
+    if (!u) return false;
+    unscale[static_cast<size_t>(j)] = *u;
+  }
+  const int64_t macs_per_row =
+      std::max<int64_t>(1, static_cast<int64_t>(w.header.nnz) / n_out) * n_tok;
+  const int64_t grain = std::max<int64_t>(1, 32768 / macs_per_row);
+  pool.parallel_for(n_out, grain, [&](int64_t begin, int64_t end) {
+    const uint16_t* xs[kCs256TokenGroup];
+    float out[kCs256TokenGroup];
+    for (int64_t r = begin; r < end; ++r) {
+      for (int64_t t0 = 0; t0 < n_tok; t0 += kCs256TokenGroup) {
+        const int64_t group = std::min(kCs256TokenGroup, n_tok - t0);
+        for (int64_t j = 0; j < group; ++j) xs[j] = xh.data() + (t0 + j) * padded;
+        cs256_row_dot_halves(w, r, xs, unscale.data() + t0, group, out);
+        for (int64_t j = 0; j < group; ++j) flat_row<float>(op.dst, t0 + j)[r] = out[j];
+      }
+    }
+  });
+  return true;
+}
+
 }  // namespace
 
 std::optional<std::string> check_cs256_matmul(const hearth_op& op) {
@@ -80,25 +112,11 @@ void run_cs256_matmul(const hearth_op& op, ThreadPool& pool, F32Gemm* gemm) {
   check_structure(w, t);
   // Activations padded to whole tiles: whatever a tile's indices say, reads stay in the buffer.
   const int64_t padded = w.blk_per_row * HEARTH_CS256_TILE;
-  if (gemm && n_tok >= kExpandedGemmTokens &&
+  if (gemm && n_tok >= (cpu_has_avx512_vnni() ? kCs256GemmTokens : kExpandedGemmTokens) &&
       try_expanded_gemm(op, *gemm, pool, padded,
                         [&](int64_t r, float* out) { cs256_expand_row(w, r, out); }))
     return;
-  if (n_tok == 1 && cpu_has_avx512_vnni()) {
-    // Decoding: the F16 kernel (cs256_kernels.hpp) does a third of the F32 one's vector work.
-    std::vector<uint16_t> xh(static_cast<size_t>(std::max<int64_t>(padded, 1)), 0);
-    if (const auto unscale =
-            cs256_halve_activations(flat_row<const float>(x, 0), n_in, xh.data())) {
-      const int64_t grain = std::max<int64_t>(
-          1, 32768 / std::max<int64_t>(1, static_cast<int64_t>(w.header.nnz) / n_out));
-      float* out = flat_row<float>(op.dst, 0);
-      pool.parallel_for(n_out, grain, [&](int64_t begin, int64_t end) {
-        for (int64_t r = begin; r < end; ++r)
-          out[r] = cs256_row_dot_halves(w, r, xh.data(), *unscale);
-      });
-      return;
-    }
-  }
+  if (cpu_has_avx512_vnni() && try_halves(op, w, pool)) return;
   std::vector<float> xpad(static_cast<size_t>(std::max<int64_t>(padded, 1) * n_tok), 0.0f);
   for (int64_t j = 0; j < n_tok; ++j)
     std::copy_n(flat_row<const float>(x, j), n_in, xpad.data() + j * padded);

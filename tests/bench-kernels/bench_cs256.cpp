@@ -75,8 +75,9 @@ void bm_cs256_halves(benchmark::State& state) {
   std::vector<float> y(kN);
   for (auto _ : state) {
     const float unscale = *hearth::backend_cpu::cs256_halve_activations(x.data(), kN, xh.data());
+    const uint16_t* xhs[1] = {xh.data()};
     for (int64_t r = 0; r < kN; ++r)
-      y[r] = hearth::backend_cpu::cs256_row_dot_halves(m, r, xh.data(), unscale);
+      hearth::backend_cpu::cs256_row_dot_halves(m, r, xhs, &unscale, 1, &y[r]);
     benchmark::DoNotOptimize(y.data());
   }
   state.counters["bytes/weight"] = static_cast<double>(blob.size()) / double(kN * kN);

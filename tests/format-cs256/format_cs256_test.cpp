@@ -30,6 +30,7 @@
 #include "cs256_blob.hpp"
 #include "cs256_codec.hpp"
 #include "cs256_kernels.hpp"
+#include "cs256_matmul.hpp"
 #include "quant_kernels.hpp"
 
 namespace hearth::test {
@@ -350,30 +351,44 @@ std::vector<uint16_t> halved(const float* x, int64_t cols, int64_t padded, float
   return scalar;
 }
 
-// The one-token kernels on F16 activations (scalar and, where the CPU has it, AVX-512) against
-// the double-precision product with the rounded activations (as tight as the F32 kernels), and
-// against the unrounded ones within the rounding: at most 2^-11 of each |w x|.
+// The kernels on F16 activations (scalar and, where the CPU has it, AVX-512), for 1..tokens
+// tokens per call (x: tokens rows of cols floats), against the double-precision product with the
+// rounded activations (as tight as the F32 kernels), and against the unrounded ones within the
+// rounding: at most 2^-11 of each |w x|.
 void expect_half_kernels_equal_the_dense_reference(const cpu::Cs256Matrix& m,
                                                    const std::vector<float>& dense, int64_t rows,
-                                                   int64_t cols, const float* x,
+                                                   int64_t cols, const float* x, int64_t tokens,
                                                    const std::string& what) {
-  float unscale = 0;
-  const auto xh = halved(x, cols, m.blk_per_row * 256, &unscale);
-  std::vector<float> rounded(static_cast<size_t>(cols));
-  for (int64_t c = 0; c < cols; ++c) rounded[c] = sdk::fp16_to_fp32(xh[c]) * unscale;
-  for (int64_t r = 0; r < rows; ++r) {
-    double magnitude = 0, exact_magnitude = 0;
-    const double ref = reference_dot(dense, r, cols, rounded.data(), &magnitude);
-    const double exact = reference_dot(dense, r, cols, x, &exact_magnitude);
-    const double tol = 1e-6 * magnitude + 1e-30;
-    const float scalar = cpu::cs256_row_dot_halves_scalar(m, r, xh.data(), unscale);
-    ASSERT_NEAR(scalar, ref, tol) << what << " F16 x, scalar, row " << r;
-    ASSERT_NEAR(scalar, exact, std::ldexp(exact_magnitude, -11) + tol) << what << " row " << r;
-    if (cpu::cpu_has_avx512_vnni()) {
-      ASSERT_NEAR(cpu::cs256_row_dot_halves_avx512(m, r, xh.data(), unscale), ref, tol)
-          << what << " F16 x, avx512, row " << r;
-    }
+  std::vector<std::vector<uint16_t>> xh;
+  std::vector<float> unscale(static_cast<size_t>(tokens));
+  std::vector<std::vector<float>> rounded;
+  const uint16_t* xs[cpu::kCs256TokenGroup];
+  for (int64_t j = 0; j < tokens; ++j) {
+    xh.push_back(halved(x + j * cols, cols, m.blk_per_row * 256, &unscale[j]));
+    rounded.emplace_back(static_cast<size_t>(cols));
+    for (int64_t c = 0; c < cols; ++c) rounded[j][c] = sdk::fp16_to_fp32(xh[j][c]) * unscale[j];
+    xs[j] = xh[j].data();
   }
+  for (int64_t n_tok = 1; n_tok <= tokens; ++n_tok)
+    for (int64_t r = 0; r < rows; ++r) {
+      float scalar[cpu::kCs256TokenGroup], wide[cpu::kCs256TokenGroup];
+      cpu::cs256_row_dot_halves_scalar(m, r, xs, unscale.data(), n_tok, scalar);
+      if (cpu::cpu_has_avx512_vnni())
+        cpu::cs256_row_dot_halves_avx512(m, r, xs, unscale.data(), n_tok, wide);
+      for (int64_t j = 0; j < n_tok; ++j) {
+        double magnitude = 0, exact_magnitude = 0;
+        const double ref = reference_dot(dense, r, cols, rounded[j].data(), &magnitude);
+        const double exact = reference_dot(dense, r, cols, x + j * cols, &exact_magnitude);
+        const double tol = 1e-6 * magnitude + 1e-30;
+        const std::string where = what + " row " + std::to_string(r) + " token " +
+                                  std::to_string(j) + " of " + std::to_string(n_tok);
+        ASSERT_NEAR(scalar[j], ref, tol) << "F16 x, scalar, " << where;
+        ASSERT_NEAR(scalar[j], exact, std::ldexp(exact_magnitude, -11) + tol) << where;
+        if (cpu::cpu_has_avx512_vnni()) {
+          ASSERT_NEAR(wide[j], ref, tol) << "F16 x, avx512, " << where;
+        }
+      }
+    }
 }
 
 // Every kernel this CPU runs (scalar, AVX2, AVX-512) against the double-precision product of the
@@ -406,7 +421,8 @@ void expect_kernels_equal_the_dense_reference(const std::vector<std::byte>& blob
       }
     }
   }
-  expect_half_kernels_equal_the_dense_reference(m, dense, rows, cols, xs_data.data(), what);
+  expect_half_kernels_equal_the_dense_reference(m, dense, rows, cols, xs_data.data(),
+                                                cpu::kCs256TokenGroup, what);
 }
 
 struct KernelCase {
@@ -481,7 +497,7 @@ TEST(Cs256Kernels, HalvedActivationsAtAnyMagnitude) {
       EXPECT_GE(max, 16384.0f) << magnitude;
       EXPECT_LT(max, 32768.0f) << magnitude;
       expect_half_kernels_equal_the_dense_reference(
-          m, dense, rows, cols, scaled.data(),
+          m, dense, rows, cols, scaled.data(), 1,
           "sparsity " + std::to_string(sparsity) + " |x| ~" + std::to_string(magnitude));
     }
   }
@@ -612,9 +628,10 @@ TEST_F(Plugins, CpuBackendMatmulEqualsTheReferenceForManyTokens) {
   void* device = nullptr;
   ASSERT_TRUE(take(api.open_device(backend_.instance(), 0, nullptr, 0, &device)).ok());
   const int64_t rows = 70, cols = 600;
-  // 1 token: the F16-activation kernel (AVX-512) or the F32 one; 11: the F32 kernels, 8 tokens a
-  // pass; 70: rows expanded to dense F32 and multiplied by oneDNN (where the build has it).
-  for (const int64_t n_tok : {1, 11, 70}) {
+  // Under kCs256GemmTokens (AVX-512) or 64 (elsewhere) tokens the sparse kernels, 8 tokens a
+  // pass: on F16 activations (AVX-512) or F32; 130: rows expanded to dense F32 and multiplied by
+  // oneDNN (where the build has it).
+  for (const int64_t n_tok : {1, 11, 70, 130}) {
     SCOPED_TRACE(std::to_string(n_tok) + " tokens");
     expect_matmul_equals_the_reference(api, device, rows, cols, n_tok);
   }
@@ -652,8 +669,9 @@ void Plugins::expect_matmul_equals_the_reference(const hearth_backend_api& api, 
   EXPECT_TRUE(take(api.supports_op(device, &op)).ok());
   const auto status = take(api.run_op(device, &op));
   ASSERT_TRUE(status.ok()) << status.message();
-  // One token on an AVX-512 CPU takes the F16-activation kernel: within 2^-11 of each |w x|.
-  const double rounding = n_tok == 1 && cpu::cpu_has_avx512_vnni() ? std::ldexp(1.0, -11) : 1e-6;
+  // The F16-activation kernels: within 2^-11 of each |w x|.
+  const bool halves = n_tok < cpu::kCs256GemmTokens && cpu::cpu_has_avx512_vnni();
+  const double rounding = halves ? std::ldexp(1.0, -11) : 1e-6;
   for (int64_t t = 0; t < n_tok; ++t)
     for (int64_t r = 0; r < rows; ++r) {
       double magnitude = 0;
