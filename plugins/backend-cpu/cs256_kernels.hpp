@@ -64,13 +64,13 @@ void cs256_row_dot_avx512(const Cs256Matrix& w, int64_t row, const float* const*
 // GEMM (cs256_matmul.cpp).
 void cs256_expand_row(const Cs256Matrix& w, int64_t row, float* out);
 
-// Activations rounded to F16, for CPUs whose 16-bit permutes pick 32 inputs per instruction (twice
-// the F32 kernel's entries per permute, and two F32 conversions instead of the group blends' extra
-// permutes): about a third of the vector work per entry.
+// Activations rounded to F16, for CPUs whose 16-bit permutes pick 32 inputs per instruction: 2-3
+// permutes per 32 entries where the F32 kernel needs 8 (1.4-1.6x its speed on one Zen 4 thread,
+// docs/formats.md).
 //
 // x's n floats times 2^e, rounded to nearest F16, into xh (n halves), e chosen so that max |x| 2^e
-// lies in [2^14, 2^15): the rounding error is at most 2^-11 of each input (bitsandbytes' GEMV
-// rounds its F32 inputs to F16 the same way, without the scaling). Returns 2^-e, by which the
+// lies in [2^14, 2^15): the rounding error is at most 2^-11 of each input, and the scaling keeps
+// large and tiny activations out of F16's overflow and subnormals. Returns 2^-e, by which the
 // products are multiplied back, or nullopt when x holds an infinity or NaN (the F32 kernels carry
 // those as IEEE arithmetic does).
 std::optional<float> cs256_halve_activations(const float* x, int64_t n, uint16_t* xh,
