@@ -10,6 +10,8 @@
 // an all-lanes operation), which its own -W(maybe-)uninitialized reports from inlined code.
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <type_traits>
+
 #include "cs256_kernels.hpp"
 #include "simd_avx512.hpp"
 
@@ -55,6 +57,31 @@ HEARTH_AVX512 inline __m512 gather8(const float* xt, __m512i idx, __mmask16 bit5
     half[h] = _mm512_mask_blend_ps(bit6, low, high);
   }
   return _mm512_mask_blend_ps(bit7, half[0], half[1]);
+}
+
+// fn(std::integral_constant<int, NT>{}) for NT = n_tok (1..kCs256TokenGroup): the kernels take
+// their token count at compile time.
+template <class Fn>
+void with_token_count(int64_t n_tok, const Fn& fn) {
+  static_assert(kCs256TokenGroup == 8);
+  switch (n_tok) {
+    case 1:
+      return fn(std::integral_constant<int, 1>{});
+    case 2:
+      return fn(std::integral_constant<int, 2>{});
+    case 3:
+      return fn(std::integral_constant<int, 3>{});
+    case 4:
+      return fn(std::integral_constant<int, 4>{});
+    case 5:
+      return fn(std::integral_constant<int, 5>{});
+    case 6:
+      return fn(std::integral_constant<int, 6>{});
+    case 7:
+      return fn(std::integral_constant<int, 7>{});
+    default:
+      return fn(std::integral_constant<int, 8>{});
+  }
 }
 
 // NT tokens at once, fixed at compile time so their accumulators stay in registers (with a
@@ -200,30 +227,6 @@ HEARTH_AVX512 void row_dot_halves(const Cs256Matrix& w, int64_t row, const uint1
   for (int j = 0; j < NT; ++j) out[j] = hsum(_mm512_add_ps(acc_low[j], acc_high[j]));
 }
 
-template <hearth_dtype kDtype, int kWindows>
-void row_dot_halves_tokens(const Cs256Matrix& w, int64_t row, const uint16_t* const* xh,
-                           int64_t n_tok, float* out) {
-  static_assert(kCs256TokenGroup == 8);
-  switch (n_tok) {
-    case 1:
-      return row_dot_halves<kDtype, kWindows, 1>(w, row, xh, out);
-    case 2:
-      return row_dot_halves<kDtype, kWindows, 2>(w, row, xh, out);
-    case 3:
-      return row_dot_halves<kDtype, kWindows, 3>(w, row, xh, out);
-    case 4:
-      return row_dot_halves<kDtype, kWindows, 4>(w, row, xh, out);
-    case 5:
-      return row_dot_halves<kDtype, kWindows, 5>(w, row, xh, out);
-    case 6:
-      return row_dot_halves<kDtype, kWindows, 6>(w, row, xh, out);
-    case 7:
-      return row_dot_halves<kDtype, kWindows, 7>(w, row, xh, out);
-    default:
-      return row_dot_halves<kDtype, kWindows, 8>(w, row, xh, out);
-  }
-}
-
 // Two windows while the matrix's tiles hold 80 entries or more on average (sparsity up to about
 // 69 %), three for sparser ones: 32 entries of a sparser tile often span more than 128 columns,
 // and a chunk that falls to the 4-group path costs a mispredicted branch besides. Chosen per
@@ -233,32 +236,17 @@ template <hearth_dtype kDtype>
 void row_dot_halves(const Cs256Matrix& w, int64_t row, const uint16_t* const* xh, int64_t n_tok,
                     float* out) {
   const uint64_t tiles = w.header.m * static_cast<uint64_t>(w.blk_per_row);
-  if (w.header.nnz >= 80 * tiles) return row_dot_halves_tokens<kDtype, 2>(w, row, xh, n_tok, out);
-  row_dot_halves_tokens<kDtype, 3>(w, row, xh, n_tok, out);
+  const bool two_windows = w.header.nnz >= 80 * tiles;
+  with_token_count(n_tok, [&](auto nt) {
+    if (two_windows) return row_dot_halves<kDtype, 2, nt()>(w, row, xh, out);
+    row_dot_halves<kDtype, 3, nt()>(w, row, xh, out);
+  });
 }
 
 template <hearth_dtype kDtype>
 void row_dot_tokens(const Cs256Matrix& w, int64_t row, const float* const* x, int64_t n_tok,
                     float* out) {
-  static_assert(kCs256TokenGroup == 8);
-  switch (n_tok) {
-    case 1:
-      return row_dot<kDtype, 1>(w, row, x, out);
-    case 2:
-      return row_dot<kDtype, 2>(w, row, x, out);
-    case 3:
-      return row_dot<kDtype, 3>(w, row, x, out);
-    case 4:
-      return row_dot<kDtype, 4>(w, row, x, out);
-    case 5:
-      return row_dot<kDtype, 5>(w, row, x, out);
-    case 6:
-      return row_dot<kDtype, 6>(w, row, x, out);
-    case 7:
-      return row_dot<kDtype, 7>(w, row, x, out);
-    default:
-      return row_dot<kDtype, 8>(w, row, x, out);
-  }
+  with_token_count(n_tok, [&](auto nt) { row_dot<kDtype, nt()>(w, row, x, out); });
 }
 
 }  // namespace

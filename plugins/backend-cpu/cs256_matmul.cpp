@@ -39,11 +39,31 @@ void check_structure(const Cs256Matrix& w, const hearth_tensor& t) {
   }
 }
 
+// dst[t][r] for every row and token: rows split across the pool, row_group(r, t0, group, out)
+// computing tokens t0..t0+group-1 (at most kCs256TokenGroup) of row r into out.
+template <class RowGroup>
+void for_token_groups(const hearth_op& op, const Cs256Matrix& w, ThreadPool& pool,
+                      const RowGroup& row_group) {
+  const int64_t n_out = op.dst.ne[0], n_tok = row_count(op.src[1]);
+  const int64_t macs_per_row =
+      std::max<int64_t>(1, static_cast<int64_t>(w.header.nnz) / n_out) * n_tok;
+  const int64_t grain = std::max<int64_t>(1, 32768 / macs_per_row);
+  pool.parallel_for(n_out, grain, [&](int64_t begin, int64_t end) {
+    float out[kCs256TokenGroup];
+    for (int64_t r = begin; r < end; ++r)
+      for (int64_t t0 = 0; t0 < n_tok; t0 += kCs256TokenGroup) {
+        const int64_t group = std::min(kCs256TokenGroup, n_tok - t0);
+        row_group(r, t0, group, out);
+        for (int64_t j = 0; j < group; ++j) flat_row<float>(op.dst, t0 + j)[r] = out[j];
+      }
+  });
+}
+
 // Decoding and prompts below kCs256GemmTokens on AVX-512 CPUs: the F16-activation kernel
 // (cs256_kernels.hpp), 1.4-1.6x the F32 kernel's speed. False when an activation is infinite or
 // NaN (the F32 kernels carry those as IEEE arithmetic does).
 bool try_halves(const hearth_op& op, const Cs256Matrix& w, ThreadPool& pool) {
-  const int64_t n_in = op.src[1].ne[0], n_out = op.dst.ne[0], n_tok = row_count(op.src[1]);
+  const int64_t n_in = op.src[1].ne[0], n_tok = row_count(op.src[1]);
   const int64_t padded = w.blk_per_row * HEARTH_CS256_TILE;
   std::vector<uint16_t> xh(static_cast<size_t>(std::max<int64_t>(padded, 1) * n_tok), 0);
   std::vector<float> unscale(static_cast<size_t>(n_tok));
@@ -53,20 +73,10 @@ bool try_halves(const hearth_op& op, const Cs256Matrix& w, ThreadPool& pool) {
     if (!u) return false;
     unscale[static_cast<size_t>(j)] = *u;
   }
-  const int64_t macs_per_row =
-      std::max<int64_t>(1, static_cast<int64_t>(w.header.nnz) / n_out) * n_tok;
-  const int64_t grain = std::max<int64_t>(1, 32768 / macs_per_row);
-  pool.parallel_for(n_out, grain, [&](int64_t begin, int64_t end) {
+  for_token_groups(op, w, pool, [&](int64_t r, int64_t t0, int64_t group, float* out) {
     const uint16_t* xs[kCs256TokenGroup];
-    float out[kCs256TokenGroup];
-    for (int64_t r = begin; r < end; ++r) {
-      for (int64_t t0 = 0; t0 < n_tok; t0 += kCs256TokenGroup) {
-        const int64_t group = std::min(kCs256TokenGroup, n_tok - t0);
-        for (int64_t j = 0; j < group; ++j) xs[j] = xh.data() + (t0 + j) * padded;
-        cs256_row_dot_halves(w, r, xs, unscale.data() + t0, group, out);
-        for (int64_t j = 0; j < group; ++j) flat_row<float>(op.dst, t0 + j)[r] = out[j];
-      }
-    }
+    for (int64_t j = 0; j < group; ++j) xs[j] = xh.data() + (t0 + j) * padded;
+    cs256_row_dot_halves(w, r, xs, unscale.data() + t0, group, out);
   });
   return true;
 }
@@ -120,20 +130,10 @@ void run_cs256_matmul(const hearth_op& op, ThreadPool& pool, F32Gemm* gemm) {
   std::vector<float> xpad(static_cast<size_t>(std::max<int64_t>(padded, 1) * n_tok), 0.0f);
   for (int64_t j = 0; j < n_tok; ++j)
     std::copy_n(flat_row<const float>(x, j), n_in, xpad.data() + j * padded);
-  const int64_t macs_per_row =
-      std::max<int64_t>(1, static_cast<int64_t>(w.header.nnz) / n_out) * n_tok;
-  const int64_t grain = std::max<int64_t>(1, 32768 / macs_per_row);
-  pool.parallel_for(n_out, grain, [&](int64_t begin, int64_t end) {
+  for_token_groups(op, w, pool, [&](int64_t r, int64_t t0, int64_t group, float* out) {
     const float* xs[kCs256TokenGroup];
-    float out[kCs256TokenGroup];
-    for (int64_t r = begin; r < end; ++r) {
-      for (int64_t t0 = 0; t0 < n_tok; t0 += kCs256TokenGroup) {
-        const int64_t group = std::min(kCs256TokenGroup, n_tok - t0);
-        for (int64_t j = 0; j < group; ++j) xs[j] = xpad.data() + (t0 + j) * padded;
-        cs256_row_dot(w, r, xs, group, out);
-        for (int64_t j = 0; j < group; ++j) flat_row<float>(op.dst, t0 + j)[r] = out[j];
-      }
-    }
+    for (int64_t j = 0; j < group; ++j) xs[j] = xpad.data() + (t0 + j) * padded;
+    cs256_row_dot(w, r, xs, group, out);
   });
 }
 

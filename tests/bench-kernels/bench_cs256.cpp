@@ -26,6 +26,14 @@ std::vector<float> random_values(int64_t count, uint32_t seed) {
   return v;
 }
 
+// The benchmark's random matrix pruned to percent % sparsity and encoded.
+std::vector<std::byte> encoded(int64_t percent) {
+  const auto w = random_values(kN * kN, 1);
+  hearth::format_cs256::EncodeOptions options;
+  options.sparsity = static_cast<double>(percent) / 100.0;
+  return hearth::format_cs256::encode(w.data(), kN, kN, nullptr, options);
+}
+
 void bm_dense_f16(benchmark::State& state) {
   const auto w = random_values(kN * kN, 1);
   std::vector<uint16_t> h(w.size());
@@ -42,11 +50,7 @@ void bm_dense_f16(benchmark::State& state) {
 }
 
 void bm_cs256(benchmark::State& state) {
-  const double sparsity = static_cast<double>(state.range(0)) / 100.0;
-  const auto w = random_values(kN * kN, 1);
-  hearth::format_cs256::EncodeOptions options;
-  options.sparsity = sparsity;
-  const auto blob = hearth::format_cs256::encode(w.data(), kN, kN, nullptr, options);
+  const auto blob = encoded(state.range(0));
   hearth::backend_cpu::Cs256Matrix m;
   if (!hearth::backend_cpu::cs256_matrix(blob.data(), m)) state.SkipWithError("bad blob");
   const auto x = random_values(kN, 2);
@@ -63,11 +67,7 @@ void bm_cs256(benchmark::State& state) {
 // The decode path on AVX-512 CPUs: x rounded to F16 once per product (counted), then the
 // 16-bit permute kernel.
 void bm_cs256_halves(benchmark::State& state) {
-  const double sparsity = static_cast<double>(state.range(0)) / 100.0;
-  const auto w = random_values(kN * kN, 1);
-  hearth::format_cs256::EncodeOptions options;
-  options.sparsity = sparsity;
-  const auto blob = hearth::format_cs256::encode(w.data(), kN, kN, nullptr, options);
+  const auto blob = encoded(state.range(0));
   hearth::backend_cpu::Cs256Matrix m;
   if (!hearth::backend_cpu::cs256_matrix(blob.data(), m)) state.SkipWithError("bad blob");
   const auto x = random_values(kN, 2);
