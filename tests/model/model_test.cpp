@@ -313,14 +313,14 @@ TEST(Model, WeightsConvertedToNf4AtLoadEqualQuantizedMatrices) {
   fs::remove(mixed_file);
 }
 
-// The same weights on a GPU backend and on the cpu: the prompt in one batch (the GPU's GEMM
-// route, which rounds activations to F16 where the CPU kernels do not: close, not equal), then
-// three tokens one at a time (the GPU's decode kernels).
-// tie_margin: the argmaxes must agree only where the CPU's best logit leads the second by more
-// (random-weight models have near ties that rounding differences may flip).
-void expect_gpu_agrees_with_cpu(const std::shared_ptr<Model>& gpu_model,
-                                const std::shared_ptr<Model>& cpu_model,
-                                const std::vector<int32_t>& prompt, float tie_margin = 0.0f) {
+// The same weights taken by two routes (a GPU backend against the cpu; CS256's F16-activation
+// kernels against dense weights): the prompt in one batch (the GPU's GEMM route, which rounds
+// activations to F16: close, not equal), then three tokens one at a time (decode kernels).
+// tie_margin: the argmaxes must agree only where the reference's best logit leads the second by
+// more (random-weight models have near ties that rounding differences may flip).
+void expect_models_agree(const std::shared_ptr<Model>& gpu_model,
+                         const std::shared_ptr<Model>& cpu_model,
+                         const std::vector<int32_t>& prompt, float tie_margin = 0.0f) {
   const size_t n_vocab = static_cast<size_t>(cpu_model->hparams().n_vocab);
   Session gpu(gpu_model, {.n_ctx = 64});
   Session cpu(cpu_model, {.n_ctx = 64});
@@ -365,7 +365,7 @@ class Nf4OnGpu : public ::testing::TestWithParam<std::string> {
     on_gpu.weights = on_cpu.weights = "nf4";
     auto gpu_model = Model::load(model_path(model), plugins(), on_gpu);
     auto cpu_model = Model::load(model_path(model), plugins(), on_cpu);
-    expect_gpu_agrees_with_cpu(gpu_model, cpu_model, ref.tokens, tie_margin);
+    expect_models_agree(gpu_model, cpu_model, ref.tokens, tie_margin);
   }
 };
 
@@ -415,10 +415,64 @@ TEST_P(Cs256OnGpu, PromptAndDecodeAgreeWithTheCpu) {
   on_gpu.backend = backend;
   auto gpu_model = Model::load(converted.path, plugins(), on_gpu);
   auto cpu_model = Model::load(converted.path, plugins(), on_cpu);
-  expect_gpu_agrees_with_cpu(gpu_model, cpu_model, ref.tokens);
+  expect_models_agree(gpu_model, cpu_model, ref.tokens);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, Cs256OnGpu, ::testing::Values("cuda", "hip"));
+
+// The cpu's CS256 kernels (on an AVX-512 CPU: activations rounded to F16, one token and groups of
+// up to 8) against the same pruned weights expanded to dense F32 (`hearth quantize ... F32`), on
+// real models: llama-small's whole tiles at 66 % (two windows per chunk) and 75 % (three), and
+// stories260K's 64-column partial tiles.
+TEST(Model, Cs256KernelsAgreeWithTheDenseExpansionOfTheirWeights) {
+  for (const auto& [name, sparsity] : {std::pair<std::string, double>{"llama-small-F16", 0.66},
+                                       {"llama-small-F16", 0.75},
+                                       {"stories260K", 0.5}}) {
+    SCOPED_TRACE(name + " at sparsity " + std::to_string(sparsity));
+    const Reference ref = read_reference(name);
+    const std::string stem =
+        fs::temp_directory_path() / ("hearth-test-cs256-cpu-" + std::to_string(::getpid()));
+    const TemporaryFile sparse{stem + ".gguf"}, dense{stem + "-F32.gguf"};
+    ConvertOptions convert;
+    convert.to = "cs256";
+    convert.sparsity = sparsity;
+    convert.values = "f16";
+    ASSERT_GT(convert_model(model_path(name), sparse.path, convert, plugins()).converted, 0);
+    quantize_model(sparse.path, dense.path, "F32", plugins());
+    expect_models_agree(Model::load(sparse.path, plugins()), Model::load(dense.path, plugins()),
+                        ref.tokens, 0.1f);
+  }
+}
+
+// A long prompt in one batch takes the cpu's expanded-row GEMM for F16 (80+ tokens) and NF4
+// (64+) weights where the build has oneDNN; the same tokens 8 at a time take the row kernels.
+// Both are F32 arithmetic summed in different orders, and the batch's attention reads its own
+// keys before they are rounded into the F16 cache (KL up to about 4e-6 here): the logits must
+// agree closely.
+TEST(Model, LongPromptsAgreeWithTheSameTokensInShortSteps) {
+  const Reference ref = read_reference("llama-small-F16");
+  std::vector<int32_t> prompt;
+  while (prompt.size() < 96) prompt.insert(prompt.end(), ref.tokens.begin(), ref.tokens.end());
+  prompt.resize(96);
+  const TemporaryFile nf4{fs::temp_directory_path() /
+                          ("hearth-test-long-prompt-nf4-" + std::to_string(::getpid()) + ".gguf")};
+  quantize_model(model_path("llama-small-F16"), nf4.path, "NF4", plugins());
+  for (const fs::path& file : {model_path("llama-small-F16"), nf4.path}) {
+    SCOPED_TRACE(file.filename().string());
+    auto model = Model::load(file, plugins());
+    const size_t n_vocab = static_cast<size_t>(model->hparams().n_vocab);
+    Session whole(model, {.n_ctx = 128}), steps(model, {.n_ctx = 128});
+    const auto all = whole.decode(prompt, true);
+    for (size_t t0 = 0; t0 < prompt.size(); t0 += 8) {
+      const auto part = steps.decode(std::span(prompt).subspan(t0, 8), true);
+      for (size_t i = 0; i < 8; ++i) {
+        const std::vector<float> want(part.begin() + i * n_vocab, part.begin() + (i + 1) * n_vocab);
+        EXPECT_LE(kl_divergence(want, all.data() + (t0 + i) * n_vocab, n_vocab), 1e-4)
+            << "position " << t0 + i;
+      }
+    }
+  }
+}
 
 TEST(Model, AnUnknownWeightsChoiceIsRefused) {
   ModelOptions options;
