@@ -15,15 +15,15 @@
 namespace hearth::backend_gpu {
 namespace {
 
-// Launch shape, H200, nf4_bench, graph replay, % of copy bandwidth at (2048, 8192) / (1024, 4096)
-// / (4096, 14336): 128 threads x 2 code words per step 83.7 / 77.4 / 93.6, against 83.2 / 70.9 /
-// 88.3 for 256 x 4; 256 x 2, 512 x 2, 128 x 4, 512 x 1 and 256 x 1 / 8 were within a point of it
-// or below. Two words a thread give a small tensor's grid enough blocks to fill every SM.
-// Each launch may also start while the previous kernel on the stream drains (launch_after_prior):
-// graph replay 82.9 -> 84.8 % at (2048, 8192) and 77.8 -> 83.4 % at (1024, 4096); launched from
-// the host 73 -> 83 % and 53-56 -> 63-68 %.
+// Launch shape and order, H200, lab of session 14 (graph replay of the seed harness, % of copy
+// bandwidth at (2048, 8192) / (1024, 4096) / (4096, 14336)): a block's code words loaded before
+// it waits for the prior kernel, 128 threads x 4 code words, 90.2 / 92.2 / 92.8; the same with
+// 128 x 2 (the session-9 shape) 88.5 / 86.9 / 94.8, 256 x 2 87.4 / 97.2 / 94.2; waiting first
+// (sessions 9-13) 85.6 / 80.6 / 94.2. 64 x 2 and 128 x 1 ran at ~50 %. Code values come from a
+// warp shuffle of a register built from immediates (within 0.1 point of a shared table, and no
+// barrier at the block's start).
 constexpr int kDequantThreads = 128;
-constexpr int kUnitsPerThread = 2;
+constexpr int kUnitsPerThread = 4;
 constexpr int64_t kStepUnits = static_cast<int64_t>(kDequantThreads) * kUnitsPerThread;
 // 2048 resident threads per SM (H100/H200): the register budget.
 constexpr int kBlocksPerSm = 2048 / kDequantThreads;
@@ -39,11 +39,21 @@ __device__ __forceinline__ uint32_t pack2(float lo, float hi) {
   }
 }
 
+// Code value (lane & 15), from immediates (a constant-memory table is a cold miss per block).
+__device__ __forceinline__ float lane_code_value() {
+  const int code = static_cast<int>(threadIdx.x & 15u);
+  float v = nf4_value(0);
+#pragma unroll
+  for (int c = 1; c < 16; ++c) v = code == c ? nf4_value(c) : v;
+  return v;
+}
+
+// Every lane of the warp must call this (the values come by shuffle from lane_code_value()).
 template <bool BF16>
-__device__ __forceinline__ uint4 decode_unit(const float* table, uint32_t codes, float d) {
+__device__ __forceinline__ uint4 decode_unit(float lane_value, uint32_t codes, float d) {
   float v[8];
 #pragma unroll
-  for (int e = 0; e < 8; ++e) v[e] = table[nf4_code(codes, e)] * d;
+  for (int e = 0; e < 8; ++e) v[e] = __shfl_sync(0xffffffffu, lane_value, nf4_code(codes, e)) * d;
   return make_uint4(pack2<BF16>(v[0], v[1]), pack2<BF16>(v[2], v[3]), pack2<BF16>(v[4], v[5]),
                     pack2<BF16>(v[6], v[7]));
 }
@@ -91,47 +101,52 @@ __device__ __forceinline__ void load_step(const Source& src, int64_t step, int64
   }
 }
 
-template <bool BF16, class Source>
-__device__ __forceinline__ void dequantize_steps(const Source& src, const float* table,
-                                                 int64_t n_units, uint4* out) {
-  const int64_t n_steps = (n_units + kStepUnits - 1) / kStepUnits;
-  int64_t step = blockIdx.x;
-  if (step >= n_steps) return;
-  Step cur;
-  load_step(src, step, n_units, cur);
-  while (true) {
-    const int64_t next = step + gridDim.x;
-    Step nxt;
-    if (next < n_steps) load_step(src, next, n_units, nxt);
-#pragma unroll
-    for (int k = 0; k < kUnitsPerThread; ++k) {
-      const int64_t u = step * kStepUnits + static_cast<int64_t>(k) * kDequantThreads + threadIdx.x;
-      if (u < n_units) out[u] = decode_unit<BF16>(table, cur.codes[k], cur.d[k]);
-    }
-    if (next >= n_steps) break;
-    step = next;
-    cur = nxt;
-  }
+// Launched as a programmatic dependent of the previous kernel on the stream (launch_after_prior),
+// a block may become resident while that kernel's last blocks still run: it lets the next launch
+// do the same, reads its first step's weights (no kernel writes weights), then waits for the
+// prior kernel to finish and its writes to be visible before it writes (the prior kernel may
+// still read the output buffer).
+__device__ __forceinline__ void allow_next_launch() {
+#if !defined(HEARTH_GPU_HIP) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
 }
 
-// Launched as a programmatic dependent of the previous kernel on the stream (launch_after_prior),
-// a block may become resident while that kernel's last blocks still run; it waits here for that
-// kernel to finish and its writes to be visible before touching global memory, then lets the
-// next such launch do the same.
 __device__ __forceinline__ void wait_for_prior_kernel() {
 #if !defined(HEARTH_GPU_HIP) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.wait;" ::: "memory");
-  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
 #endif
+}
+
+// cur holds step blockIdx.x, loaded by the caller before the wait. Grids are capped at 2^31 - 1
+// blocks, so only a tensor of more than 2^40 weights loops; its later steps are loaded without
+// prefetch (holding the next step's words cost a spill at this register budget).
+template <bool BF16, class Source>
+__device__ __forceinline__ void dequantize_steps(const Source& src, Step cur, int64_t n_units,
+                                                 uint4* out) {
+  const int64_t n_steps = (n_units + kStepUnits - 1) / kStepUnits;
+  const float lane_value = lane_code_value();
+  wait_for_prior_kernel();
+  for (int64_t step = blockIdx.x; step < n_steps;) {
+#pragma unroll
+    for (int k = 0; k < kUnitsPerThread; ++k) {
+      const int64_t u = step * kStepUnits + static_cast<int64_t>(k) * kDequantThreads + threadIdx.x;
+      const uint4 v = decode_unit<BF16>(lane_value, cur.codes[k], cur.d[k]);
+      if (u < n_units) out[u] = v;
+    }
+    step += gridDim.x;
+    if (step < n_steps) load_step(src, step, n_units, cur);
+  }
 }
 
 template <bool BF16>
 __global__ void __launch_bounds__(kDequantThreads, kBlocksPerSm)
     nf4_dequantize_kernel(const uint32_t* blocks, int64_t n_units, uint4* out) {
-  wait_for_prior_kernel();
-  __shared__ float table[16];
-  nf4_fill_table(table);
-  dequantize_steps<BF16>(HearthSource{blocks}, table, n_units, out);
+  allow_next_launch();
+  const HearthSource src{blocks};
+  Step first;
+  load_step(src, blockIdx.x, n_units, first);
+  dequantize_steps<BF16>(src, first, n_units, out);
 }
 
 template <bool BF16>
@@ -139,13 +154,14 @@ __global__ void __launch_bounds__(kDequantThreads, kBlocksPerSm)
     nf4_bnb_dequantize_kernel(const uint32_t* codes_words, const uint8_t* qabsmax,
                               const float* code2, const float* absmax2, float offset,
                               int64_t n_units, uint4* out) {
-  wait_for_prior_kernel();
-  __shared__ float table[16];
+  allow_next_launch();
   __shared__ float code2_s[256];
   for (int i = static_cast<int>(threadIdx.x); i < 256; i += kDequantThreads) code2_s[i] = code2[i];
-  nf4_fill_table(table);  // its barrier also publishes code2_s
-  dequantize_steps<BF16>(BnbSource{codes_words, qabsmax, code2_s, absmax2, offset}, table, n_units,
-                         out);
+  __syncthreads();
+  const BnbSource src{codes_words, qabsmax, code2_s, absmax2, offset};
+  Step first;
+  load_step(src, blockIdx.x, n_units, first);
+  dequantize_steps<BF16>(src, first, n_units, out);
 }
 
 // One block per step. (A persistent grid of one wave, each block prefetching its next step,
@@ -159,8 +175,8 @@ unsigned grid_for(int64_t n_units) {
 }
 
 // kernel<<<grid, kDequantThreads, 0, stream>>>(args...), but allowed to start while the previous
-// kernel on the stream drains (programmatic dependent launch, sm_90; the kernel waits before any
-// global access, wait_for_prior_kernel).
+// kernel on the stream drains (programmatic dependent launch, sm_90; the kernel reads weights
+// early and waits before it writes, wait_for_prior_kernel).
 template <class... Params, class... Args>
 cudaError_t launch_after_prior(void (*kernel)(Params...), unsigned grid, cudaStream_t stream,
                                Args... args) {

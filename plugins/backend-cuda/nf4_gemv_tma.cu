@@ -10,6 +10,8 @@
 //   mma.sync.m16n8k16 (F16 x F16 -> F32), whose 16 rows are 16 weight rows and whose 16 columns
 //   are 16 weights of one block and whose 8 columns are up to 8 tokens (the same mma count for
 //   8 tokens as for one); the block's scale multiplies the mma's result;
+// - runs one wave of CTAs, each looping over tiles of 16 rows (b, b + grid, ...) with its ring
+//   running on across tiles, so the table and x are built once per CTA, not once per 16 rows;
 // - converts x once per CTA to F16 in shared memory, each token scaled by a power of two that
 //   puts its max |x| in [2^13, 2^14) (no overflow, no subnormals; undone exactly at the end).
 // Rounding: F16 code values and F16 activations, F32 products and sums (as bitsandbytes' GEMV);
@@ -17,9 +19,9 @@
 // It is launched as a programmatic dependent of the previous kernel: barrier set-up, the table
 // and the first weight copies (weights are never written by a kernel) overlap that kernel's
 // tail; x is read and y written only after griddepcontrol.wait.
-// H200 (session 12, docs/benchmarks.md "Tenth lease"): one token 1.18-1.36x the portable kernel
-// on the Llama shapes (32-55 % of copy bandwidth back to back), 2-5 tokens 1.3-2.0x; Llama-2-7B
-// NF4 decode 1.14x.
+// H200 (docs/benchmarks.md, "Tenth lease" and "Eleventh lease"): one token 1.18-1.36x the
+// portable kernel on the Llama shapes with one CTA per tile (session 12); the wave of looping
+// CTAs took 4096x14336 from 17.2-17.5 to 14.7 us and 8 tokens there from 71.8 to 32.7 us.
 #include "nf4_gemv_tma.hpp"
 
 #include <cuda.h>
@@ -27,6 +29,7 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <initializer_list>
@@ -219,13 +222,13 @@ __device__ float convert_x(const float* __restrict__ x, int n_in, int n_pad, __h
 
 #endif  // __CUDA_ARCH__ >= 900
 
-// CTA b owns rows [16 b, 16 b + 16). Warps 0..C-1 consume, warp C produces. Consumer warp w
-// takes blocks w, w + C, ... of each stage (4 GPS blocks); within a block, lane (g, q) holds
-// code words 1 + q and 5 + q of rows g and g + 8, which map to the mma's A fragment so that its
-// k index runs over elements 8q..8q+7 and 32+8q..32+8q+7, and reads the matching 8 + 8 halves of
-// token g's x (zeros for g >= nt); its results are tokens 2q and 2q + 1 of rows g and g + 8.
-// Resident CTAs per SM the register budget of the 1-8 token kernel is sized for. The one-token
-// kernel is left to the compiler, as it was when measured fastest.
+// Tile t is rows [16 t, 16 t + 16); CTA b takes tiles b, b + grid, ... Warps 0..C-1 consume, warp C
+// produces. Consumer warp w takes blocks w, w + C, ... of each stage (4 GPS blocks); within a
+// block, lane (g, q) holds code words 1 + q and 5 + q of rows g and g + 8, which map to the mma's A
+// fragment so that its k index runs over elements 8q..8q+7 and 32+8q..32+8q+7, and reads the
+// matching 8 + 8 halves of token g's x (zeros for g >= nt); its results are tokens 2q and 2q + 1 of
+// rows g and g + 8. Resident CTAs per SM the register budget of the 1-8 token kernel is sized for.
+// The one-token kernel is left to the compiler, as it was when measured fastest.
 constexpr int blocks_per_sm(int consumers, bool multi) {
   return multi ? (consumers >= 12 ? 2 : 3) : 1;
 }
@@ -261,8 +264,8 @@ __global__ void __launch_bounds__(32 * (C + 1), blocks_per_sm(C, kMulti))
   const int tid = static_cast<int>(threadIdx.x);
   const int warp = tid / 32;
   const int lane = tid % 32;
-  const int row0 = static_cast<int>(blockIdx.x) * kRows;
   const int n_stages = n_pad / (kGroupElems * GPS);
+  const int n_tiles = (args.n_rows + kRows - 1) / kRows;
 
   if (tid == 0) {
     for (int s = 0; s < STAGES; ++s) {
@@ -276,11 +279,16 @@ __global__ void __launch_bounds__(32 * (C + 1), blocks_per_sm(C, kMulti))
 
   if (warp == C) {  // producer: weights only, which no kernel writes, so no wait for the prior one
     if (lane == 0) {
-      for (int it = 0; it < n_stages; ++it) {
-        const int s = it % STAGES;
-        if (it >= STAGES) mbar_wait(&empty[s], ((it / STAGES) - 1) & 1);
-        mbar_arrive_expect_tx(&full[s], kStageBytes);
-        copy_box(stages + s * kStageWords, &weights, it * GPS * kGroupWords, row0, &full[s]);
+      int it = 0;
+      for (int tile = static_cast<int>(blockIdx.x); tile < n_tiles;
+           tile += static_cast<int>(gridDim.x)) {
+        for (int st = 0; st < n_stages; ++st, ++it) {
+          const int s = it % STAGES;
+          if (it >= STAGES) mbar_wait(&empty[s], ((it / STAGES) - 1) & 1);
+          mbar_arrive_expect_tx(&full[s], kStageBytes);
+          copy_box(stages + s * kStageWords, &weights, st * GPS * kGroupWords, tile * kRows,
+                   &full[s]);
+        }
       }
     }
     return;
@@ -311,71 +319,77 @@ __global__ void __launch_bounds__(32 * (C + 1), blocks_per_sm(C, kMulti))
   const auto pair = [&](uint32_t word, int byte) {
     return table_lane[__byte_perm(word, 0u, 0x4440u + static_cast<unsigned>(byte)) * 32];
   };
-  float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};  // rows g, g, g + 8, g + 8; tokens 2q, 2q + 1
-  for (int it = 0; it < n_stages; ++it) {
-    const int s = it % STAGES;
-    mbar_wait(&full[s], (it / STAGES) & 1);
+  int it = 0;
+  for (int tile = static_cast<int>(blockIdx.x); tile < n_tiles;
+       tile += static_cast<int>(gridDim.x)) {
+    const int row0 = tile * kRows;
+    float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};  // rows g, g, g + 8, g + 8; tokens 2q, 2q + 1
+    for (int st = 0; st < n_stages; ++st, ++it) {
+      const int s = it % STAGES;
+      mbar_wait(&full[s], (it / STAGES) & 1);
 #pragma unroll
-    for (int j = 0; j < kBlocksPerWarp; ++j) {
-      const int block = warp + j * C;
-      const uint32_t* rg = stages + s * kStageWords + g * kPitch + block * 9;
-      const uint32_t* rg8 = rg + 8 * kPitch;
-      const float d_g = __uint_as_float(rg[0]);
-      const float d_g8 = __uint_as_float(rg8[0]);
-      const uint32_t u0 = rg[1 + q], u1 = rg[5 + q];
-      const uint32_t v0 = rg8[1 + q], v1 = rg8[5 + q];
-      const int k0 = it * GPS * kGroupElems + block * 64;
-      uint4 xa = make_uint4(0u, 0u, 0u, 0u);
-      uint4 xb = xa;
-      if (has_token) {
-        xa = *reinterpret_cast<const uint4*>(x_lane + k0);
-        xb = *reinterpret_cast<const uint4*>(x_lane + k0 + 32);
-      }
-      if (j == kBlocksPerWarp - 1) {  // everything of this stage is in registers
-        __syncwarp();
-        if (lane == 0) mbar_arrive(&empty[s]);
-      }
-      float c[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-      mma_f16(c, pair(u0, 0), pair(v0, 0), pair(u0, 1), pair(v0, 1), xa.x, xa.y);
-      mma_f16(c, pair(u0, 2), pair(v0, 2), pair(u0, 3), pair(v0, 3), xa.z, xa.w);
-      mma_f16(c, pair(u1, 0), pair(v1, 0), pair(u1, 1), pair(v1, 1), xb.x, xb.y);
-      mma_f16(c, pair(u1, 2), pair(v1, 2), pair(u1, 3), pair(v1, 3), xb.z, xb.w);
-      acc[0] = fmaf(c[0], d_g, acc[0]);
-      acc[2] = fmaf(c[2], d_g8, acc[2]);
-      if constexpr (kMulti) {
-        acc[1] = fmaf(c[1], d_g, acc[1]);
-        acc[3] = fmaf(c[3], d_g8, acc[3]);
+      for (int j = 0; j < kBlocksPerWarp; ++j) {
+        const int block = warp + j * C;
+        const uint32_t* rg = stages + s * kStageWords + g * kPitch + block * 9;
+        const uint32_t* rg8 = rg + 8 * kPitch;
+        const float d_g = __uint_as_float(rg[0]);
+        const float d_g8 = __uint_as_float(rg8[0]);
+        const uint32_t u0 = rg[1 + q], u1 = rg[5 + q];
+        const uint32_t v0 = rg8[1 + q], v1 = rg8[5 + q];
+        const int k0 = st * GPS * kGroupElems + block * 64;
+        uint4 xa = make_uint4(0u, 0u, 0u, 0u);
+        uint4 xb = xa;
+        if (has_token) {
+          xa = *reinterpret_cast<const uint4*>(x_lane + k0);
+          xb = *reinterpret_cast<const uint4*>(x_lane + k0 + 32);
+        }
+        if (j == kBlocksPerWarp - 1) {  // everything of this stage is in registers
+          __syncwarp();
+          if (lane == 0) mbar_arrive(&empty[s]);
+        }
+        float c[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        mma_f16(c, pair(u0, 0), pair(v0, 0), pair(u0, 1), pair(v0, 1), xa.x, xa.y);
+        mma_f16(c, pair(u0, 2), pair(v0, 2), pair(u0, 3), pair(v0, 3), xa.z, xa.w);
+        mma_f16(c, pair(u1, 0), pair(v1, 0), pair(u1, 1), pair(v1, 1), xb.x, xb.y);
+        mma_f16(c, pair(u1, 2), pair(v1, 2), pair(u1, 3), pair(v1, 3), xb.z, xb.w);
+        acc[0] = fmaf(c[0], d_g, acc[0]);
+        acc[2] = fmaf(c[2], d_g8, acc[2]);
+        if constexpr (kMulti) {
+          acc[1] = fmaf(c[1], d_g, acc[1]);
+          acc[3] = fmaf(c[3], d_g8, acc[3]);
+        }
       }
     }
-  }
-  if constexpr (kMulti) {
-    float* mine = row_partial + warp * kRows * kMaxTokens;
-    mine[g * kMaxTokens + 2 * q] = acc[0];
-    mine[g * kMaxTokens + 2 * q + 1] = acc[1];
-    mine[(g + 8) * kMaxTokens + 2 * q] = acc[2];
-    mine[(g + 8) * kMaxTokens + 2 * q + 1] = acc[3];
-    consumers_sync(kConsumerThreads);
-    for (int o = tid; o < kRows * args.nt; o += kConsumerThreads) {
-      const int r = o / args.nt;
-      const int t = o % args.nt;
-      if (row0 + r >= args.n_rows) continue;
-      float sum = 0.0f;
+    if constexpr (kMulti) {
+      float* mine = row_partial + warp * kRows * kMaxTokens;
+      mine[g * kMaxTokens + 2 * q] = acc[0];
+      mine[g * kMaxTokens + 2 * q + 1] = acc[1];
+      mine[(g + 8) * kMaxTokens + 2 * q] = acc[2];
+      mine[(g + 8) * kMaxTokens + 2 * q + 1] = acc[3];
+      consumers_sync(kConsumerThreads);
+      for (int o = tid; o < kRows * args.nt; o += kConsumerThreads) {
+        const int r = o / args.nt;
+        const int t = o % args.nt;
+        if (row0 + r >= args.n_rows) continue;
+        float sum = 0.0f;
 #pragma unroll
-      for (int w = 0; w < C; ++w) sum += row_partial[(w * kRows + r) * kMaxTokens + t];
-      args.y[t * args.y_row + row0 + r] = sum * unscale[t];
-    }
-  } else {
-    if (q == 0) {
-      row_partial[warp * kRows + g] = acc[0];
-      row_partial[warp * kRows + g + 8] = acc[2];
-    }
-    consumers_sync(kConsumerThreads);
-    if (tid < kRows && row0 + tid < args.n_rows) {
-      float sum = 0.0f;
+        for (int w = 0; w < C; ++w) sum += row_partial[(w * kRows + r) * kMaxTokens + t];
+        args.y[t * args.y_row + row0 + r] = sum * unscale[t];
+      }
+    } else {
+      if (q == 0) {
+        row_partial[warp * kRows + g] = acc[0];
+        row_partial[warp * kRows + g + 8] = acc[2];
+      }
+      consumers_sync(kConsumerThreads);
+      if (tid < kRows && row0 + tid < args.n_rows) {
+        float sum = 0.0f;
 #pragma unroll
-      for (int w = 0; w < C; ++w) sum += row_partial[w * kRows + tid];
-      args.y[row0 + tid] = sum * unscale_one;
+        for (int w = 0; w < C; ++w) sum += row_partial[w * kRows + tid];
+        args.y[row0 + tid] = sum * unscale_one;
+      }
     }
+    consumers_sync(kConsumerThreads);  // row_partial is rewritten by the next tile
   }
 #else
   static_cast<void>(weights);
@@ -402,6 +416,15 @@ PFN_cuTensorMapEncodeTiled_v12000 tensor_map_encoder() {
                : nullptr;
   }();
   return encoder;
+}
+
+// CTAs of kernel that fit an SM by threads and registers alone (0 if the runtime cannot say).
+template <class Kernel>
+int ctas_per_sm_by_registers(Kernel kernel, int threads) {
+  int n = 0;
+  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, kernel, threads, 0) != cudaSuccess) n = 0;
+  static_cast<void>(cudaGetLastError());
+  return n;
 }
 
 template <int STAGES, int GPS, int C, bool kMulti>
@@ -446,7 +469,27 @@ std::optional<cudaError_t> launch(const hearth_op& op, cudaStream_t stream) {
   attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
   attribute.val.programmaticStreamSerializationAllowed = 1;
   cudaLaunchConfig_t config{};
-  config.gridDim = dim3(static_cast<unsigned>((w.ne[1] + kRows - 1) / kRows));
+  // One wave of CTAs, each looping over tiles (a second partial wave would double the time of
+  // its SMs). Threads and registers limit CTAs per SM the same way at every launch (asked once);
+  // shared memory depends on the row length and the tokens.
+  static const int resident_by_registers = ctas_per_sm_by_registers(kernel, 32 * (C + 1));
+  int smem_per_sm = 0;
+  int reserved_per_cta = 0;
+  int sms = 0;
+  if (cudaDeviceGetAttribute(&smem_per_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, device) !=
+          cudaSuccess ||
+      cudaDeviceGetAttribute(&reserved_per_cta, cudaDevAttrReservedSharedMemoryPerBlock, device) !=
+          cudaSuccess ||
+      cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) {
+    static_cast<void>(cudaGetLastError());
+    return std::nullopt;
+  }
+  const int64_t resident = std::min<int64_t>(
+      resident_by_registers,
+      smem_per_sm / static_cast<int64_t>(smem + static_cast<size_t>(reserved_per_cta)));
+  const int64_t n_tiles = (w.ne[1] + kRows - 1) / kRows;
+  const int64_t slots = std::max<int64_t>(1, resident * sms);
+  config.gridDim = dim3(static_cast<unsigned>(std::min(n_tiles, slots)));
   config.blockDim = dim3(32 * (C + 1));
   config.dynamicSmemBytes = smem;
   config.stream = stream;
