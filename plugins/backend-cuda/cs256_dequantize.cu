@@ -10,6 +10,7 @@
 #include "cs256_dequantize.hpp"
 #include "cs256_layout.cuh"
 #include "gpu_device_code.cuh"
+#include "programmatic_launch.cuh"
 
 #if defined(HEARTH_GPU_HIP)
 #define HEARTH_CS256_DQ_SHFL_UP(value, delta) __shfl_up((value), (delta), kWarp)
@@ -173,6 +174,7 @@ __device__ __forceinline__ void decode_rows(const uint8_t* blob, const hearth_cs
 template <Cs256DenseType OUT>
 __global__ void __launch_bounds__(kThreads)
     cs256_dequantize_kernel(const uint8_t* blob, int64_t m, int64_t n, uint16_t* out) {
+  wait_for_prior_kernels();
   extern __shared__ __align__(16) uint16_t stage[];
   __shared__ uint32_t tile_ends[kChunkTiles];
   const hearth_cs256_header h = *reinterpret_cast<const hearth_cs256_header*>(blob);
@@ -211,11 +213,11 @@ cudaError_t launch_cs256_dequantize(const hearth_tensor& w, void* out, Cs256Dens
   const auto* blob = static_cast<const uint8_t*>(w.data);
   auto* dense = static_cast<uint16_t*>(out);
   if (type == Cs256DenseType::bf16)
-    cs256_dequantize_kernel<Cs256DenseType::bf16>
-        <<<grid, kThreads, shared, stream>>>(blob, m, n, dense);
+    launch_after_prior(cs256_dequantize_kernel<Cs256DenseType::bf16>, grid, kThreads, shared,
+                       stream, blob, m, n, dense);
   else
-    cs256_dequantize_kernel<Cs256DenseType::f16>
-        <<<grid, kThreads, shared, stream>>>(blob, m, n, dense);
+    launch_after_prior(cs256_dequantize_kernel<Cs256DenseType::f16>, grid, kThreads, shared, stream,
+                       blob, m, n, dense);
   return cudaGetLastError();
 }
 

@@ -14,6 +14,7 @@
 #include "cs256_layout.cuh"
 #include "cs256_matmul.hpp"
 #include "gpu_device_code.cuh"
+#include "programmatic_launch.cuh"
 
 #if defined(HEARTH_GPU_HIP)
 #define HEARTH_CS256_SHFL_UP(value, delta, width) __shfl_up((value), (delta), (width))
@@ -200,6 +201,7 @@ __device__ __forceinline__ void rows_times_tokens(const uint8_t* blob, const hea
 template <int NT, int LANES>
 __global__ void __launch_bounds__(kThreads)
     cs256_matmul_kernel(hearth_tensor w, hearth_tensor x, hearth_tensor dst, int64_t n_tok) {
+  wait_for_prior_kernels();
   __shared__ __align__(16) float xs[NT * LANES * kTile];
   constexpr int kRows = kThreads / LANES;
   const auto* blob = static_cast<const uint8_t*>(w.data);
@@ -231,8 +233,8 @@ cudaError_t launch(const hearth_op& op, int64_t n_tok, cudaStream_t stream) {
   constexpr int kRows = kThreads / LANES;
   const dim3 grid(static_cast<unsigned>((op.src[0].ne[1] + kRows - 1) / kRows),
                   static_cast<unsigned>((n_tok + NT - 1) / NT));
-  cs256_matmul_kernel<NT, LANES>
-      <<<grid, kThreads, 0, stream>>>(op.src[0], op.src[1], op.dst, n_tok);
+  launch_after_prior(cs256_matmul_kernel<NT, LANES>, grid, kThreads, 0, stream, op.src[0],
+                     op.src[1], op.dst, n_tok);
   return cudaGetLastError();
 }
 
@@ -490,6 +492,7 @@ template <int NT, int U, int kMinBlocks>
 __global__ void HEARTH_CS256_ROW_BOUNDS(kMinBlocks)
     cs256_warp_row_kernel(hearth_tensor w, hearth_tensor x, hearth_tensor dst, int64_t n_tok,
                           int64_t g0) {
+  wait_for_prior_kernels();
   extern __shared__ __align__(16) float row_inputs[];
   const auto* blob = static_cast<const uint8_t*>(w.data);
   const hearth_cs256_header h = *reinterpret_cast<const hearth_cs256_header*>(blob);
@@ -589,8 +592,8 @@ cudaError_t launch_warp_rows(const hearth_op& op, int64_t n_tok, bool resident,
   for (int64_t first = 0; first < groups; first += kMaxGridY) {
     const int64_t count = groups - first < kMaxGridY ? groups - first : kMaxGridY;
     const dim3 grid(static_cast<unsigned>(blocks), static_cast<unsigned>(count));
-    cs256_warp_row_kernel<NT, U, kMinBlocks>
-        <<<grid, kRowThreads, shared, stream>>>(op.src[0], op.src[1], op.dst, n_tok, first);
+    launch_after_prior(cs256_warp_row_kernel<NT, U, kMinBlocks>, grid, kRowThreads, shared, stream,
+                       op.src[0], op.src[1], op.dst, n_tok, first);
     const cudaError_t err = cudaGetLastError();
     if (err != cudaSuccess) return err;
   }

@@ -7,6 +7,7 @@
 #include "dequant.cuh"
 #include "dequantize_f16.hpp"
 #include "nf4_kernels.hpp"
+#include "programmatic_launch.cuh"
 
 namespace hearth::backend_gpu {
 namespace {
@@ -48,6 +49,7 @@ __device__ __forceinline__ void store8(T* out, const float (&v)[8]) {
 template <uint32_t DT, class T>
 __global__ void __launch_bounds__(kThreads)
     dequantize_grouped(hearth_tensor w, T* __restrict__ out, int64_t groups_per_row) {
+  wait_for_prior_kernels();
   const int64_t i = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
   const int64_t row = i / groups_per_row;
   if (row >= w.ne[1]) return;
@@ -60,6 +62,7 @@ __global__ void __launch_bounds__(kThreads)
 template <uint32_t DT, class T>
 __global__ void __launch_bounds__(kThreads)
     dequantize_single(hearth_tensor w, T* __restrict__ out) {
+  wait_for_prior_kernels();
   const int64_t i = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
   const int64_t row = i / w.ne[0];
   if (row >= w.ne[1]) return;
@@ -70,6 +73,7 @@ __global__ void __launch_bounds__(kThreads)
 template <class T>
 __global__ void __launch_bounds__(kThreads)
     convert_rows(hearth_tensor x, T* __restrict__ out, int64_t n_rows) {
+  wait_for_prior_kernels();
   const int64_t i = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
   const int64_t row = i / x.ne[0];
   if (row >= n_rows) return;
@@ -89,10 +93,11 @@ void dequantize_as(const hearth_tensor& w, T* out, cudaStream_t stream) {
   dispatch_weight_type(w.dtype, [&]<uint32_t DT>() {
     if (kIsBlockType<DT> || grouped_plain) {
       const int64_t groups_per_row = w.ne[0] / 8;
-      dequantize_grouped<DT, T>
-          <<<blocks_for(groups_per_row * w.ne[1]), kThreads, 0, stream>>>(w, out, groups_per_row);
+      launch_after_prior(dequantize_grouped<DT, T>, blocks_for(groups_per_row * w.ne[1]), kThreads,
+                         0, stream, w, out, groups_per_row);
     } else if constexpr (!kIsBlockType<DT>) {
-      dequantize_single<DT, T><<<blocks_for(w.ne[0] * w.ne[1]), kThreads, 0, stream>>>(w, out);
+      launch_after_prior(dequantize_single<DT, T>, blocks_for(w.ne[0] * w.ne[1]), kThreads, 0,
+                         stream, w, out);
     }
   });
 }
@@ -130,14 +135,16 @@ cudaError_t launch_convert_activations(const hearth_tensor& x, void* out, GemmEl
   if (n == 0) return cudaSuccess;
   switch (type) {
     case GemmElement::f16:
-      convert_rows<<<blocks_for(n), kThreads, 0, stream>>>(x, static_cast<__half*>(out), n_rows);
+      launch_after_prior(convert_rows<__half>, blocks_for(n), kThreads, 0, stream, x,
+                         static_cast<__half*>(out), n_rows);
       break;
     case GemmElement::bf16:
-      convert_rows<<<blocks_for(n), kThreads, 0, stream>>>(x, static_cast<__nv_bfloat16*>(out),
-                                                           n_rows);
+      launch_after_prior(convert_rows<__nv_bfloat16>, blocks_for(n), kThreads, 0, stream, x,
+                         static_cast<__nv_bfloat16*>(out), n_rows);
       break;
     case GemmElement::f32:
-      convert_rows<<<blocks_for(n), kThreads, 0, stream>>>(x, static_cast<float*>(out), n_rows);
+      launch_after_prior(convert_rows<float>, blocks_for(n), kThreads, 0, stream, x,
+                         static_cast<float*>(out), n_rows);
       break;
   }
   return cudaGetLastError();

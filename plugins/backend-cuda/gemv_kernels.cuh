@@ -8,6 +8,7 @@
 #pragma once
 
 #include "gemv_decode.cuh"
+#include "programmatic_launch.cuh"
 
 namespace hearth::backend_gpu {
 
@@ -18,6 +19,7 @@ inline constexpr int64_t kGemvMaxTokens = 8;
 template <uint32_t DT, int NT, int R>
 __global__ void __launch_bounds__(kGemvThreads)
     gemv_kernel(hearth_tensor w, hearth_tensor x, hearth_tensor dst, int nt) {
+  wait_for_prior_kernels();
   const int64_t row0 = static_cast<int64_t>(blockIdx.x) * R;
   const int64_t n_groups = w.ne[0] / 8;
   // Rows past the end read the last row (valid memory) and are not written.
@@ -143,8 +145,8 @@ bool gemv_accepts(const hearth_op& op, int64_t n_tok) {
 template <uint32_t DT, int NT, int R>
 void launch_gemv_rows(const hearth_op& op, int64_t n_tok, cudaStream_t stream) {
   const dim3 grid(static_cast<unsigned>((op.src[0].ne[1] + R - 1) / R));
-  gemv_kernel<DT, NT, R>
-      <<<grid, kGemvThreads, 0, stream>>>(op.src[0], op.src[1], op.dst, static_cast<int>(n_tok));
+  launch_after_prior(gemv_kernel<DT, NT, R>, grid, kGemvThreads, 0, stream, op.src[0], op.src[1],
+                     op.dst, static_cast<int>(n_tok));
 }
 
 // Rows per block: enough that each activation load serves several rows, few enough that small
@@ -186,6 +188,7 @@ inline uint64_t q8_activation_bytes(int64_t n_in, int64_t n_tok) {
 // the reference); a float d gave near-tied logits of the synthetic models a different argmax.
 __global__ void __launch_bounds__(kQuantizeThreads)
     quantize_q8_kernel(hearth_tensor x, int8_t* qs, float4* meta) {
+  wait_for_prior_kernels();
   const int64_t n_in = x.ne[0];
   const int64_t t = blockIdx.y;
   const int64_t i = static_cast<int64_t>(blockIdx.x) * kQuantizeThreads + threadIdx.x;
@@ -211,6 +214,7 @@ __global__ void __launch_bounds__(kQuantizeThreads)
 // the super-block carries the same d in the scratch layout above.
 __global__ void __launch_bounds__(kQuantizeThreads)
     quantize_q8k_kernel(hearth_tensor x, int8_t* qs, float4* meta) {
+  wait_for_prior_kernels();
   static_assert(kQuantizeThreads == 256, "one thread per element of a Q8_K super-block");
   const int64_t n_in = x.ne[0];
   const int64_t t = blockIdx.y;
@@ -255,6 +259,7 @@ __global__ void __launch_bounds__(kQuantizeThreads)
 template <uint32_t DT, int NT, int R>
 __global__ void __launch_bounds__(kGemvThreads)
     gemv_q8_kernel(hearth_tensor w, const int8_t* xq, const float4* xm, hearth_tensor dst, int nt) {
+  wait_for_prior_kernels();
   constexpr int H = kQ8Halves<DT>;
   const int64_t row0 = static_cast<int64_t>(blockIdx.x) * R;
   const int64_t n_in = w.ne[0];
@@ -355,8 +360,8 @@ template <uint32_t DT, int NT, int R>
 void launch_gemv_q8_rows(const hearth_op& op, int64_t n_tok, const int8_t* xq, const float4* xm,
                          cudaStream_t stream) {
   const dim3 grid(static_cast<unsigned>((op.src[0].ne[1] + R - 1) / R));
-  gemv_q8_kernel<DT, NT, R>
-      <<<grid, kGemvThreads, 0, stream>>>(op.src[0], xq, xm, op.dst, static_cast<int>(n_tok));
+  launch_after_prior(gemv_q8_kernel<DT, NT, R>, grid, kGemvThreads, 0, stream, op.src[0], xq, xm,
+                     op.dst, static_cast<int>(n_tok));
 }
 
 // scratch holds q8_activation_bytes(n_in, n_tok) bytes, 16-byte aligned; ready: it already
@@ -372,9 +377,9 @@ void launch_gemv_q8(const hearth_op& op, int64_t n_tok, void* scratch, bool read
                    static_cast<unsigned>(n_tok));
   if (!ready) {
     if constexpr (kQ8SuperBlocks<DT>)  // n_in is a multiple of 256 for these types
-      quantize_q8k_kernel<<<qgrid, kQuantizeThreads, 0, stream>>>(x, xq, xm);
+      launch_after_prior(quantize_q8k_kernel, qgrid, kQuantizeThreads, 0, stream, x, xq, xm);
     else
-      quantize_q8_kernel<<<qgrid, kQuantizeThreads, 0, stream>>>(x, xq, xm);
+      launch_after_prior(quantize_q8_kernel, qgrid, kQuantizeThreads, 0, stream, x, xq, xm);
   }
   // Rows per block as launch_gemv: activations reused by several rows, few enough rows that the
   // accumulators and the NT tokens' activations stay in registers.

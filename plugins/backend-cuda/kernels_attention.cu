@@ -10,6 +10,7 @@
 // merges the ranges of each (head, query).
 #include "gpu_device_code.cuh"
 #include "kernels.hpp"
+#include "programmatic_launch.cuh"
 
 namespace hearth::backend_gpu {
 namespace {
@@ -29,6 +30,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock* kWarp)
     attention_kernel(hearth_tensor q, hearth_tensor k, hearth_tensor v, const int32_t* pos_q,
                      const int32_t* pos_k, hearth_tensor dst, float scale, int64_t keys_per_split,
                      float* partials) {
+  wait_for_prior_kernels();
   const int lane = static_cast<int>(threadIdx.x) % kWarp;
   const int warp = static_cast<int>(threadIdx.x) / kWarp;
   const int64_t h = blockIdx.x;
@@ -128,6 +130,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock* kWarp)
 __global__ void __launch_bounds__(kWarp)
     attention_merge_kernel(hearth_tensor q, hearth_tensor dst, int64_t n_split,
                            const float* partials) {
+  wait_for_prior_kernels();
   const int64_t h = blockIdx.x;
   const int64_t i = blockIdx.y;
   const int64_t head_dim = q.ne[0];
@@ -188,12 +191,14 @@ cudaError_t launch_attention(const hearth_op& op, int64_t n_splits, float* scrat
   const int64_t keys_per_split = splits > 1 ? (n_kv + splits - 1) / splits : (n_kv > 0 ? n_kv : 1);
   const dim3 grid(static_cast<unsigned>(q.ne[1]), static_cast<unsigned>(q.ne[2]),
                   static_cast<unsigned>(splits));
-  attention_kernel<<<grid, kWarpsPerBlock * kWarp, 0, stream>>>(
-      op.src[0], op.src[1], op.src[2], static_cast<const int32_t*>(op.src[3].data),
-      static_cast<const int32_t*>(op.src[4].data), op.dst, op.fparams[0], keys_per_split, scratch);
+  launch_after_prior(attention_kernel, grid, kWarpsPerBlock * kWarp, 0, stream, op.src[0],
+                     op.src[1], op.src[2], static_cast<const int32_t*>(op.src[3].data),
+                     static_cast<const int32_t*>(op.src[4].data), op.dst, op.fparams[0],
+                     keys_per_split, scratch);
   if (splits > 1)
-    attention_merge_kernel<<<dim3(static_cast<unsigned>(q.ne[1]), static_cast<unsigned>(q.ne[2])),
-                             kWarp, 0, stream>>>(op.src[0], op.dst, splits, scratch);
+    launch_after_prior(attention_merge_kernel,
+                       dim3(static_cast<unsigned>(q.ne[1]), static_cast<unsigned>(q.ne[2])), kWarp,
+                       0, stream, op.src[0], op.dst, splits, scratch);
   return cudaGetLastError();
 }
 

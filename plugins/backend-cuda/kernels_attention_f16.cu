@@ -20,6 +20,7 @@
 
 #include "attention_f16_math.cuh"
 #include "kernels.hpp"
+#include "programmatic_launch.cuh"
 
 namespace hearth::backend_gpu {
 namespace {
@@ -119,6 +120,7 @@ __device__ __forceinline__ void score_key(const F16AttentionLaunch& p, const flo
 template <bool kVectorRows, int kMaxH>
 __global__ void __launch_bounds__(kF16AttentionThreads)
     attention_f16_scores_kernel(F16AttentionLaunch p) {
+  wait_for_prior_kernels();
   extern __shared__ float q16[];  // [heads_per_block][head_dim]
   int64_t h0, kv_head;
   block_heads(p, h0, kv_head);
@@ -139,6 +141,7 @@ __global__ void __launch_bounds__(kF16AttentionThreads)
 template <bool kVectorRows, int kMaxH>
 __global__ void __launch_bounds__(kF16AttentionThreads)
     attention_f16_one_chunk_kernel(F16AttentionLaunch p) {
+  wait_for_prior_kernels();
   extern __shared__ float shared[];
   __shared__ double reduce[kWarp];
   __shared__ SoftmaxStats stats[kMaxHeadsPerBlock];
@@ -181,13 +184,17 @@ template <int kMaxH>
 void launch_scores(const F16AttentionLaunch& p, bool vector_rows, bool one_chunk, dim3 grid,
                    size_t shared, cudaStream_t stream) {
   if (one_chunk && vector_rows)
-    attention_f16_one_chunk_kernel<true, kMaxH><<<grid, kF16AttentionThreads, shared, stream>>>(p);
+    launch_after_prior(attention_f16_one_chunk_kernel<true, kMaxH>, grid, kF16AttentionThreads,
+                       shared, stream, p);
   else if (one_chunk)
-    attention_f16_one_chunk_kernel<false, kMaxH><<<grid, kF16AttentionThreads, shared, stream>>>(p);
+    launch_after_prior(attention_f16_one_chunk_kernel<false, kMaxH>, grid, kF16AttentionThreads,
+                       shared, stream, p);
   else if (vector_rows)
-    attention_f16_scores_kernel<true, kMaxH><<<grid, kF16AttentionThreads, shared, stream>>>(p);
+    launch_after_prior(attention_f16_scores_kernel<true, kMaxH>, grid, kF16AttentionThreads, shared,
+                       stream, p);
   else
-    attention_f16_scores_kernel<false, kMaxH><<<grid, kF16AttentionThreads, shared, stream>>>(p);
+    launch_after_prior(attention_f16_scores_kernel<false, kMaxH>, grid, kF16AttentionThreads,
+                       shared, stream, p);
 }
 
 // The scores kernel, or with one_chunk the whole op, for the plan's heads per block.
@@ -221,6 +228,7 @@ __host__ __device__ constexpr int64_t values_shared_floats(int64_t heads, int64_
 
 __global__ void __launch_bounds__(kF16AttentionThreads)
     attention_f16_values_kernel(F16AttentionLaunch p) {
+  wait_for_prior_kernels();
   extern __shared__ float shared[];
   __shared__ double reduce[kWarp];
   __shared__ SoftmaxStats stats[kMaxHeadsPerBlock];
@@ -298,6 +306,7 @@ __global__ void __launch_bounds__(kF16AttentionThreads)
 
 // One block per (query head, query): adds the chunk sums in chunk order.
 __global__ void __launch_bounds__(kWarp) attention_f16_merge_kernel(F16AttentionLaunch p) {
+  wait_for_prior_kernels();
   const int64_t h = blockIdx.x;
   const int64_t il = blockIdx.y;
   const int64_t head_dim = p.q.ne[0];
@@ -414,10 +423,12 @@ cudaError_t launch_attention_f16(const hearth_op& op, int64_t n_splits, void* sc
       launch_first(p, plan.heads_per_block, vector_rows, false, score_grid, q_bytes, stream);
     const dim3 value_grid(head_blocks, static_cast<unsigned>(n_q),
                           static_cast<unsigned>(plan.splits));
-    attention_f16_values_kernel<<<value_grid, kF16AttentionThreads, value_bytes, stream>>>(p);
+    launch_after_prior(attention_f16_values_kernel, value_grid, kF16AttentionThreads, value_bytes,
+                       stream, p);
     if (plan.splits > 1)
-      attention_f16_merge_kernel<<<dim3(static_cast<unsigned>(q.ne[1]), static_cast<unsigned>(n_q)),
-                                   kWarp, 0, stream>>>(p);
+      launch_after_prior(attention_f16_merge_kernel,
+                         dim3(static_cast<unsigned>(q.ne[1]), static_cast<unsigned>(n_q)), kWarp, 0,
+                         stream, p);
   }
   return cudaGetLastError();
 }

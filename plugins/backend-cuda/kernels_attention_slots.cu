@@ -11,6 +11,7 @@
 // (code * scale + min, rounded as sdk/kv_quant.hpp does) and scored against the F32 query.
 #include "attention_f16_math.cuh"
 #include "attention_slots_kernel.hpp"
+#include "programmatic_launch.cuh"
 
 namespace hearth::backend_gpu {
 namespace {
@@ -39,6 +40,7 @@ __global__ void __launch_bounds__(kThreads)
     attention_slots_kernel(const uint8_t* staging, hearth_tensor q, hearth_tensor dst,
                            const int32_t* pos_q, float* mass, int64_t mass_stride, float* scores,
                            int64_t max_slots, uint32_t group_size, float scale, int64_t q_begin) {
+  wait_for_prior_kernels();
   extern __shared__ float shared[];
   const int64_t g = blockIdx.x;
   const int64_t i_local = blockIdx.y;
@@ -171,9 +173,10 @@ size_t attention_slots_shared_bytes(int64_t group, int64_t head_dim) {
 cudaError_t launch_attention_slots_kernel(const AttentionSlotsLaunch& l, cudaStream_t stream) {
   const dim3 grid(static_cast<unsigned>(l.n_head_kv), static_cast<unsigned>(l.n_q));
   const int64_t group = l.q.ne[1] / l.n_head_kv;
-  attention_slots_kernel<<<grid, kThreads, attention_slots_shared_bytes(group, l.q.ne[0]),
-                           stream>>>(l.staging, l.q, l.dst, l.pos_q, l.mass, l.mass_stride,
-                                     l.scores, l.max_slots, l.group_size, l.scale, l.q_begin);
+  launch_after_prior(attention_slots_kernel, grid, kThreads,
+                     attention_slots_shared_bytes(group, l.q.ne[0]), stream, l.staging, l.q, l.dst,
+                     l.pos_q, l.mass, l.mass_stride, l.scores, l.max_slots, l.group_size, l.scale,
+                     l.q_begin);
   return cudaGetLastError();
 }
 

@@ -3,6 +3,7 @@
 // keys and values into an F16 cache this way. One thread per element.
 #include "gpu_device_code.cuh"
 #include "kernels.hpp"
+#include "programmatic_launch.cuh"
 
 namespace hearth::backend_gpu {
 namespace {
@@ -35,6 +36,7 @@ __device__ __forceinline__ void store_value(const hearth_tensor& t, int64_t offs
 }
 
 __global__ void __launch_bounds__(kThreads) copy_kernel(hearth_tensor src, hearth_tensor dst) {
+  wait_for_prior_kernels();
   const int64_t n0 = dst.ne[0], n1 = dst.ne[1], n2 = dst.ne[2];
   int64_t e = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
   if (e >= n0 * n1 * n2 * dst.ne[3]) return;
@@ -55,8 +57,8 @@ cudaError_t launch_copy(const hearth_op& op, cudaStream_t stream) {
   const hearth_tensor& dst = op.dst;
   const int64_t n = dst.ne[0] * dst.ne[1] * dst.ne[2] * dst.ne[3];
   if (n == 0) return cudaSuccess;
-  copy_kernel<<<static_cast<unsigned>((n + kThreads - 1) / kThreads), kThreads, 0, stream>>>(
-      op.src[0], dst);
+  launch_after_prior(copy_kernel, static_cast<unsigned>((n + kThreads - 1) / kThreads), kThreads, 0,
+                     stream, op.src[0], dst);
   return cudaGetLastError();
 }
 

@@ -10,6 +10,7 @@
 #include "gemv_kernels.cuh"
 #include "kernels.hpp"
 #include "nf4_kernels.hpp"
+#include "programmatic_launch.cuh"
 
 namespace hearth::backend_gpu {
 namespace {
@@ -22,6 +23,7 @@ constexpr int kTokensPerPass = 8;
 template <uint32_t DT, int NT, bool GROUPED>
 __global__ void __launch_bounds__(kRowsPerBlock* kWarp)
     matmul_kernel(hearth_tensor w, hearth_tensor x, hearth_tensor dst, int64_t n_tok) {
+  wait_for_prior_kernels();
   const int lane = static_cast<int>(threadIdx.x) % kWarp;
   const int64_t row = static_cast<int64_t>(blockIdx.x) * kRowsPerBlock + threadIdx.x / kWarp;
   if (row >= w.ne[1]) return;  // the whole warp leaves together
@@ -73,9 +75,11 @@ void launch_for(const hearth_op& op, int64_t n_tok, bool grouped, cudaStream_t s
                   static_cast<unsigned>((n_tok + NT - 1) / NT));
   const dim3 block(kRowsPerBlock * kWarp);
   if (grouped)
-    matmul_kernel<DT, NT, true><<<grid, block, 0, stream>>>(op.src[0], op.src[1], op.dst, n_tok);
+    launch_after_prior(matmul_kernel<DT, NT, true>, grid, block, 0, stream, op.src[0], op.src[1],
+                       op.dst, n_tok);
   else if constexpr (!kIsBlockType<DT>)
-    matmul_kernel<DT, NT, false><<<grid, block, 0, stream>>>(op.src[0], op.src[1], op.dst, n_tok);
+    launch_after_prior(matmul_kernel<DT, NT, false>, grid, block, 0, stream, op.src[0], op.src[1],
+                       op.dst, n_tok);
 }
 
 }  // namespace

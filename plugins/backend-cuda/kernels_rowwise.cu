@@ -5,6 +5,7 @@
 
 #include "dequant.cuh"
 #include "kernels.hpp"
+#include "programmatic_launch.cuh"
 
 namespace hearth::backend_gpu {
 namespace {
@@ -22,6 +23,7 @@ unsigned blocks_for(int64_t n, int threads) {
 
 template <uint32_t DT>
 __global__ void embedding_kernel(hearth_tensor table, const int32_t* ids, hearth_tensor dst) {
+  wait_for_prior_kernels();
   const int64_t t = blockIdx.x;
   const int64_t n = table.ne[0];
   const auto* row = static_cast<const uint8_t*>(table.data) + ids[t] * table.nb[1];
@@ -45,6 +47,7 @@ __global__ void embedding_kernel(hearth_tensor table, const int32_t* ids, hearth
 
 __global__ void rms_norm_kernel(hearth_tensor x, const float* weight, hearth_tensor dst,
                                 float eps) {
+  wait_for_prior_kernels();
   __shared__ double scratch[kWarp];
   const int64_t r = blockIdx.x;
   const int64_t n = x.ne[0];
@@ -68,6 +71,7 @@ __global__ void rms_norm_kernel(hearth_tensor x, const float* weight, hearth_ten
 __global__ void rope_kernel(hearth_tensor x, const int32_t* positions, const float* factors,
                             hearth_tensor dst, int n_rot, bool neox, float theta_scale,
                             float freq_scale) {
+  wait_for_prior_kernels();
   const int64_t h = blockIdx.x;
   const int64_t t = blockIdx.y;
   const float* in = at_offset<const float>(x, h * x.nb[1] + t * x.nb[2]);
@@ -98,6 +102,7 @@ enum class Elementwise { kSwiglu, kAdd, kMul };
 template <Elementwise E>
 __global__ void elementwise_kernel(hearth_tensor a, hearth_tensor b, hearth_tensor dst,
                                    int64_t total) {
+  wait_for_prior_kernels();
   const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (idx >= total) return;
   const int64_t i0 = idx % a.ne[0];
@@ -121,6 +126,7 @@ __global__ void elementwise_kernel(hearth_tensor a, hearth_tensor b, hearth_tens
 // ------------------------------------------------------------------ SOFTMAX
 
 __global__ void softmax_kernel(hearth_tensor x, hearth_tensor dst, float scale) {
+  wait_for_prior_kernels();
   __shared__ float scratch[kWarp];
   const int64_t r = blockIdx.x;
   const int64_t n = x.ne[0];
@@ -144,8 +150,8 @@ cudaError_t launch_embedding(const hearth_op& op, cudaStream_t stream) {
   if (n_tok == 0 || op.src[0].ne[0] == 0) return cudaSuccess;
   const auto* ids = static_cast<const int32_t*>(op.src[1].data);
   dispatch_weight_type(op.src[0].dtype, [&]<uint32_t DT>() {
-    embedding_kernel<DT>
-        <<<static_cast<unsigned>(n_tok), kRowThreads, 0, stream>>>(op.src[0], ids, op.dst);
+    launch_after_prior(embedding_kernel<DT>, static_cast<unsigned>(n_tok), kRowThreads, 0, stream,
+                       op.src[0], ids, op.dst);
   });
   return cudaGetLastError();
 }
@@ -157,8 +163,8 @@ cudaError_t launch_rms_norm(const hearth_op& op, cudaStream_t stream) {
   // A decode step normalizes one row: a wide block shortens its chain of dependent loads
   // (a 256-thread block took ~12 us for 2048-4096 values on the H200, ~5 over launch cost).
   const int threads = rows <= kWideRowsBelow ? kWideRowThreads : kRowThreads;
-  rms_norm_kernel<<<static_cast<unsigned>(rows), threads, 0, stream>>>(op.src[0], weight, op.dst,
-                                                                       op.fparams[0]);
+  launch_after_prior(rms_norm_kernel, static_cast<unsigned>(rows), threads, 0, stream, op.src[0],
+                     weight, op.dst, op.fparams[0]);
   return cudaGetLastError();
 }
 
@@ -170,9 +176,9 @@ cudaError_t launch_rope(const hearth_op& op, cudaStream_t stream) {
   const float theta_scale = std::pow(op.fparams[0], -2.0f / static_cast<float>(n_rot));
   const float* factors = op.n_src == 3 ? static_cast<const float*>(op.src[2].data) : nullptr;
   const dim3 grid(static_cast<unsigned>(x.ne[1]), static_cast<unsigned>(x.ne[2]));
-  rope_kernel<<<grid, 64, 0, stream>>>(x, static_cast<const int32_t*>(op.src[1].data), factors,
-                                       op.dst, n_rot, op.iparams[1] == HEARTH_ROPE_NEOX,
-                                       theta_scale, op.fparams[1]);
+  launch_after_prior(rope_kernel, grid, 64, 0, stream, x,
+                     static_cast<const int32_t*>(op.src[1].data), factors, op.dst, n_rot,
+                     op.iparams[1] == HEARTH_ROPE_NEOX, theta_scale, op.fparams[1]);
   return cudaGetLastError();
 }
 
@@ -182,16 +188,16 @@ cudaError_t launch_elementwise(const hearth_op& op, cudaStream_t stream) {
   const unsigned blocks = blocks_for(total, kElementThreads);
   switch (op.kind) {
     case HEARTH_OP_SWIGLU:
-      elementwise_kernel<Elementwise::kSwiglu>
-          <<<blocks, kElementThreads, 0, stream>>>(op.src[0], op.src[1], op.dst, total);
+      launch_after_prior(elementwise_kernel<Elementwise::kSwiglu>, blocks, kElementThreads, 0,
+                         stream, op.src[0], op.src[1], op.dst, total);
       break;
     case HEARTH_OP_ADD:
-      elementwise_kernel<Elementwise::kAdd>
-          <<<blocks, kElementThreads, 0, stream>>>(op.src[0], op.src[1], op.dst, total);
+      launch_after_prior(elementwise_kernel<Elementwise::kAdd>, blocks, kElementThreads, 0, stream,
+                         op.src[0], op.src[1], op.dst, total);
       break;
     default:
-      elementwise_kernel<Elementwise::kMul>
-          <<<blocks, kElementThreads, 0, stream>>>(op.src[0], op.src[1], op.dst, total);
+      launch_after_prior(elementwise_kernel<Elementwise::kMul>, blocks, kElementThreads, 0, stream,
+                         op.src[0], op.src[1], op.dst, total);
       break;
   }
   return cudaGetLastError();
@@ -200,8 +206,8 @@ cudaError_t launch_elementwise(const hearth_op& op, cudaStream_t stream) {
 cudaError_t launch_softmax(const hearth_op& op, cudaStream_t stream) {
   const int64_t rows = rows_of(op.src[0]);
   if (rows == 0 || op.src[0].ne[0] == 0) return cudaSuccess;
-  softmax_kernel<<<static_cast<unsigned>(rows), kRowThreads, 0, stream>>>(op.src[0], op.dst,
-                                                                          op.fparams[0]);
+  launch_after_prior(softmax_kernel, static_cast<unsigned>(rows), kRowThreads, 0, stream, op.src[0],
+                     op.dst, op.fparams[0]);
   return cudaGetLastError();
 }
 

@@ -11,6 +11,7 @@
 
 #include "nf4_decode.cuh"
 #include "nf4_kernels.hpp"
+#include "programmatic_launch.cuh"
 
 namespace hearth::backend_gpu {
 namespace {
@@ -107,13 +108,13 @@ __device__ __forceinline__ void load_step(const Source& src, int64_t step, int64
 // prior kernel to finish and its writes to be visible before it writes (the prior kernel may
 // still read the output buffer).
 __device__ __forceinline__ void allow_next_launch() {
-#if !defined(HEARTH_GPU_HIP) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+#if defined(HEARTH_CUDA_PDL) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
 #endif
 }
 
 __device__ __forceinline__ void wait_for_prior_kernel() {
-#if !defined(HEARTH_GPU_HIP) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+#if defined(HEARTH_CUDA_PDL) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.wait;" ::: "memory");
 #endif
 }
@@ -174,38 +175,6 @@ unsigned grid_for(int64_t n_units) {
   return static_cast<unsigned>(steps < kMaxGrid ? steps : kMaxGrid);
 }
 
-// kernel<<<grid, kDequantThreads, 0, stream>>>(args...), but allowed to start while the previous
-// kernel on the stream drains (programmatic dependent launch, sm_90; the kernel reads weights
-// early and waits before it writes, wait_for_prior_kernel).
-template <class... Params, class... Args>
-cudaError_t launch_after_prior(void (*kernel)(Params...), unsigned grid, cudaStream_t stream,
-                               Args... args) {
-#if !defined(HEARTH_GPU_HIP)
-  int device = 0;
-  int major = 0;
-  if (cudaGetDevice(&device) != cudaSuccess ||
-      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess)
-    return cudaGetLastError();
-  if (major < 9) {  // programmatic launches need sm_90
-    kernel<<<grid, kDequantThreads, 0, stream>>>(args...);
-    return cudaGetLastError();
-  }
-  cudaLaunchAttribute attribute{};
-  attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attribute.val.programmaticStreamSerializationAllowed = 1;
-  cudaLaunchConfig_t config{};
-  config.gridDim = dim3(grid);
-  config.blockDim = dim3(kDequantThreads);
-  config.stream = stream;
-  config.attrs = &attribute;
-  config.numAttrs = 1;
-  return cudaLaunchKernelEx(&config, kernel, args...);
-#else
-  kernel<<<grid, kDequantThreads, 0, stream>>>(args...);
-  return cudaGetLastError();
-#endif
-}
-
 bool misaligned(const void* p, uintptr_t alignment) {
   return reinterpret_cast<uintptr_t>(p) % alignment != 0;
 }
@@ -222,8 +191,12 @@ cudaError_t launch_nf4_dequantize(const void* blocks, int64_t n_blocks, void* ou
   const auto* words = static_cast<const uint32_t*>(blocks);
   auto* dst = static_cast<uint4*>(out);
   if (type == Nf4OutType::BF16)
-    return launch_after_prior(nf4_dequantize_kernel<true>, grid, stream, words, n_units, dst);
-  return launch_after_prior(nf4_dequantize_kernel<false>, grid, stream, words, n_units, dst);
+    launch_after_prior(nf4_dequantize_kernel<true>, grid, kDequantThreads, 0, stream, words,
+                       n_units, dst);
+  else
+    launch_after_prior(nf4_dequantize_kernel<false>, grid, kDequantThreads, 0, stream, words,
+                       n_units, dst);
+  return cudaGetLastError();
 }
 
 cudaError_t launch_nf4_bnb_dequantize(const Nf4BnbWeight& w, int64_t n, void* out, Nf4OutType type,
@@ -237,10 +210,12 @@ cudaError_t launch_nf4_bnb_dequantize(const Nf4BnbWeight& w, int64_t n, void* ou
   const auto* words = reinterpret_cast<const uint32_t*>(w.codes);
   auto* dst = static_cast<uint4*>(out);
   if (type == Nf4OutType::BF16)
-    return launch_after_prior(nf4_bnb_dequantize_kernel<true>, grid, stream, words, w.qabsmax,
-                              w.code2, w.absmax2, w.offset, n_units, dst);
-  return launch_after_prior(nf4_bnb_dequantize_kernel<false>, grid, stream, words, w.qabsmax,
-                            w.code2, w.absmax2, w.offset, n_units, dst);
+    launch_after_prior(nf4_bnb_dequantize_kernel<true>, grid, kDequantThreads, 0, stream, words,
+                       w.qabsmax, w.code2, w.absmax2, w.offset, n_units, dst);
+  else
+    launch_after_prior(nf4_bnb_dequantize_kernel<false>, grid, kDequantThreads, 0, stream, words,
+                       w.qabsmax, w.code2, w.absmax2, w.offset, n_units, dst);
+  return cudaGetLastError();
 }
 
 }  // namespace hearth::backend_gpu

@@ -10,6 +10,7 @@
 // Accumulation is fp32 in both.
 #include "nf4_decode.cuh"
 #include "nf4_kernels.hpp"
+#include "programmatic_launch.cuh"
 #if !defined(HEARTH_GPU_HIP)
 #include "nf4_gemv_tma.hpp"
 #endif
@@ -81,6 +82,7 @@ template <int NT>
 __global__ void __launch_bounds__(kNf4Threads, nf4_blocks_per_sm(NT))
     nf4_matmul_kernel(hearth_tensor w, hearth_tensor x, hearth_tensor dst, int64_t n_tok,
                       int64_t tile_begin, bool w_aligned, bool x_vec) {
+  wait_for_prior_kernels();
   __shared__ float table[16];
   __shared__ float partial[2][kNf4Warps][kNf4Rows][NT];
   nf4_fill_table(table);
@@ -297,6 +299,7 @@ __device__ __forceinline__ float warp_sums(float (&a)[N]) {
 template <int R, int V, int NT>
 __global__ void __launch_bounds__(kNf4GemvThreads)
     nf4_gemv_kernel(hearth_tensor w, hearth_tensor x, hearth_tensor dst, int nt) {
+  wait_for_prior_kernels();
   __shared__ float table[16];
   __shared__ float partial[kNf4GemvWarps][R * NT];
   nf4_fill_table(table);
@@ -393,8 +396,8 @@ int sm_count() {
 template <int R, int V, int NT>
 cudaError_t launch_gemv(const hearth_op& op, int64_t n_tok, cudaStream_t stream) {
   const dim3 grid(static_cast<unsigned>((op.src[0].ne[1] + R - 1) / R));
-  nf4_gemv_kernel<R, V, NT>
-      <<<grid, kNf4GemvThreads, 0, stream>>>(op.src[0], op.src[1], op.dst, static_cast<int>(n_tok));
+  launch_after_prior(nf4_gemv_kernel<R, V, NT>, grid, kNf4GemvThreads, 0, stream, op.src[0],
+                     op.src[1], op.dst, static_cast<int>(n_tok));
   return cudaGetLastError();
 }
 
@@ -412,8 +415,8 @@ cudaError_t launch_tiles(const hearth_op& op, int64_t n_tok, bool w_aligned, boo
   for (int64_t first = 0; first < tiles; first += kMaxGridY) {
     const int64_t count = tiles - first < kMaxGridY ? tiles - first : kMaxGridY;
     const dim3 grid(static_cast<unsigned>(blocks_x), static_cast<unsigned>(count));
-    nf4_matmul_kernel<NT><<<grid, kNf4Threads, 0, stream>>>(op.src[0], op.src[1], op.dst, n_tok,
-                                                            first, w_aligned, x_vec);
+    launch_after_prior(nf4_matmul_kernel<NT>, grid, kNf4Threads, 0, stream, op.src[0], op.src[1],
+                       op.dst, n_tok, first, w_aligned, x_vec);
     const cudaError_t err = cudaGetLastError();
     if (err != cudaSuccess) return err;
   }

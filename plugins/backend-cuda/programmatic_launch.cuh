@@ -1,0 +1,66 @@
+// Programmatic dependent launch (PDL, Hopper). A kernel launched by launch_after_prior() may
+// become resident while the previous kernel on the stream still runs, so its launch and block
+// start-up overlap that kernel's tail instead of adding to the gap between the small kernels of
+// a decode step. Each such kernel calls wait_for_prior_kernels() before it touches global memory
+// (or, where it reads only weights early, griddepcontrol itself: nf4_dequantize.cu,
+// nf4_gemv_tma.cu). Compiled in only where the plugin carries sm_90 code (HEARTH_CUDA_PDL, set by
+// CMake: a kernel JIT-compiled from older PTX would lack the wait) and used only on sm_90 devices;
+// the HIP build launches plainly.
+#pragma once
+
+#include <utility>
+
+#include "gpu_device_code.cuh"
+
+namespace hearth::backend_gpu {
+
+// Waits until the kernels before this one on the stream have finished and their writes are
+// visible, then lets the next launch start early in turn. Every thread calls it first.
+__device__ __forceinline__ void wait_for_prior_kernels() {
+#if defined(HEARTH_CUDA_PDL) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
+// Whether launches on the current device may be programmatic dependents (see above).
+inline bool programmatic_launch_available() {
+#if defined(HEARTH_CUDA_PDL) && !defined(HEARTH_GPU_HIP)
+  int device = 0;
+  int major = 0;
+  if (cudaGetDevice(&device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess) {
+    static_cast<void>(cudaGetLastError());
+    return false;
+  }
+  return major == 9;
+#else
+  return false;
+#endif
+}
+
+// kernel<<<grid, block, shared, stream>>>(args...), as a programmatic dependent of the previous
+// kernel where available. Launch errors are left for cudaGetLastError(), as with <<<>>>.
+template <class... Params, class... Args>
+void launch_after_prior(void (*kernel)(Params...), dim3 grid, dim3 block, size_t shared,
+                        cudaStream_t stream, Args&&... args) {
+#if defined(HEARTH_CUDA_PDL) && !defined(HEARTH_GPU_HIP)
+  if (programmatic_launch_available()) {
+    cudaLaunchAttribute attribute{};
+    attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attribute.val.programmaticStreamSerializationAllowed = 1;
+    cudaLaunchConfig_t config{};
+    config.gridDim = grid;
+    config.blockDim = block;
+    config.dynamicSmemBytes = shared;
+    config.stream = stream;
+    config.attrs = &attribute;
+    config.numAttrs = 1;
+    static_cast<void>(cudaLaunchKernelEx(&config, kernel, std::forward<Args>(args)...));
+    return;
+  }
+#endif
+  kernel<<<grid, block, shared, stream>>>(std::forward<Args>(args)...);
+}
+
+}  // namespace hearth::backend_gpu
