@@ -372,41 +372,11 @@ struct DequantRow {
   double bytes_per_iter;
 };
 
-// The same launches as a CUDA graph: one host submission, so per-kernel launch overhead (not the
-// kernels) drops out. Returns the graph's replay time in ms (one warm-up replay first).
+// n launches (launch(i, stream)) captured once as a CUDA graph: one host submission, so
+// per-kernel launch overhead (not the kernels) drops out. Returns the median replay time of
+// `replays` replays in ms (one warm-up replay first).
 template <class Launch>
-float graph_ms(int iterations, Launch&& launch) {
-  cudaStream_t stream{};
-  CHECK_CUDA(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
-  cudaGraph_t graph{};
-  CHECK_CUDA(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
-  for (int it = 0; it < iterations; ++it)
-    for (int k = 0; k < 3; ++k) launch(k, stream);
-  CHECK_CUDA(cudaStreamEndCapture(stream, &graph));
-  cudaGraphExec_t exec{};
-  CHECK_CUDA(cudaGraphInstantiate(&exec, graph, 0));
-  CHECK_CUDA(cudaGraphLaunch(exec, stream));
-  CHECK_CUDA(cudaStreamSynchronize(stream));
-  cudaEvent_t start{}, stop{};
-  CHECK_CUDA(cudaEventCreate(&start));
-  CHECK_CUDA(cudaEventCreate(&stop));
-  CHECK_CUDA(cudaEventRecord(start, stream));
-  CHECK_CUDA(cudaGraphLaunch(exec, stream));
-  CHECK_CUDA(cudaEventRecord(stop, stream));
-  CHECK_CUDA(cudaEventSynchronize(stop));
-  float ms = 0;
-  CHECK_CUDA(cudaEventElapsedTime(&ms, start, stop));
-  CHECK_CUDA(cudaEventDestroy(start));
-  CHECK_CUDA(cudaEventDestroy(stop));
-  CHECK_CUDA(cudaGraphExecDestroy(exec));
-  CHECK_CUDA(cudaGraphDestroy(graph));
-  CHECK_CUDA(cudaStreamDestroy(stream));
-  return ms;
-}
-
-// n launches (launch(i, stream)) captured once as a CUDA graph; median of 10 replays, ms.
-template <class Launch>
-float graph_batch_ms(int n, Launch&& launch) {
+float graph_ms(int n, int replays, Launch&& launch) {
   cudaStream_t stream{};
   CHECK_CUDA(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
   cudaGraph_t graph{};
@@ -421,7 +391,7 @@ float graph_batch_ms(int n, Launch&& launch) {
   CHECK_CUDA(cudaEventCreate(&start));
   CHECK_CUDA(cudaEventCreate(&stop));
   std::vector<float> t;
-  for (int r = 0; r < 10; ++r) {
+  for (int r = 0; r < replays; ++r) {
     CHECK_CUDA(cudaEventRecord(start, stream));
     CHECK_CUDA(cudaGraphLaunch(exec, stream));
     CHECK_CUDA(cudaEventRecord(stop, stream));
@@ -505,7 +475,9 @@ void run_dequant(const MlpConfig& cfg, int iterations, std::vector<DequantRow>& 
         for (int k = 0; k < 3; ++k) launch(k);
       const float ms = ev.stop_ms();
       CHECK_CUDA(cudaGetLastError());
-      const float ms_graph = graph_ms(iterations, launch_on);
+      const float ms_graph = graph_ms(3 * iterations, 1, [&](int i, cudaStream_t stream) {
+        launch_on(i % 3, stream);  // up, gate, down, as the host loop
+      });
       rows.push_back(
           {std::string(label) +
                (std::strcmp(type_name(type), cfg.seed_dtype) == 0 ? " (seed dtype)" : ""),
@@ -642,7 +614,7 @@ void run_gemv(const GemvCase& c, size_t l2_bytes, std::vector<GemvRow>& rows) {
       for (int i = 0; i < kBatch; ++i) launch_copy(i);
     });
     CHECK_CUDA(cudaGetLastError());
-    rows.push_back({label, ms, batch_ms / kBatch, graph_batch_ms(kBatch, launch_copy_on) / kBatch,
+    rows.push_back({label, ms, batch_ms / kBatch, graph_ms(kBatch, 10, launch_copy_on) / kBatch,
                     static_cast<double>(wbytes) + 4.0 * c.n_in * nt + 4.0 * c.n_out * nt});
   }
 }
