@@ -21,8 +21,8 @@ namespace {
 // it waits for the prior kernel, 128 threads x 4 code words, 90.2 / 92.2 / 92.8; the same with
 // 128 x 2 (the session-9 shape) 88.5 / 86.9 / 94.8, 256 x 2 87.4 / 97.2 / 94.2; waiting first
 // (sessions 9-13) 85.6 / 80.6 / 94.2. 64 x 2 and 128 x 1 ran at ~50 %. Code values come from a
-// warp shuffle of a register built from immediates (within 0.1 point of a shared table, and no
-// barrier at the block's start).
+// warp shuffle of a register built from immediates (within half a point of a shared table, and
+// no barrier at the block's start).
 constexpr int kDequantThreads = 128;
 constexpr int kUnitsPerThread = 4;
 constexpr int64_t kStepUnits = static_cast<int64_t>(kDequantThreads) * kUnitsPerThread;
@@ -107,17 +107,6 @@ __device__ __forceinline__ void load_step(const Source& src, int64_t step, int64
 // do the same, reads its first step's weights (no kernel writes weights), then waits for the
 // prior kernel to finish and its writes to be visible before it writes (the prior kernel may
 // still read the output buffer).
-__device__ __forceinline__ void allow_next_launch() {
-#if defined(HEARTH_CUDA_PDL) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
-#endif
-}
-
-__device__ __forceinline__ void wait_for_prior_kernel() {
-#if defined(HEARTH_CUDA_PDL) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("griddepcontrol.wait;" ::: "memory");
-#endif
-}
 
 // cur holds step blockIdx.x, loaded by the caller before the wait. Grids are capped at 2^31 - 1
 // blocks, so only a tensor of more than 2^40 weights loops; its later steps are loaded without
@@ -127,7 +116,7 @@ __device__ __forceinline__ void dequantize_steps(const Source& src, Step cur, in
                                                  uint4* out) {
   const int64_t n_steps = (n_units + kStepUnits - 1) / kStepUnits;
   const float lane_value = lane_code_value();
-  wait_for_prior_kernel();
+  await_prior_kernel();
   for (int64_t step = blockIdx.x; step < n_steps;) {
 #pragma unroll
     for (int k = 0; k < kUnitsPerThread; ++k) {

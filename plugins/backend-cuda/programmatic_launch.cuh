@@ -2,10 +2,11 @@
 // become resident while the previous kernel on the stream still runs, so its launch and block
 // start-up overlap that kernel's tail instead of adding to the gap between the small kernels of
 // a decode step. Each such kernel calls wait_for_prior_kernels() before it touches global memory
-// (or, where it reads only weights early, griddepcontrol itself: nf4_dequantize.cu,
-// nf4_gemv_tma.cu). Compiled in only where the plugin carries sm_90 code (HEARTH_CUDA_PDL, set by
-// CMake: a kernel JIT-compiled from older PTX would lack the wait) and used only on sm_90 devices;
-// the HIP build launches plainly.
+// (or, where it reads weights early, allow_next_launch() and await_prior_kernel() around those
+// reads: nf4_dequantize.cu; nf4_gemv_tma.cu launches itself and issues griddepcontrol directly).
+// Compiled in only where the plugin carries sm_90 code (HEARTH_CUDA_PDL, set by CMake: a kernel
+// JIT-compiled from older PTX would lack the wait) and used only on sm_90 devices; the HIP build
+// launches plainly.
 #pragma once
 
 #include <utility>
@@ -15,12 +16,24 @@
 namespace hearth::backend_gpu {
 
 // Waits until the kernels before this one on the stream have finished and their writes are
-// visible, then lets the next launch start early in turn. Every thread calls it first.
-__device__ __forceinline__ void wait_for_prior_kernels() {
+// visible.
+__device__ __forceinline__ void await_prior_kernel() {
 #if defined(HEARTH_CUDA_PDL) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
+// Lets the next launch on the stream start before this kernel ends (it still waits for it).
+__device__ __forceinline__ void allow_next_launch() {
+#if defined(HEARTH_CUDA_PDL) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
 #endif
+}
+
+// Both, in that order: what every kernel without early weight reads calls first.
+__device__ __forceinline__ void wait_for_prior_kernels() {
+  await_prior_kernel();
+  allow_next_launch();
 }
 
 // Whether launches on the current device may be programmatic dependents (see above).
