@@ -3,8 +3,8 @@
 // of copy bandwidth (docs/benchmarks.md, seventh to ninth leases). This one:
 // - copies the weights into shared memory with the tensor copy engine (TMA: one 2-D copy per
 //   stage of 16 rows x GPS groups of 144 bytes = 4 blocks; rows and columns past the matrix come
-//   back as zeros), in a ring of STAGES buffers that a producer warp refills as consumer warps
-//   release them (mbarriers);
+//   back as zeros), in a ring of stage buffers (its depth chosen per launch) that a producer warp
+//   refills as consumer warps release them (mbarriers);
 // - looks each code byte up once, in a 256-entry table of F16 pairs (one copy per lane, so a warp
 //   never conflicts), and uses the pair as it is: it is one register of the A operand of
 //   mma.sync.m16n8k16 (F16 x F16 -> F32), whose 16 rows are 16 weight rows and whose 16 columns
@@ -22,6 +22,10 @@
 // H200 (docs/benchmarks.md, "Tenth lease" and "Eleventh lease"): one token 1.18-1.36x the
 // portable kernel on the Llama shapes with one CTA per tile (session 12); the wave of looping
 // CTAs took 4096x14336 from 17.2-17.5 to 14.7 us and 8 tokens there from 71.8 to 32.7 us.
+// Where the rest goes ("Twelfth lease", lab ablations at 4096x14336, one token): the same kernel
+// with consumers that only release the stages takes 11.1 us (71 % of copy), so the copy
+// skeleton itself, with its start-up and last partial wave of tiles, sits below 75 %; the
+// lookups, mma and x loads add the remaining ~3 us (instruction issue, not bandwidth).
 #include "nf4_gemv_tma.hpp"
 
 #include <cuda.h>
@@ -41,7 +45,9 @@ namespace {
 constexpr int kRows = 16;         // weight rows per CTA: the mma's M
 constexpr int kGroupElems = 256;  // 4 NF4 blocks
 constexpr int kGroupWords = 36;   // 4 x 36 bytes
-constexpr int kTableWords = 256 * 32;
+// Words of the pair table: 256 entries of 32 per-lane copies; the one-token kernel spaces entries
+// 64 words apart (the upper half unused) so that one byte_perm yields a lane's byte offset.
+__host__ __device__ constexpr int table_words(bool multi) { return 256 * (multi ? 32 : 64); }
 
 __host__ __device__ constexpr int64_t padded_cols(int64_t n_in, int gps) {
   return (n_in + int64_t{kGroupElems} * gps - 1) / (int64_t{kGroupElems} * gps) *
@@ -58,13 +64,22 @@ __host__ __device__ constexpr size_t x_bytes(int64_t n_in, int gps, int nt) {
   return (static_cast<size_t>(x_stride(padded_cols(n_in, gps))) * nt * 2 + 127) / 128 * 128;
 }
 
-// Shared memory of one CTA: table | x | STAGES stage buffers | 2 x STAGES mbarriers | row
-// partials (C x 16 rows x 8 tokens) | per-warp max |x| (C) | per-token 2^-k (8).
-template <int STAGES, int GPS, int C>
-constexpr size_t smem_bytes(int64_t n_in, int nt) {
-  return size_t{kTableWords} * 4 + x_bytes(n_in, GPS, nt) +
-         size_t{STAGES} * kRows * GPS * kGroupWords * 4 + 2 * STAGES * 8 +
-         C * kRows * kMaxTokens * 4 + C * 4 + kMaxTokens * 4;
+// Bytes of one stage of the ring: 16 rows x GPS groups.
+template <int GPS>
+constexpr size_t stage_bytes() {
+  return size_t{kRows} * GPS * kGroupWords * 4;
+}
+
+// Shared memory of one CTA: table | x | ring stage buffers | 2 x ring mbarriers | row partials
+// (C x 16 rows x 8 tokens) | per-warp max |x| (C) | per-token 2^-k (8).
+template <int GPS, int C, bool kMulti>
+constexpr size_t fixed_smem_bytes(int64_t n_in, int nt) {
+  return size_t{4} * table_words(kMulti) + x_bytes(n_in, GPS, nt) + C * kRows * kMaxTokens * 4 +
+         C * 4 + kMaxTokens * 4;
+}
+template <int GPS, int C, bool kMulti>
+constexpr size_t smem_bytes(int64_t n_in, int nt, int ring) {
+  return fixed_smem_bytes<GPS, C, kMulti>(n_in, nt) + size_t(ring) * (stage_bytes<GPS>() + 16);
 }
 
 struct GemvArgs {
@@ -75,6 +90,7 @@ struct GemvArgs {
   int64_t x_row;   // floats
   float* y;        // token t's outputs at y + t * y_row
   int64_t y_row;   // floats
+  int ring;        // stages in the ring of weight copies
 };
 
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
@@ -145,13 +161,15 @@ __device__ __forceinline__ uint32_t lane_code_f16(int lane) {
   return __half_as_ushort(__float2half_rn(v));
 }
 
-// The pair table: entry v (a code byte) for lane l at word 32 v + l holds the F16 values of the
-// byte's high nibble (element 2j, low half) and low nibble (element 2j + 1, high half).
-template <int kThreads>
+// The pair table: entry v (a code byte) for lane l at word (kWords / 256) v + l holds the F16
+// values of the byte's high nibble (element 2j, low half) and low nibble (element 2j + 1, high
+// half); with 64 words an entry, words 32-63 repeat 0-31 and go unread.
+template <int kThreads, int kWords>
 __device__ __forceinline__ void fill_pair_table(uint32_t* table, int tid, int lane) {
   const uint32_t code_h = lane_code_f16(lane);
-  for (int i = tid; i < kTableWords / 4; i += kThreads) {
-    const int v = i / 8;
+  constexpr int kWordsPerEntry = kWords / 256;
+  for (int i = tid; i < kWords / 4; i += kThreads) {
+    const int v = i / (kWordsPerEntry / 4);
     const uint32_t lo = __shfl_sync(0xffffffffu, code_h, v >> 4);
     const uint32_t hi = __shfl_sync(0xffffffffu, code_h, v & 15);
     const uint32_t pair = lo | (hi << 16);
@@ -235,7 +253,7 @@ constexpr int blocks_per_sm(int consumers, bool multi) {
 
 // kMulti: 1-8 tokens; otherwise exactly one, with every lane reading token 0's x and only column
 // 0 of the mma kept (one token through the general kernel measured 2-8 % slower on an H200).
-template <int STAGES, int GPS, int C, bool kMulti>
+template <int GPS, int C, bool kMulti>
 __global__ void __launch_bounds__(32 * (C + 1), blocks_per_sm(C, kMulti))
     nf4_gemv_tma_kernel(const __grid_constant__ CUtensorMap weights, const GemvArgs args) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
@@ -252,12 +270,14 @@ __global__ void __launch_bounds__(32 * (C + 1), blocks_per_sm(C, kMulti))
   const int n_pad = static_cast<int>(padded_cols(args.n_in, GPS));
   const int xs = static_cast<int>(x_stride(n_pad));
   uint32_t* table = reinterpret_cast<uint32_t*>(smem);
+  constexpr int kTableWords = table_words(kMulti);
   __half* xh = reinterpret_cast<__half*>(smem + kTableWords * 4);
   uint32_t* stages =
       reinterpret_cast<uint32_t*>(smem + kTableWords * 4 + x_bytes(args.n_in, GPS, args.nt));
-  uint64_t* full = reinterpret_cast<uint64_t*>(stages + STAGES * kStageWords);
-  uint64_t* empty = full + STAGES;
-  float* row_partial = reinterpret_cast<float*>(empty + STAGES);  // [C][16 rows][8 tokens]
+  const int ring = args.ring;
+  uint64_t* full = reinterpret_cast<uint64_t*>(stages + ring * kStageWords);
+  uint64_t* empty = full + ring;
+  float* row_partial = reinterpret_cast<float*>(empty + ring);  // [C][16 rows][8 tokens]
   float* warp_max_abs = row_partial + C * kRows * kMaxTokens;
   float* unscale = warp_max_abs + C;
 
@@ -268,7 +288,7 @@ __global__ void __launch_bounds__(32 * (C + 1), blocks_per_sm(C, kMulti))
   const int n_tiles = (args.n_rows + kRows - 1) / kRows;
 
   if (tid == 0) {
-    for (int s = 0; s < STAGES; ++s) {
+    for (int s = 0; s < ring; ++s) {
       mbar_init(&full[s], 1);
       mbar_init(&empty[s], C);
     }
@@ -279,22 +299,23 @@ __global__ void __launch_bounds__(32 * (C + 1), blocks_per_sm(C, kMulti))
 
   if (warp == C) {  // producer: weights only, which no kernel writes, so no wait for the prior one
     if (lane == 0) {
-      int it = 0;
+      int s = 0;
+      int round = 0;  // times the ring has wrapped
       for (int tile = static_cast<int>(blockIdx.x); tile < n_tiles;
            tile += static_cast<int>(gridDim.x)) {
-        for (int st = 0; st < n_stages; ++st, ++it) {
-          const int s = it % STAGES;
-          if (it >= STAGES) mbar_wait(&empty[s], ((it / STAGES) - 1) & 1);
+        for (int st = 0; st < n_stages; ++st) {
+          if (round > 0) mbar_wait(&empty[s], (round - 1) & 1);
           mbar_arrive_expect_tx(&full[s], kStageBytes);
           copy_box(stages + s * kStageWords, &weights, st * GPS * kGroupWords, tile * kRows,
                    &full[s]);
+          if (++s == ring) s = 0, ++round;
         }
       }
     }
     return;
   }
 
-  fill_pair_table<kConsumerThreads>(table, tid, lane);
+  fill_pair_table<kConsumerThreads, kTableWords>(table, tid, lane);
   asm volatile("griddepcontrol.wait;" ::: "memory");  // x is the previous kernel's output
   float unscale_one = 1.0f;                           // one token: 2^-k in a register
   if constexpr (kMulti) {
@@ -315,18 +336,27 @@ __global__ void __launch_bounds__(32 * (C + 1), blocks_per_sm(C, kMulti))
   const int q = lane % 4;
   const bool has_token = !kMulti || g < args.nt;
   const __half* x_lane = xh + (kMulti && has_token ? g : 0) * xs + 8 * q;
-  const uint32_t* table_lane = table + lane;
   const auto pair = [&](uint32_t word, int byte) {
-    return table_lane[__byte_perm(word, 0u, 0x4440u + static_cast<unsigned>(byte)) * 32];
+    if constexpr (kMulti) {
+      return table[__byte_perm(word, 0u, 0x4440u + static_cast<unsigned>(byte)) * 32 + lane];
+    } else {
+      // Byte offset 256 * code byte + 4 * lane in one byte_perm (byte 0 from 4 * lane, byte 1
+      // the code byte, bytes 2-3 zero): a lookup is two instructions instead of four (1.08-1.11x
+      // on the Llama shapes, "Twelfth lease"); the table takes 64 KB instead of 32.
+      const uint32_t offset = __byte_perm(word, static_cast<uint32_t>(lane) * 4u,
+                                          0x5504u | (static_cast<unsigned>(byte) << 4));
+      return *reinterpret_cast<const uint32_t*>(reinterpret_cast<const unsigned char*>(table) +
+                                                offset);
+    }
   };
-  int it = 0;
+  int s = 0;
+  int round = 0;
   for (int tile = static_cast<int>(blockIdx.x); tile < n_tiles;
        tile += static_cast<int>(gridDim.x)) {
     const int row0 = tile * kRows;
     float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};  // rows g, g, g + 8, g + 8; tokens 2q, 2q + 1
-    for (int st = 0; st < n_stages; ++st, ++it) {
-      const int s = it % STAGES;
-      mbar_wait(&full[s], (it / STAGES) & 1);
+    for (int st = 0; st < n_stages; ++st) {
+      mbar_wait(&full[s], round & 1);
 #pragma unroll
       for (int j = 0; j < kBlocksPerWarp; ++j) {
         const int block = warp + j * C;
@@ -359,6 +389,7 @@ __global__ void __launch_bounds__(32 * (C + 1), blocks_per_sm(C, kMulti))
           acc[3] = fmaf(c[3], d_g8, acc[3]);
         }
       }
+      if (++s == ring) s = 0, ++round;
     }
     if constexpr (kMulti) {
       float* mine = row_partial + warp * kRows * kMaxTokens;
@@ -427,21 +458,52 @@ int ctas_per_sm_by_registers(Kernel kernel, int threads) {
   return n;
 }
 
-template <int STAGES, int GPS, int C, bool kMulti>
-std::optional<cudaError_t> launch(const hearth_op& op, cudaStream_t stream) {
+// Launches with a ring of max_ring stages (fewer where a CTA's tiles take fewer), sized so that
+// ctas_per_sm CTAs fit an SM, or fewer CTAs where they would not. Depth is a trade: a deeper ring
+// keeps more weight bytes in flight, a smaller CTA leaves room on the SM for the next kernel's
+// CTAs to start early; rings filling the SM measured up to 30 % slower back to back than the
+// depths chosen below (docs/benchmarks.md, "Twelfth lease").
+template <int GPS, int C, bool kMulti>
+std::optional<cudaError_t> launch(const hearth_op& op, cudaStream_t stream, int ctas_per_sm,
+                                  int max_ring) {
   const hearth_tensor& w = op.src[0];
-  auto* kernel = nf4_gemv_tma_kernel<STAGES, GPS, C, kMulti>;
+  auto* kernel = nf4_gemv_tma_kernel<GPS, C, kMulti>;
   int device = 0;
   int max_smem = 0;
+  int smem_per_sm = 0;
+  int reserved_per_cta = 0;
+  int sms = 0;
   if (cudaGetDevice(&device) != cudaSuccess ||
       cudaDeviceGetAttribute(&max_smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) !=
-          cudaSuccess) {
+          cudaSuccess ||
+      cudaDeviceGetAttribute(&smem_per_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, device) !=
+          cudaSuccess ||
+      cudaDeviceGetAttribute(&reserved_per_cta, cudaDevAttrReservedSharedMemoryPerBlock, device) !=
+          cudaSuccess ||
+      cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) {
     static_cast<void>(cudaGetLastError());
     return std::nullopt;
   }
   const int nt = static_cast<int>(op.src[1].ne[1]);
-  const size_t smem = smem_bytes<STAGES, GPS, C>(w.ne[0], nt);
-  if (smem > static_cast<size_t>(max_smem)) return std::nullopt;  // very long rows
+  // Threads and registers limit CTAs per SM the same way at every launch (asked once).
+  static const int resident_by_registers = ctas_per_sm_by_registers(kernel, 32 * (C + 1));
+  const int64_t n_tiles = (w.ne[1] + kRows - 1) / kRows;
+  const int64_t stages_per_tile = padded_cols(w.ne[0], GPS) / (kGroupElems * GPS);
+  const int64_t fixed = static_cast<int64_t>(fixed_smem_bytes<GPS, C, kMulti>(w.ne[0], nt));
+  const int64_t per_stage = static_cast<int64_t>(stage_bytes<GPS>()) + 16;
+  // Sized for ctas_per_sm CTAs an SM, or fewer where max_ring stages would not fit beside x.
+  int64_t ring = 0;
+  for (int64_t ctas = std::max<int64_t>(1, std::min<int64_t>(ctas_per_sm, resident_by_registers));
+       ctas >= 1; --ctas) {
+    const int64_t budget = std::min<int64_t>(max_smem, smem_per_sm / ctas - reserved_per_cta);
+    const int64_t tiles_per_cta = (n_tiles + ctas * sms - 1) / (ctas * sms);
+    const int64_t wanted =
+        std::min<int64_t>(max_ring, std::max<int64_t>(2, tiles_per_cta * stages_per_tile));
+    ring = std::min<int64_t>(wanted, (budget - fixed) / per_stage);
+    if (ring == wanted) break;
+  }
+  if (ring < 2) return std::nullopt;  // very long rows, or x of many tokens
+  const size_t smem = smem_bytes<GPS, C, kMulti>(w.ne[0], nt, static_cast<int>(ring));
   const PFN_cuTensorMapEncodeTiled_v12000 encode = tensor_map_encoder();
   if (encode == nullptr) return std::nullopt;
 
@@ -464,32 +526,20 @@ std::optional<cudaError_t> launch(const hearth_op& op, cudaStream_t stream) {
                       static_cast<const float*>(op.src[1].data),
                       op.src[1].nb[1] / 4,
                       static_cast<float*>(op.dst.data),
-                      op.dst.nb[1] / 4};
+                      op.dst.nb[1] / 4,
+                      static_cast<int>(ring)};
   cudaLaunchAttribute attribute{};
   attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
   attribute.val.programmaticStreamSerializationAllowed = 1;
   cudaLaunchConfig_t config{};
   // One wave of CTAs, each looping over tiles (a second partial wave would double the time of
-  // its SMs). Threads and registers limit CTAs per SM the same way at every launch (asked once);
-  // shared memory depends on the row length and the tokens.
-  static const int resident_by_registers = ctas_per_sm_by_registers(kernel, 32 * (C + 1));
-  int smem_per_sm = 0;
-  int reserved_per_cta = 0;
-  int sms = 0;
-  if (cudaDeviceGetAttribute(&smem_per_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, device) !=
-          cudaSuccess ||
-      cudaDeviceGetAttribute(&reserved_per_cta, cudaDevAttrReservedSharedMemoryPerBlock, device) !=
-          cudaSuccess ||
-      cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) {
-    static_cast<void>(cudaGetLastError());
-    return std::nullopt;
-  }
+  // its SMs).
   const int64_t resident = std::min<int64_t>(
       resident_by_registers,
       smem_per_sm / static_cast<int64_t>(smem + static_cast<size_t>(reserved_per_cta)));
-  const int64_t n_tiles = (w.ne[1] + kRows - 1) / kRows;
   const int64_t slots = std::max<int64_t>(1, resident * sms);
-  config.gridDim = dim3(static_cast<unsigned>(std::min(n_tiles, slots)));
+  const int64_t grid = std::min(n_tiles, slots);
+  config.gridDim = dim3(static_cast<unsigned>(grid));
   config.blockDim = dim3(32 * (C + 1));
   config.dynamicSmemBytes = smem;
   config.stream = stream;
@@ -520,8 +570,8 @@ cudaError_t prepare_nf4_gemv_tma() {
   if (err == cudaSuccess)
     err = cudaDeviceGetAttribute(&max_smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
   if (err != cudaSuccess || major < 9) return err;
-  for (auto* kernel : {nf4_gemv_tma_kernel<8, 1, 4, false>, nf4_gemv_tma_kernel<8, 1, 4, true>,
-                       nf4_gemv_tma_kernel<4, 3, 12, false>, nf4_gemv_tma_kernel<4, 3, 12, true>}) {
+  for (auto* kernel : {nf4_gemv_tma_kernel<1, 4, true>, nf4_gemv_tma_kernel<3, 12, false>,
+                       nf4_gemv_tma_kernel<3, 12, true>}) {
     if (err == cudaSuccess)
       err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, max_smem);
   }
@@ -568,13 +618,15 @@ std::optional<cudaError_t> try_launch_nf4_gemv_tma(const hearth_op& op, cudaStre
     return std::nullopt;
   }
   if (major < 9) return std::nullopt;
-  // Rows of up to 4096 columns: one group per stage, 4 consumer warps, 8 stages (3 CTAs fit an
-  // SM for one token); longer rows: three groups, 12 warps, 4 stages. Fastest pairs of the lab's
-  // (STAGES, GPS, C) sweep at 4096x14336 / 14336x4096 / 4096x4096 / 4096x11008 / 11008x4096.
-  // Tokens whose x does not fit in shared memory next to the table go to the portable kernels.
-  if (n_in <= 4096)
-    return n_tok == 1 ? launch<8, 1, 4, false>(op, stream) : launch<8, 1, 4, true>(op, stream);
-  return n_tok == 1 ? launch<4, 3, 12, false>(op, stream) : launch<4, 3, 12, true>(op, stream);
+  // One token: three groups per stage, 12 consumer warps, a ring of 4 stages for rows of up to
+  // 4096 columns (two CTAs fit an SM) and of 8 for longer rows (one CTA). 2-8 tokens: rows of up
+  // to 4096 columns one group per stage, 4 consumer warps, 8 stages (3 CTAs an SM); longer rows
+  // as one token's. Fastest of the labs' sweeps (sessions 12 and 15) at 4096x14336 / 14336x4096 /
+  // 4096x4096 / 4096x11008 / 11008x4096. Tokens whose x does not fit in shared memory next to the
+  // table go to the portable kernels.
+  if (n_tok == 1) return launch<3, 12, false>(op, stream, 1, n_in <= 4096 ? 4 : 8);
+  if (n_in <= 4096) return launch<1, 4, true>(op, stream, 3, 8);
+  return launch<3, 12, true>(op, stream, 1, 4);
 #endif
 }
 
