@@ -359,6 +359,16 @@ __device__ __forceinline__ RowTiles row_tiles(const uint8_t* blob, const hearth_
   return r;
 }
 
+// Asks L2 for the row's index and value bytes (prefetch_to_l2), one lane each.
+template <uint32_t VT>
+__device__ __forceinline__ void prefetch_row_to_l2(const uint8_t* idx, const uint8_t* val,
+                                                   uint64_t nnz, const RowTiles& r, int lane) {
+  if (lane > 1 || r.start + r.total > nnz) return;
+  const uint64_t bytes_per = lane == 0 || VT == HEARTH_DTYPE_I8 ? 1 : 2;
+  const uint8_t* base = lane == 0 ? idx : val;
+  prefetch_to_l2(base + r.start * bytes_per, base + (r.start + r.total) * bytes_per);
+}
+
 // The tile holding entry e of the row (e < total): the first tile whose end exceeds e.
 __device__ __forceinline__ uint32_t tile_of(uint32_t e, const RowTiles& r) {
   int lo = 0;  // lanes below lo all have ends <= e
@@ -448,14 +458,20 @@ __device__ __forceinline__ void warp_rows(const uint8_t* blob, const hearth_cs25
   const int64_t stride = static_cast<int64_t>(gridDim.x) * kRowWarps;
   const int64_t m = h.m;
   int64_t row = static_cast<int64_t>(blockIdx.x) * kRowWarps + threadIdx.x / kWarp;
-  // The first row's counts are read before the barrier, so their latency overlaps the staging.
+  const uint8_t* idx = blob + l.indices;
+  const uint8_t* val = blob + l.values;
+  // The first row's counts are read, and its entries asked into L2, before waiting for the prior
+  // kernel (no kernel writes weights): their latency overlaps that kernel's tail and the staging
+  // of x, which is read only after the wait.
   RowTiles r{};
-  if (row < m) r = row_tiles(blob, h, l, row, lane);
+  if (row < m) {
+    r = row_tiles(blob, h, l, row, lane);
+    prefetch_row_to_l2<VT>(idx, val, h.nnz, r, lane);
+  }
+  await_prior_kernel();
   stage_inputs<NT>(x, t0, nt, h.n, l.blk_per_row * kTile, xs);
   __syncthreads();
 
-  const uint8_t* idx = blob + l.indices;
-  const uint8_t* val = blob + l.values;
   while (row < m) {
     float acc[NT];
 #pragma unroll
@@ -492,7 +508,7 @@ template <int NT, int U, int kMinBlocks>
 __global__ void HEARTH_CS256_ROW_BOUNDS(kMinBlocks)
     cs256_warp_row_kernel(hearth_tensor w, hearth_tensor x, hearth_tensor dst, int64_t n_tok,
                           int64_t g0) {
-  wait_for_prior_kernels();
+  allow_next_launch();  // warp_rows waits for the prior kernel after its first weight reads
   extern __shared__ __align__(16) float row_inputs[];
   const auto* blob = static_cast<const uint8_t*>(w.data);
   const hearth_cs256_header h = *reinterpret_cast<const hearth_cs256_header*>(blob);
@@ -501,6 +517,7 @@ __global__ void HEARTH_CS256_ROW_BOUNDS(kMinBlocks)
   const int nt = static_cast<int>(n_tok - t0 < NT ? n_tok - t0 : NT);
   // Uniform across the block (every thread reads the same header), like the barrier after it.
   if (!cs256::header_usable(h, l, w.ne[1], w.ne[0]) || l.blk_per_row > 2 * kWarp) {
+    await_prior_kernel();
     for (int t = 0; t < nt; ++t) {
       float* y = at_offset<float>(dst, flat_row_offset(dst, t0 + t));
       for (int64_t row = static_cast<int64_t>(blockIdx.x) * kRowThreads + threadIdx.x;

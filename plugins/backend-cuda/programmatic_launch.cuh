@@ -3,12 +3,14 @@
 // start-up overlap that kernel's tail instead of adding to the gap between the small kernels of
 // a decode step. Each such kernel calls wait_for_prior_kernels() before it touches global memory
 // (or, where it reads weights early, allow_next_launch() and await_prior_kernel() around those
-// reads: nf4_dequantize.cu; nf4_gemv_tma.cu launches itself and issues griddepcontrol directly).
+// reads: nf4_dequantize.cu, cs256_matmul.cu's warp-row kernels; nf4_gemv_tma.cu launches itself
+// and issues griddepcontrol directly).
 // Compiled in only where the plugin carries sm_90 code (HEARTH_CUDA_PDL, set by CMake: a kernel
 // JIT-compiled from older PTX would lack the wait) and used only on sm_90 devices; the HIP build
 // launches plainly.
 #pragma once
 
+#include <cstdint>
 #include <utility>
 
 #include "gpu_device_code.cuh"
@@ -27,6 +29,24 @@ __device__ __forceinline__ void await_prior_kernel() {
 __device__ __forceinline__ void allow_next_launch() {
 #if defined(HEARTH_CUDA_PDL) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
+// Asks L2 to fetch the 16-byte aligned part of [begin, end): the sm_90 bulk prefetch, a hint
+// that changes no result (elsewhere nothing). Kernels call it on weights before
+// await_prior_kernel(): no kernel writes weights, so their bytes can come from HBM while the
+// prior kernel finishes instead of after it.
+__device__ __forceinline__ void prefetch_to_l2(const void* begin, const void* end) {
+#if defined(HEARTH_CUDA_PDL) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  const uint64_t first = (reinterpret_cast<uint64_t>(begin) + 15) / 16 * 16;
+  const uint64_t last = reinterpret_cast<uint64_t>(end) / 16 * 16;
+  if (last <= first || last - first > 0xfffffff0ull) return;
+  asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(first),
+               "r"(static_cast<uint32_t>(last - first))
+               : "memory");
+#else
+  static_cast<void>(begin);
+  static_cast<void>(end);
 #endif
 }
 
