@@ -649,6 +649,9 @@ int main() {
       // row length that is not a whole number of its 768-column stages, and activations beyond
       // F16's range or below its normal range (it scales x by a power of two).
       {768, 37, false, false, {1, 2, 3, 5, 8}},
+      // Rows shorter than one-token's three-group stage (its TMA box is wider than the matrix).
+      {256, 45, false, false, {1, 2}},
+      {512, 19, false, false, {1}},
       {5120, 45, false, false, {1, 4}},
       {1280, 29, false, false, {1}, 1.0e6f},
       {1280, 29, false, false, {1}, 1.0e-6f},
