@@ -686,7 +686,7 @@ cudaError_t launch_cs256_matmul_with(Cs256Kernel kernel, const hearth_op& op, cu
     case Cs256Kernel::kSpmvWarpLight:
       return launch_warp_rows<1, 2, 3>(op, n_tok, false, stream);
     case Cs256Kernel::kSpmvWarpResident:
-      // Three steps in flight, not four: 1.00-1.06x on the 7B shapes at 50-75 % (H200,
+      // Three steps in flight, not four: 0.99-1.06x on the 7B shapes at 50-75 % (H200,
       // docs/benchmarks.md "Thirteenth lease"), at 50 % too, where rows are whole batches of
       // four; so not only fewer idle lanes in a row's last batch (not isolated further).
       return launch_warp_rows<1, 3, 2>(op, n_tok, true, stream);
