@@ -687,8 +687,8 @@ cudaError_t launch_cs256_matmul_with(Cs256Kernel kernel, const hearth_op& op, cu
       return launch_warp_rows<1, 2, 3>(op, n_tok, false, stream);
     case Cs256Kernel::kSpmvWarpResident:
       // Three steps in flight, not four: 0.99-1.06x on the 7B shapes at 50-75 % (H200,
-      // docs/benchmarks.md "Thirteenth lease"), at 50 % too, where rows are whole batches of
-      // four; so not only fewer idle lanes in a row's last batch (not isolated further).
+      // docs/benchmarks.md "Thirteenth lease"). Why was not isolated; it holds at 50 % too, where
+      // a row is whole batches of four, so it is not only fewer idle lanes in a row's last batch.
       return launch_warp_rows<1, 3, 2>(op, n_tok, true, stream);
     case Cs256Kernel::kSpmmWarp2:
       return launch_warp_rows<2, 2, 2>(op, n_tok, true, stream);
