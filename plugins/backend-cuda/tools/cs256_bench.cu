@@ -1182,6 +1182,8 @@ int main() {
     bench_shape(m, n, bw, ev, blas, only, summary);
   print_summary(summary);
 
+  if (!only.empty())
+    std::printf("\nCS256_BENCH_ONLY=%s: the correctness cases did not run\n", only.c_str());
   std::printf("\n%s: %d failure(s)\n", g_failures == 0 ? "ALL PASS" : "FAILURES", g_failures);
   return g_failures == 0 ? 0 : 1;
 }
