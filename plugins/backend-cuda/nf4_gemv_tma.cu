@@ -253,7 +253,11 @@ constexpr int blocks_per_sm(int consumers, bool multi) {
 
 // kMulti: 1-8 tokens; otherwise exactly one, with every lane reading token 0's x and only column
 // 0 of the mma kept (one token through the general kernel measured 2-8 % slower on an H200).
-template <int GPS, int C, bool kMulti>
+// kLongRows (one token, rows of more than 4096 columns, where a CTA has its SM to itself): x
+// conversion holds 10 float4 a thread instead of 8, so rows of up to 15360 columns are read
+// once, not twice (14336x4096: 13.10 -> 12.66-12.78 us, "Fifteenth lease"); at 4096 columns the
+// extra registers would keep two CTAs from sharing an SM.
+template <int GPS, int C, bool kMulti, bool kLongRows = false>
 __global__ void __launch_bounds__(32 * (C + 1), blocks_per_sm(C, kMulti))
     nf4_gemv_tma_kernel(const __grid_constant__ CUtensorMap weights, const GemvArgs args) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
@@ -327,8 +331,9 @@ __global__ void __launch_bounds__(32 * (C + 1), blocks_per_sm(C, kMulti))
       consumers_sync(kConsumerThreads);  // warp_max_abs is reused by the next token
     }
   } else {
-    unscale_one =
-        convert_x<kConsumerThreads, C, 8>(args.x, args.n_in, n_pad, xh, warp_max_abs, tid, lane);
+    constexpr int kHeldOne = kLongRows ? 10 : 8;
+    unscale_one = convert_x<kConsumerThreads, C, kHeldOne>(args.x, args.n_in, n_pad, xh,
+                                                           warp_max_abs, tid, lane);
     consumers_sync(kConsumerThreads);
   }
 
@@ -466,11 +471,11 @@ int ctas_per_sm_by_registers(Kernel kernel, int threads) {
 // keeps more weight bytes in flight, a smaller CTA leaves room on the SM for the next kernel's
 // CTAs to start early; rings filling the SM measured up to 30 % slower back to back than the
 // depths chosen below (docs/benchmarks.md, "Twelfth lease").
-template <int GPS, int C, bool kMulti>
+template <int GPS, int C, bool kMulti, bool kLongRows = false>
 std::optional<cudaError_t> launch(const hearth_op& op, cudaStream_t stream, int ctas_per_sm,
                                   int max_ring) {
   const hearth_tensor& w = op.src[0];
-  auto* kernel = nf4_gemv_tma_kernel<GPS, C, kMulti>;
+  auto* kernel = nf4_gemv_tma_kernel<GPS, C, kMulti, kLongRows>;
   int device = 0;
   int max_smem = 0;
   int smem_per_sm = 0;
@@ -574,7 +579,7 @@ cudaError_t prepare_nf4_gemv_tma() {
     err = cudaDeviceGetAttribute(&max_smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
   if (err != cudaSuccess || major < 9) return err;
   for (auto* kernel : {nf4_gemv_tma_kernel<1, 4, true>, nf4_gemv_tma_kernel<3, 12, false>,
-                       nf4_gemv_tma_kernel<3, 12, true>}) {
+                       nf4_gemv_tma_kernel<3, 12, false, true>, nf4_gemv_tma_kernel<3, 12, true>}) {
     if (err == cudaSuccess)
       err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, max_smem);
   }
@@ -627,7 +632,10 @@ std::optional<cudaError_t> try_launch_nf4_gemv_tma(const hearth_op& op, cudaStre
   // as one token's. Fastest of the labs' sweeps (sessions 12 and 15) at 4096x14336 / 14336x4096 /
   // 4096x4096 / 4096x11008 / 11008x4096. Tokens whose x does not fit in shared memory next to the
   // table go to the portable kernels.
-  if (n_tok == 1) return launch<3, 12, false>(op, stream, 1, n_in <= 4096 ? 4 : 8);
+  if (n_tok == 1) {
+    return n_in <= 4096 ? launch<3, 12, false>(op, stream, 1, 4)
+                        : launch<3, 12, false, true>(op, stream, 1, 8);
+  }
   if (n_in <= 4096) return launch<1, 4, true>(op, stream, 3, 8);
   return launch<3, 12, true>(op, stream, 1, 4);
 #endif
