@@ -414,47 +414,83 @@ class Nf4Backend : public ::testing::Test {
   std::unique_ptr<conformance::DeviceUnderTest> device_;
 };
 
-TEST_F(Nf4Backend, MatmulMatchesTheReferenceAtOddSizes) {
+// Runs MATMUL of a random NF4 weight [n_in, n_out] by random activations on `device` and checks
+// every output against a double-precision product of the reference dequantization: within
+// rel_tol * sum |w x|, or within float rounding of a length-n_in sum where rel_tol is 0.
+void expect_matmul_matches_reference(const conformance::DeviceUnderTest& device, std::mt19937& rng,
+                                     int64_t n_in, int64_t n_out, int64_t n_tok, double rel_tol) {
   using conformance::HostTensor;
+  const int64_t row_bytes = n_in / 64 * 36;
+  HostTensor w = HostTensor::raw(HEARTH_DTYPE_NF4, {n_in, n_out, 1, 1}, 2, row_bytes);
+  const auto rows = random_nf4_rows(rng, n_in, n_out);
+  std::memcpy(w.bytes.data(), rows.data(), rows.size());
+  const auto xs = random_activations(rng, static_cast<size_t>(n_in * n_tok));
+  auto dw = device.upload(w);
+  auto dx = device.upload(HostTensor::f32({n_in, n_tok, 1, 1}, 2, xs));
+  auto dy = device.upload(HostTensor::output({n_out, n_tok, 1, 1}, 2));
+  const auto op =
+      conformance::make_op(HEARTH_OP_MATMUL, dy.descriptor(), {dw.descriptor(), dx.descriptor()});
+  ASSERT_TRUE(device.supports(op).ok()) << device.supports(op).message();
+  auto status = device.run(op);
+  ASSERT_TRUE(status.ok()) << status.message();
+  device.download(dy);
+  const auto y = dy.host.dense_f32();
+  std::vector<float> wf(static_cast<size_t>(n_in));
+  for (int64_t r = 0; r < n_out; ++r) {
+    nf4::dequantize_blocks(reinterpret_cast<const std::byte*>(rows.data()) + r * row_bytes,
+                           wf.data(), n_in);
+    for (int64_t t = 0; t < n_tok; ++t) {
+      double want = 0, abs_sum = 0;
+      for (int64_t i = 0; i < n_in; ++i) {
+        const double p =
+            static_cast<double>(wf[static_cast<size_t>(i)]) * xs[static_cast<size_t>(t * n_in + i)];
+        want += p;
+        abs_sum += std::fabs(p);
+      }
+      const std::string what = "n_in " + std::to_string(n_in) + " n_out " + std::to_string(n_out) +
+                               " n_tok " + std::to_string(n_tok) + " row " + std::to_string(r) +
+                               " token " + std::to_string(t);
+      const double got = y[static_cast<size_t>(t * n_out + r)];
+      if (rel_tol > 0)
+        EXPECT_LE(std::fabs(got - want), rel_tol * abs_sum + 1e-30) << what;
+      else
+        expect_dot_close(got, want, abs_sum, n_in, what);
+    }
+  }
+}
+
+TEST_F(Nf4Backend, MatmulMatchesTheReferenceAtOddSizes) {
   std::mt19937 rng(19);
   for (int64_t n_in : {64, 448, 1088})
     for (int64_t n_out : {1, 7, 13})
-      for (int64_t n_tok : {1, 3, 17, 70}) {  // 70: rows expanded for oneDNN, where built
-        const int64_t row_bytes = n_in / 64 * 36;
-        HostTensor w = HostTensor::raw(HEARTH_DTYPE_NF4, {n_in, n_out, 1, 1}, 2, row_bytes);
-        const auto rows = random_nf4_rows(rng, n_in, n_out);
-        std::memcpy(w.bytes.data(), rows.data(), rows.size());
-        const auto xs = random_activations(rng, static_cast<size_t>(n_in * n_tok));
-        auto dw = device_->upload(w);
-        auto dx = device_->upload(HostTensor::f32({n_in, n_tok, 1, 1}, 2, xs));
-        auto dy = device_->upload(HostTensor::output({n_out, n_tok, 1, 1}, 2));
-        const auto op = conformance::make_op(HEARTH_OP_MATMUL, dy.descriptor(),
-                                             {dw.descriptor(), dx.descriptor()});
-        ASSERT_TRUE(device_->supports(op).ok()) << device_->supports(op).message();
-        auto status = device_->run(op);
-        ASSERT_TRUE(status.ok()) << status.message();
-        device_->download(dy);
-        const auto y = dy.host.dense_f32();
-        std::vector<float> wf(static_cast<size_t>(n_in));
-        for (int64_t r = 0; r < n_out; ++r) {
-          nf4::dequantize_blocks(reinterpret_cast<const std::byte*>(rows.data()) + r * row_bytes,
-                                 wf.data(), n_in);
-          for (int64_t t = 0; t < n_tok; ++t) {
-            double want = 0, abs_sum = 0;
-            for (int64_t i = 0; i < n_in; ++i) {
-              const double p = static_cast<double>(wf[static_cast<size_t>(i)]) *
-                               xs[static_cast<size_t>(t * n_in + i)];
-              want += p;
-              abs_sum += std::fabs(p);
-            }
-            expect_dot_close(y[static_cast<size_t>(t * n_out + r)], want, abs_sum, n_in,
-                             "n_in " + std::to_string(n_in) + " n_out " + std::to_string(n_out) +
-                                 " n_tok " + std::to_string(n_tok) + " row " + std::to_string(r) +
-                                 " token " + std::to_string(t));
-          }
-        }
-      }
+      for (int64_t n_tok : {1, 3, 17, 70})  // 70: rows expanded for oneDNN, where built
+        expect_matmul_matches_reference(*device_, rng, n_in, n_out, n_tok, 0.0);
 }
+
+// The GPU backends' NF4 MATMUL paths on the same reference. Sizes reach each CUDA kernel: rows of
+// 1088 columns (not whole 256-column groups: the portable GEMV), 4096 (sm_90: the TMA kernel's
+// short rows, two CTAs an SM) and 4352 (its long rows, `kLongRows` for one token), 1, 3 and 8
+// tokens, and 40 tokens (the cuBLAS prompt route). The sm_90 kernels round code values and x to
+// F16 (plugins/backend-cuda/nf4_gemv_tma.cu), hence 1e-4 of sum |w x|, the bound tools/nf4_bench
+// checks. Skipped where the plugin or a device is missing.
+class Nf4OnGpuBackend : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    std::string skip;
+    device_ = conformance::DeviceUnderTest::open(GetParam(), {}, skip);
+    if (!device_) GTEST_SKIP() << skip;
+  }
+  std::unique_ptr<conformance::DeviceUnderTest> device_;
+};
+
+TEST_P(Nf4OnGpuBackend, MatmulMatchesTheReferenceOnEveryKernelPath) {
+  std::mt19937 rng(29);
+  for (int64_t n_in : {1088, 4096, 4352})
+    for (int64_t n_tok : {1, 3, 8, 40})
+      expect_matmul_matches_reference(*device_, rng, n_in, /*n_out=*/37, n_tok, 1e-4);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, Nf4OnGpuBackend, ::testing::Values("cuda", "hip"));
 
 TEST_F(Nf4Backend, EmbeddingRowsAreBitExact) {
   using conformance::HostTensor;
