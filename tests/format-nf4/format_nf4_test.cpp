@@ -5,6 +5,8 @@
 //   written here independently, bit for bit;
 // - the cpu backend's NF4 kernels (scalar and AVX2; MATMUL for one and several tokens,
 //   EMBEDDING) equal the reference: expansion bit for bit, dot products within float rounding;
+// - the GPU backends' NF4 MATMUL on every CUDA kernel path, within the F16 bound of the sm_90
+//   kernels (skipped without a device);
 // - our GGUF reader and writer size NF4 tensors; bad input is refused with clear messages.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
